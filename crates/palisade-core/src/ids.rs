@@ -1,0 +1,77 @@
+//! Newtype identifiers. Each record kind has its own ID type so that a site ID can never be passed
+//! where a client ID is expected. IDs are UUIDv7: time-ordered, so ordering by ID is ordering by
+//! creation, which is what cursor pagination relies on.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered identifier.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    )*};
+}
+
+id_type!(
+    /// A client organisation (a customer of the provider).
+    ClientId,
+    /// A person to contact at a client.
+    ContactId,
+    /// A client's website.
+    SiteId,
+    /// One environment (dev, staging, live) of a site.
+    EnvironmentId,
+    /// A server that runs environments.
+    HostId,
+    /// A staff member or client user.
+    UserId,
+    /// An API token.
+    TokenId,
+    /// A login session.
+    SessionId,
+    /// One HTTP request, as recorded.
+    RequestId,
+);

@@ -1,0 +1,156 @@
+//! Palisade's [`Store`](palisade_store::Store) on SQLite (the embedded default) and PostgreSQL,
+//! chosen at runtime from the database URL. Both backends run the same SQL text: columns are
+//! portable types (UUIDs as text, times as integer microseconds, JSON as text) and placeholders are
+//! `$N` in ascending order, which SQLite binds by first appearance. Where the dialects really differ
+//! a query says so. Each backend has its own embedded migrations folder, applied at start.
+
+mod rows;
+mod store;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use palisade_store::StoreError;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// Opening or migrating the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("unsupported database URL scheme in {0:?}: use sqlite://PATH or postgres://…")]
+    Scheme(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The SQL store. Cheap to clone: it wraps a connection pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    backend: Backend,
+}
+
+/// Runs the same expression against whichever pool is in use. The body is compiled once per
+/// backend, so each gets its own statically typed sqlx calls from one piece of source.
+macro_rules! on_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match &$self.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Like `on_pool!` for statements: evaluates to the number of rows affected.
+macro_rules! rows_on_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match &$self.backend {
+            $crate::Backend::Sqlite($pool) => $body.map(|r| r.rows_affected()),
+            $crate::Backend::Postgres($pool) => $body.map(|r| r.rows_affected()),
+        }
+    };
+}
+pub(crate) use rows_on_pool;
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`, `postgres://…`). Does not
+    /// migrate: call [`SqlStore::migrate`].
+    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(OpenError::Connect)?;
+            Backend::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(OpenError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let in_memory = url.contains(":memory:");
+            let pool = SqlitePoolOptions::new()
+                // An in-memory database exists per connection, so it must have exactly one.
+                .max_connections(if in_memory { 1 } else { 8 })
+                .min_connections(1)
+                .connect_with(opts)
+                .await
+                .map_err(OpenError::Connect)?;
+            Backend::Sqlite(pool)
+        } else {
+            return Err(OpenError::Scheme(redact(url)));
+        };
+        Ok(Self { backend })
+    }
+
+    /// Applies the embedded migrations this backend has not seen yet.
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        match &self.backend {
+            Backend::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
+            Backend::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
+        }
+        .map_err(OpenError::Migrate)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to return.
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+/// Drops the password from a URL before it is shown in an error or a log line.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict("a record with the same unique value already exists".into())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Invalid(
+            palisade_core::FieldError::new("id", "refers to a record that does not exist"),
+        ),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_password_before_display() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/p"),
+            "postgres://app:***@db:5432/p"
+        );
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,344 @@
+//! Row shapes as both backends return them, and their conversion into domain types. Conversion
+//! failures become `StoreError::Corrupt`, never a panic: a bad row must not take the server down.
+
+use jiff::Timestamp;
+use palisade_core::tenant::{Client, Contact, Environment, EnvironmentKind, Host, Site};
+use palisade_core::user::{ApiToken, User};
+use palisade_core::{Role, UserId};
+use palisade_store::{RequestRecord, Session, StoreError, UserAuth};
+
+pub(crate) fn ts(micros: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(micros)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {micros}: {e}")))
+}
+
+pub(crate) fn opt_ts(micros: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    micros.map(ts).transpose()
+}
+
+pub(crate) fn micros(t: Timestamp) -> i64 {
+    // Microseconds since 1970 fit i64 for ±292,000 years; jiff's range is far inside that.
+    t.as_microsecond()
+}
+
+pub(crate) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{what} {s:?}: {e}")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    id: String,
+    name: String,
+    contract: String,
+    archived_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        Ok(Client {
+            id: parse("client id", &r.id)?,
+            name: r.name,
+            contract: json("client contract", &r.contract)?,
+            archived_at: opt_ts(r.archived_at)?,
+            created_at: ts(r.created_at)?,
+            updated_at: ts(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ContactRow {
+    id: String,
+    client_id: String,
+    name: String,
+    email: String,
+    phone: Option<String>,
+    title: Option<String>,
+    archived_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(r: ContactRow) -> Result<Self, StoreError> {
+        Ok(Contact {
+            id: parse("contact id", &r.id)?,
+            client_id: parse("client id", &r.client_id)?,
+            name: r.name,
+            email: r.email,
+            phone: r.phone,
+            title: r.title,
+            archived_at: opt_ts(r.archived_at)?,
+            created_at: ts(r.created_at)?,
+            updated_at: ts(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SiteRow {
+    id: String,
+    client_id: String,
+    name: String,
+    url: String,
+    archived_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<SiteRow> for Site {
+    type Error = StoreError;
+    fn try_from(r: SiteRow) -> Result<Self, StoreError> {
+        Ok(Site {
+            id: parse("site id", &r.id)?,
+            client_id: parse("client id", &r.client_id)?,
+            name: r.name,
+            url: r.url,
+            archived_at: opt_ts(r.archived_at)?,
+            created_at: ts(r.created_at)?,
+            updated_at: ts(r.updated_at)?,
+        })
+    }
+}
+
+pub(crate) fn kind_from(s: &str) -> Result<EnvironmentKind, StoreError> {
+    EnvironmentKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| StoreError::Corrupt(format!("environment kind {s:?}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EnvironmentRow {
+    id: String,
+    site_id: String,
+    client_id: String,
+    kind: String,
+    name: String,
+    url: Option<String>,
+    position: i32,
+    archived_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<EnvironmentRow> for Environment {
+    type Error = StoreError;
+    fn try_from(r: EnvironmentRow) -> Result<Self, StoreError> {
+        Ok(Environment {
+            id: parse("environment id", &r.id)?,
+            site_id: parse("site id", &r.site_id)?,
+            client_id: parse("client id", &r.client_id)?,
+            kind: kind_from(&r.kind)?,
+            name: r.name,
+            url: r.url,
+            position: r.position,
+            archived_at: opt_ts(r.archived_at)?,
+            created_at: ts(r.created_at)?,
+            updated_at: ts(r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct HostRow {
+    pub(crate) id: String,
+    client_id: Option<String>,
+    name: String,
+    addresses: String,
+    os: String,
+    archived_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl HostRow {
+    pub(crate) fn into_host(self, environment_ids: Vec<String>) -> Result<Host, StoreError> {
+        Ok(Host {
+            id: parse("host id", &self.id)?,
+            client_id: self
+                .client_id
+                .as_deref()
+                .map(|c| parse("client id", c))
+                .transpose()?,
+            name: self.name,
+            addresses: json("host addresses", &self.addresses)?,
+            os: self.os,
+            environment_ids: environment_ids
+                .iter()
+                .map(|e| parse("environment id", e))
+                .collect::<Result<_, _>>()?,
+            archived_at: opt_ts(self.archived_at)?,
+            created_at: ts(self.created_at)?,
+            updated_at: ts(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: String,
+    email: String,
+    display_name: String,
+    role: String,
+    client_id: Option<String>,
+    password_hash: String,
+    totp_secret: Option<String>,
+    totp_last_step: Option<i64>,
+    failed_logins: i32,
+    locked_until: Option<i64>,
+    disabled_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for UserAuth {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        let totp_secret = match &r.totp_secret {
+            Some(hex) => {
+                Some(decode_hex(hex).ok_or_else(|| StoreError::Corrupt("totp secret".into()))?)
+            }
+            None => None,
+        };
+        Ok(UserAuth {
+            user: User {
+                id: parse::<UserId>("user id", &r.id)?,
+                email: r.email,
+                display_name: r.display_name,
+                role: parse::<Role>("role", &r.role)?,
+                client_id: r
+                    .client_id
+                    .as_deref()
+                    .map(|c| parse("client id", c))
+                    .transpose()?,
+                mfa_enabled: totp_secret.is_some(),
+                disabled_at: opt_ts(r.disabled_at)?,
+                created_at: ts(r.created_at)?,
+            },
+            password_hash: r.password_hash,
+            totp_secret,
+            totp_last_step: r.totp_last_step,
+            failed_logins: r.failed_logins,
+            locked_until: opt_ts(r.locked_until)?,
+        })
+    }
+}
+
+pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    id: String,
+    user_id: String,
+    token_hash: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    mfa_passed: bool,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(Session {
+            id: parse("session id", &r.id)?,
+            user_id: parse("user id", &r.user_id)?,
+            token_hash: r.token_hash,
+            created_at: ts(r.created_at)?,
+            last_seen_at: ts(r.last_seen_at)?,
+            expires_at: ts(r.expires_at)?,
+            mfa_passed: r.mfa_passed,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    id: String,
+    user_id: String,
+    name: String,
+    role: String,
+    prefix: String,
+    created_at: i64,
+    expires_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        Ok(ApiToken {
+            id: parse("token id", &r.id)?,
+            user_id: parse("user id", &r.user_id)?,
+            name: r.name,
+            role: parse("role", &r.role)?,
+            prefix: r.prefix,
+            created_at: ts(r.created_at)?,
+            expires_at: ts(r.expires_at)?,
+            last_used_at: opt_ts(r.last_used_at)?,
+            revoked_at: opt_ts(r.revoked_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RequestRow {
+    id: String,
+    at: i64,
+    actor: Option<String>,
+    client_scope: Option<String>,
+    method: String,
+    route: String,
+    status: i32,
+    latency_micros: i64,
+    bytes_in: i64,
+    bytes_out: i64,
+}
+
+impl TryFrom<RequestRow> for RequestRecord {
+    type Error = StoreError;
+    fn try_from(r: RequestRow) -> Result<Self, StoreError> {
+        Ok(RequestRecord {
+            id: parse("request id", &r.id)?,
+            at: ts(r.at)?,
+            actor: r.actor.as_deref().map(|a| parse("actor", a)).transpose()?,
+            client_scope: r
+                .client_scope
+                .as_deref()
+                .map(|c| parse("client id", c))
+                .transpose()?,
+            method: r.method,
+            route: r.route,
+            status: u16::try_from(r.status)
+                .map_err(|_| StoreError::Corrupt(format!("status {}", r.status)))?,
+            latency_micros: r.latency_micros,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes_out,
+        })
+    }
+}

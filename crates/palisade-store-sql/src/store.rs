@@ -1,0 +1,698 @@
+//! The `Store` implementation. Every method is one piece of SQL text run on either backend through
+//! `on_pool!`; multi-statement writes run in one transaction so a failure leaves nothing half-written.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use palisade_core::tenant::{
+    Client, ClientInput, Contact, ContactInput, Environment, EnvironmentUpdate, Host, HostInput,
+    NewEnvironment, NewSite, Site, SiteUpdate,
+};
+use palisade_core::user::{ApiToken, User};
+use palisade_core::{
+    ClientId, ContactId, EnvironmentId, FieldError, HostId, SessionId, SiteId, TokenId, UserId,
+};
+use palisade_store::{
+    Archivable, ListQuery, NewUserRecord, Page, RequestRecord, Session, Store, StoreError,
+    StoreResult, UserAuth,
+};
+
+use crate::rows::*;
+use crate::{SqlStore, db_err, on_pool, rows_on_pool};
+
+const CLIENT_COLS: &str = "id, name, contract, archived_at, created_at, updated_at";
+const CONTACT_COLS: &str =
+    "id, client_id, name, email, phone, title, archived_at, created_at, updated_at";
+const SITE_COLS: &str = "id, client_id, name, url, archived_at, created_at, updated_at";
+const ENV_COLS: &str =
+    "id, site_id, client_id, kind, name, url, position, archived_at, created_at, updated_at";
+const HOST_COLS: &str = "id, client_id, name, addresses, os, archived_at, created_at, updated_at";
+const USER_COLS: &str = "id, email, display_name, role, client_id, password_hash, totp_secret, totp_last_step, \
+     failed_logins, locked_until, disabled_at, created_at";
+const SESSION_COLS: &str =
+    "id, user_id, token_hash, created_at, last_seen_at, expires_at, mfa_passed";
+const TOKEN_COLS: &str =
+    "id, user_id, name, role, prefix, created_at, expires_at, last_used_at, revoked_at";
+const REQUEST_COLS: &str =
+    "id, at, actor, client_scope, method, route, status, latency_micros, bytes_in, bytes_out";
+
+/// The shared list filter: optional client, keyset position, archived or not, page size.
+/// `$1` client, `$2` after, `$3` include archived, `$4` limit.
+fn list_sql(cols: &str, table: &str, client_col: &str) -> String {
+    format!(
+        "SELECT {cols} FROM {table} WHERE ($1 IS NULL OR {client_col} = $1) AND ($2 IS NULL OR id > $2) \
+         AND ($3 OR archived_at IS NULL) ORDER BY id LIMIT $4"
+    )
+}
+
+/// Turns `limit + 1` fetched rows into a page: the extra row only says there is more.
+fn page<R, T>(rows: Vec<R>, q: &ListQuery, id_of: impl Fn(&T) -> String) -> StoreResult<Page<T>>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    let size = q.page_size() as usize;
+    let more = rows.len() > size;
+    let items = rows
+        .into_iter()
+        .take(size)
+        .map(T::try_from)
+        .collect::<StoreResult<Vec<T>>>()?;
+    let next_after = if more { items.last().map(id_of) } else { None };
+    Ok(Page { items, next_after })
+}
+
+fn contract_json(input: &ClientInput) -> StoreResult<String> {
+    serde_json::to_string(&input.contract).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+impl SqlStore {
+    /// The client a new record will hang off, which must exist and not be archived.
+    async fn live_client(&self, id: ClientId, field: &str) -> StoreResult<Client> {
+        match self.get_client(id).await {
+            Ok(c) if c.archived_at.is_none() => Ok(c),
+            Ok(_) => Err(FieldError::new(field, "that client is archived").into()),
+            Err(StoreError::NotFound) => Err(FieldError::new(field, "no such client").into()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn host_environment_ids(&self, host: &str) -> StoreResult<Vec<String>> {
+        let sql = "SELECT environment_id FROM host_environments WHERE host_id = $1 ORDER BY environment_id";
+        on_pool!(self, p => sqlx::query_scalar::<_, String>(sql).bind(host).fetch_all(p).await)
+            .map_err(db_err)
+    }
+
+    /// Checks every environment a host claims to serve exists, is live, and (for a dedicated host)
+    /// belongs to the host's client.
+    async fn check_host_environments(&self, input: &HostInput) -> StoreResult<()> {
+        for (i, env_id) in input.environment_ids.iter().enumerate() {
+            let field = format!("environment_ids[{i}]");
+            match self.get_environment(*env_id).await {
+                Ok(env) if env.archived_at.is_some() => {
+                    return Err(FieldError::new(field, "that environment is archived").into());
+                }
+                Ok(env) if input.client_id.is_some_and(|c| c != env.client_id) => {
+                    return Err(FieldError::new(
+                        field,
+                        "that environment belongs to another client",
+                    )
+                    .into());
+                }
+                Ok(_) => {}
+                Err(StoreError::NotFound) => {
+                    return Err(FieldError::new(field, "no such environment").into());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(c) = input.client_id {
+            self.live_client(c, "client_id").await?;
+        }
+        Ok(())
+    }
+
+    async fn write_host(
+        &self,
+        id: HostId,
+        input: &HostInput,
+        now: Timestamp,
+        create: bool,
+    ) -> StoreResult<Host> {
+        self.check_host_environments(input).await?;
+        let id_s = id.to_string();
+        let addresses = serde_json::to_string(&input.addresses)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let client = input.client_id.map(|c| c.to_string());
+        let mut envs: Vec<String> = input
+            .environment_ids
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        envs.sort();
+        envs.dedup();
+        let now = micros(now);
+        let write_sql = if create {
+            "INSERT INTO hosts (id, client_id, name, addresses, os, archived_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)"
+        } else {
+            "UPDATE hosts SET client_id = $2, name = $3, addresses = $4, os = $5, updated_at = $6 WHERE id = $1"
+        };
+        let affected = on_pool!(self, p => async {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(write_sql)
+                .bind(&id_s).bind(&client).bind(&input.name).bind(&addresses).bind(&input.os).bind(now)
+                .execute(&mut *tx).await?.rows_affected();
+            sqlx::query("DELETE FROM host_environments WHERE host_id = $1").bind(&id_s).execute(&mut *tx).await?;
+            for env in &envs {
+                sqlx::query("INSERT INTO host_environments (host_id, environment_id) VALUES ($1, $2)")
+                    .bind(&id_s).bind(env).execute(&mut *tx).await?;
+            }
+            if n == 1 { tx.commit().await?; } else { tx.rollback().await?; }
+            Ok::<u64, sqlx::Error>(n)
+        }.await)
+        .map_err(db_err)?;
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_host(id).await
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, p => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await)
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn create_client(&self, input: &ClientInput, now: Timestamp) -> StoreResult<Client> {
+        let id = ClientId::new();
+        let sql = "INSERT INTO clients (id, name, contract, archived_at, created_at, updated_at) \
+                   VALUES ($1, $2, $3, NULL, $4, $4)";
+        let contract = contract_json(input)?;
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&contract)
+            .bind(micros(now)).execute(p).await)
+        .map_err(db_err)?;
+        self.get_client(id).await
+    }
+
+    async fn get_client(&self, id: ClientId) -> StoreResult<Client> {
+        let sql = format!("SELECT {CLIENT_COLS} FROM clients WHERE id = $1");
+        let row: ClientRow =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
+                .map_err(db_err)?;
+        row.try_into()
+    }
+
+    async fn list_clients(&self, q: &ListQuery) -> StoreResult<Page<Client>> {
+        let sql = list_sql(CLIENT_COLS, "clients", "id");
+        let rows: Vec<ClientRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
+            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
+        .map_err(db_err)?;
+        page(rows, q, |c: &Client| c.id.to_string())
+    }
+
+    async fn update_client(
+        &self,
+        id: ClientId,
+        input: &ClientInput,
+        now: Timestamp,
+    ) -> StoreResult<Client> {
+        let sql = "UPDATE clients SET name = $2, contract = $3, updated_at = $4 WHERE id = $1";
+        let contract = contract_json(input)?;
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&contract)
+            .bind(micros(now)).execute(p).await)
+        .map_err(db_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_client(id).await
+    }
+
+    async fn create_contact(
+        &self,
+        client: ClientId,
+        input: &ContactInput,
+        now: Timestamp,
+    ) -> StoreResult<Contact> {
+        self.live_client(client, "client_id").await?;
+        let id = ContactId::new();
+        let sql = "INSERT INTO contacts (id, client_id, name, email, phone, title, archived_at, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(client.to_string()).bind(&input.name)
+            .bind(&input.email).bind(&input.phone).bind(&input.title).bind(micros(now)).execute(p).await)
+        .map_err(db_err)?;
+        self.get_contact(id).await
+    }
+
+    async fn get_contact(&self, id: ContactId) -> StoreResult<Contact> {
+        let sql = format!("SELECT {CONTACT_COLS} FROM contacts WHERE id = $1");
+        let row: ContactRow =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
+                .map_err(db_err)?;
+        row.try_into()
+    }
+
+    async fn list_contacts(&self, q: &ListQuery) -> StoreResult<Page<Contact>> {
+        let sql = list_sql(CONTACT_COLS, "contacts", "client_id");
+        let rows: Vec<ContactRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
+            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
+        .map_err(db_err)?;
+        page(rows, q, |c: &Contact| c.id.to_string())
+    }
+
+    async fn update_contact(
+        &self,
+        id: ContactId,
+        input: &ContactInput,
+        now: Timestamp,
+    ) -> StoreResult<Contact> {
+        let sql = "UPDATE contacts SET name = $2, email = $3, phone = $4, title = $5, updated_at = $6 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&input.email)
+            .bind(&input.phone).bind(&input.title).bind(micros(now)).execute(p).await)
+        .map_err(db_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_contact(id).await
+    }
+
+    async fn create_site(&self, input: &NewSite, now: Timestamp) -> StoreResult<Site> {
+        self.live_client(input.client_id, "client_id").await?;
+        let id = SiteId::new();
+        let sql = "INSERT INTO sites (id, client_id, name, url, archived_at, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, NULL, $5, $5)";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(input.client_id.to_string())
+            .bind(&input.name).bind(&input.url).bind(micros(now)).execute(p).await)
+        .map_err(db_err)?;
+        self.get_site(id).await
+    }
+
+    async fn get_site(&self, id: SiteId) -> StoreResult<Site> {
+        let sql = format!("SELECT {SITE_COLS} FROM sites WHERE id = $1");
+        let row: SiteRow =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
+                .map_err(db_err)?;
+        row.try_into()
+    }
+
+    async fn list_sites(&self, q: &ListQuery) -> StoreResult<Page<Site>> {
+        let sql = list_sql(SITE_COLS, "sites", "client_id");
+        let rows: Vec<SiteRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
+            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
+        .map_err(db_err)?;
+        page(rows, q, |s: &Site| s.id.to_string())
+    }
+
+    async fn update_site(
+        &self,
+        id: SiteId,
+        input: &SiteUpdate,
+        now: Timestamp,
+    ) -> StoreResult<Site> {
+        let sql = "UPDATE sites SET name = $2, url = $3, updated_at = $4 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&input.url)
+            .bind(micros(now)).execute(p).await)
+        .map_err(db_err)?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_site(id).await
+    }
+
+    async fn create_environment(
+        &self,
+        input: &NewEnvironment,
+        now: Timestamp,
+    ) -> StoreResult<Environment> {
+        let site = match self.get_site(input.site_id).await {
+            Ok(s) if s.archived_at.is_none() => s,
+            Ok(_) => return Err(FieldError::new("site_id", "that site is archived").into()),
+            Err(StoreError::NotFound) => {
+                return Err(FieldError::new("site_id", "no such site").into());
+            }
+            Err(e) => return Err(e),
+        };
+        let id = EnvironmentId::new();
+        let position = input
+            .position
+            .unwrap_or_else(|| input.kind.default_position());
+        let sql = "INSERT INTO environments (id, site_id, client_id, kind, name, url, position, archived_at, \
+                   created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8)";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(site.id.to_string())
+            .bind(site.client_id.to_string()).bind(input.kind.as_str()).bind(&input.name).bind(&input.url)
+            .bind(position).bind(micros(now)).execute(p).await)
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => FieldError::new("name", "this site already has an environment of that name").into(),
+            other => other,
+        })?;
+        self.get_environment(id).await
+    }
+
+    async fn get_environment(&self, id: EnvironmentId) -> StoreResult<Environment> {
+        let sql = format!("SELECT {ENV_COLS} FROM environments WHERE id = $1");
+        let row: EnvironmentRow =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
+                .map_err(db_err)?;
+        row.try_into()
+    }
+
+    async fn site_environments(
+        &self,
+        site: SiteId,
+        include_archived: bool,
+    ) -> StoreResult<Vec<Environment>> {
+        let sql = format!(
+            "SELECT {ENV_COLS} FROM environments WHERE site_id = $1 AND ($2 OR archived_at IS NULL) \
+             ORDER BY position, name"
+        );
+        let rows: Vec<EnvironmentRow> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(site.to_string())
+            .bind(include_archived).fetch_all(p).await)
+            .map_err(db_err)?;
+        rows.into_iter().map(Environment::try_from).collect()
+    }
+
+    async fn list_environments(&self, q: &ListQuery) -> StoreResult<Page<Environment>> {
+        let sql = list_sql(ENV_COLS, "environments", "client_id");
+        let rows: Vec<EnvironmentRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
+            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
+        .map_err(db_err)?;
+        page(rows, q, |e: &Environment| e.id.to_string())
+    }
+
+    async fn update_environment(
+        &self,
+        id: EnvironmentId,
+        input: &EnvironmentUpdate,
+        now: Timestamp,
+    ) -> StoreResult<Environment> {
+        let sql = "UPDATE environments SET kind = $2, name = $3, url = $4, position = $5, updated_at = $6 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(input.kind.as_str())
+            .bind(&input.name).bind(&input.url).bind(input.position).bind(micros(now)).execute(p).await)
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => FieldError::new("name", "this site already has an environment of that name").into(),
+            other => other,
+        })?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_environment(id).await
+    }
+
+    async fn create_host(&self, input: &HostInput, now: Timestamp) -> StoreResult<Host> {
+        self.write_host(HostId::new(), input, now, true).await
+    }
+
+    async fn get_host(&self, id: HostId) -> StoreResult<Host> {
+        let sql = format!("SELECT {HOST_COLS} FROM hosts WHERE id = $1");
+        let row: HostRow =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
+                .map_err(db_err)?;
+        let envs = self.host_environment_ids(&row.id).await?;
+        row.into_host(envs)
+    }
+
+    async fn list_hosts(&self, q: &ListQuery) -> StoreResult<Page<Host>> {
+        let sql = list_sql(HOST_COLS, "hosts", "client_id");
+        let rows: Vec<HostRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
+            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
+        .map_err(db_err)?;
+        let size = q.page_size() as usize;
+        let more = rows.len() > size;
+        let mut items = Vec::with_capacity(size.min(rows.len()));
+        for row in rows.into_iter().take(size) {
+            let envs = self.host_environment_ids(&row.id).await?;
+            items.push(row.into_host(envs)?);
+        }
+        let next_after = if more {
+            items.last().map(|h: &Host| h.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_after })
+    }
+
+    async fn update_host(
+        &self,
+        id: HostId,
+        input: &HostInput,
+        now: Timestamp,
+    ) -> StoreResult<Host> {
+        self.write_host(id, input, now, false).await
+    }
+
+    async fn set_archived(
+        &self,
+        what: Archivable,
+        at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (table, id) = match what {
+            Archivable::Client(id) => ("clients", id.to_string()),
+            Archivable::Contact(id) => ("contacts", id.to_string()),
+            Archivable::Site(id) => ("sites", id.to_string()),
+            Archivable::Environment(id) => ("environments", id.to_string()),
+            Archivable::Host(id) => ("hosts", id.to_string()),
+        };
+        let sql = format!("UPDATE {table} SET archived_at = $2, updated_at = $3 WHERE id = $1");
+        let n = rows_on_pool!(self, p => sqlx::query(&sql).bind(&id).bind(at.map(micros)).bind(micros(now))
+            .execute(p).await)
+        .map_err(db_err)?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn create_user(&self, input: &NewUserRecord, now: Timestamp) -> StoreResult<User> {
+        if let Some(c) = input.client_id {
+            self.live_client(c, "client_id").await?;
+        }
+        let id = UserId::new();
+        let sql = "INSERT INTO users (id, email, email_key, display_name, role, client_id, password_hash, \
+                   failed_logins, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.email)
+            .bind(input.email.to_lowercase()).bind(&input.display_name).bind(input.role.as_str())
+            .bind(input.client_id.map(|c| c.to_string())).bind(&input.password_hash).bind(micros(now))
+            .execute(p).await)
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => FieldError::new("email", "a user with this e-mail address already exists").into(),
+            other => other,
+        })?;
+        self.get_user(id).await
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<User> {
+        Ok(self.user_auth(id).await?.user)
+    }
+
+    async fn list_users(&self, q: &ListQuery) -> StoreResult<Page<User>> {
+        // Users have no archived_at; `disabled_at` plays that part and disabled users stay listed.
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR id > $2) \
+             ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<UserRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(q.client.map(|c| c.to_string())).bind(&q.after)
+            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
+        .map_err(db_err)?;
+        let auth: Page<UserAuth> = page(rows, q, |u: &UserAuth| u.user.id.to_string())?;
+        Ok(Page {
+            items: auth.items.into_iter().map(|a| a.user).collect(),
+            next_after: auth.next_after,
+        })
+    }
+
+    async fn user_auth_by_email(&self, email: &str) -> StoreResult<Option<UserAuth>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE email_key = $1");
+        let row: Option<UserRow> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(email.to_lowercase())
+            .fetch_optional(p).await)
+            .map_err(db_err)?;
+        row.map(UserAuth::try_from).transpose()
+    }
+
+    async fn user_auth(&self, id: UserId) -> StoreResult<UserAuth> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
+        let row: UserRow =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
+                .map_err(db_err)?;
+        row.try_into()
+    }
+
+    async fn set_login_state(
+        &self,
+        id: UserId,
+        failed_logins: i32,
+        locked_until: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        let sql = "UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(failed_logins)
+            .bind(locked_until.map(micros)).execute(p).await)
+        .map_err(db_err)?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn set_totp(
+        &self,
+        id: UserId,
+        secret: Option<&[u8]>,
+        last_step: Option<i64>,
+    ) -> StoreResult<()> {
+        let sql = "UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(secret.map(encode_hex))
+            .bind(last_step).execute(p).await)
+        .map_err(db_err)?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn claim_totp_step(&self, id: UserId, step: i64) -> StoreResult<bool> {
+        // A conditional update, so two nodes racing with the same code cannot both succeed.
+        let sql = "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(step).execute(p).await)
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    async fn set_password(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
+        let sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(password_hash).execute(p).await)
+            .map_err(db_err)?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn set_user_disabled(&self, id: UserId, at: Option<Timestamp>) -> StoreResult<()> {
+        let sql = "UPDATE users SET disabled_at = $2 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(at.map(micros)).execute(p).await)
+            .map_err(db_err)?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn create_session(&self, s: &Session) -> StoreResult<()> {
+        let sql =
+            format!("INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        rows_on_pool!(self, p => sqlx::query(&sql).bind(s.id.to_string()).bind(s.user_id.to_string())
+            .bind(&s.token_hash).bind(micros(s.created_at)).bind(micros(s.last_seen_at))
+            .bind(micros(s.expires_at)).bind(s.mfa_passed).execute(p).await)
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1");
+        let row: Option<SessionRow> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(token_hash).fetch_optional(p).await)
+                .map_err(db_err)?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        id: SessionId,
+        last_seen_at: Timestamp,
+        mfa_passed: bool,
+    ) -> StoreResult<()> {
+        let sql = "UPDATE sessions SET last_seen_at = $2, mfa_passed = $3 WHERE id = $1";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(micros(last_seen_at)).bind(mfa_passed)
+            .execute(p).await)
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: SessionId) -> StoreResult<()> {
+        // Sessions are credentials, not records: ending one removes it (the request log keeps the history).
+        rows_on_pool!(self, p => sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id.to_string()).execute(p).await)
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
+        let n = rows_on_pool!(self, p => sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string())
+            .execute(p).await)
+        .map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn create_token(&self, t: &ApiToken, token_hash: &str) -> StoreResult<()> {
+        let sql = "INSERT INTO api_tokens (id, user_id, name, role, prefix, token_hash, created_at, expires_at, \
+                   last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL)";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(t.id.to_string()).bind(t.user_id.to_string()).bind(&t.name)
+            .bind(t.role.as_str()).bind(&t.prefix).bind(token_hash).bind(micros(t.created_at))
+            .bind(micros(t.expires_at)).execute(p).await)
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        let sql = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = $1");
+        let row: Option<TokenRow> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(token_hash).fetch_optional(p).await)
+                .map_err(db_err)?;
+        row.map(ApiToken::try_from).transpose()
+    }
+
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
+        let sql = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id");
+        let rows: Vec<TokenRow> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(user.to_string()).fetch_all(p).await)
+                .map_err(db_err)?;
+        rows.into_iter().map(ApiToken::try_from).collect()
+    }
+
+    async fn get_token(&self, id: TokenId) -> StoreResult<ApiToken> {
+        let sql = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = $1");
+        let row: TokenRow =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
+                .map_err(db_err)?;
+        row.try_into()
+    }
+
+    async fn revoke_token(&self, id: TokenId, now: Timestamp) -> StoreResult<()> {
+        let sql = "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(micros(now)).execute(p).await)
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn touch_token(&self, id: TokenId, now: Timestamp) -> StoreResult<()> {
+        let sql = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
+        rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(micros(now)).execute(p).await)
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_request_records(&self, records: &[RequestRecord]) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO request_records ({REQUEST_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        );
+        on_pool!(self, p => async {
+            let mut tx = p.begin().await?;
+            for r in records {
+                sqlx::query(&sql).bind(r.id.to_string()).bind(micros(r.at)).bind(r.actor.map(|a| a.to_string()))
+                    .bind(r.client_scope.map(|c| c.to_string())).bind(&r.method).bind(&r.route)
+                    .bind(i32::from(r.status)).bind(r.latency_micros).bind(r.bytes_in).bind(r.bytes_out)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)
+        .map_err(db_err)
+    }
+
+    async fn list_request_records(&self, q: &ListQuery) -> StoreResult<Page<RequestRecord>> {
+        let sql = format!(
+            "SELECT {REQUEST_COLS} FROM request_records WHERE ($1 IS NULL OR client_scope = $1) \
+             AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<RequestRow> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(i64::from(q.page_size()) + 1)
+            .fetch_all(p).await)
+        .map_err(db_err)?;
+        page(rows, q, |r: &RequestRecord| r.id.to_string())
+    }
+}
