@@ -61,11 +61,13 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
     use Role::*;
 
     if who.role == ClientUser {
-        // Client users read their own organisation's spine and nothing else.
+        // Client users read their own organisation's spine and nothing else. A spine record outside
+        // their organisation is invisible to them, not merely forbidden.
         let own = matches!((scope, who.client_id), (Scope::Client(c), Some(mine)) if c == mine);
-        return match (action, scope) {
-            (Action::Read(Client | Contact | Site | Environment | Host), _) if own => Ok(()),
-            (_, Scope::Client(_)) if !own => Err(Denied::NotVisible),
+        return match action {
+            Action::Read(Client | Contact | Site | Environment | Host) if own => Ok(()),
+            Action::Read(Client | Contact | Site | Environment | Host) => Err(Denied::NotVisible),
+            Action::Write(_) if !own && scope != Scope::Provider => Err(Denied::NotVisible),
             _ => Err(Denied::Forbidden),
         };
     }

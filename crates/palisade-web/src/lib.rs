@@ -1,1 +1,106 @@
-//! placeholder
+//! Palisade's HTTP edge, and the only crate that knows HTTP: the versioned JSON API under `/api/v1`
+//! (with its OpenAPI document generated from the handlers), the server-rendered UI for staff and
+//! client users, authentication (sessions, API tokens, MFA, CSRF, login throttling), request
+//! records and Prometheus metrics.
+//!
+//! Handlers never decide access themselves: they name an action and the record's scope and call
+//! [`palisade_core::policy::authorize`] through [`auth::Caller::authorize`].
+
+pub mod api;
+pub mod auth;
+pub mod error;
+mod extract;
+mod ratelimit;
+pub mod telemetry;
+mod ui;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use palisade_core::clock::Clock;
+use palisade_store::Store;
+use utoipa::openapi::OpenApi;
+
+pub use error::{ApiError, ApiResult};
+
+/// Largest request body accepted anywhere, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Settings of the web edge, validated by the binary before it builds the router.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (and use the `__Host-` prefix). On whenever Palisade is reached over
+    /// HTTPS, directly or through a proxy.
+    pub secure_cookies: bool,
+    /// Staff must pass TOTP before anything else. On by default; only the demo turns it off.
+    pub require_staff_mfa: bool,
+    /// A session ends after this long, however active.
+    pub session_absolute: Duration,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// Failed logins in a row before an account is locked.
+    pub lockout_threshold: i32,
+    /// How long a locked account stays locked.
+    pub lockout_duration: Duration,
+    /// Login attempts allowed per client address per minute.
+    pub login_attempts_per_minute: u32,
+    /// Default lifetime of a new API token.
+    pub token_lifetime: Duration,
+    /// Running with demo data: pages say so.
+    pub demo: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            require_staff_mfa: true,
+            session_absolute: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(2 * 3600),
+            lockout_threshold: 5,
+            lockout_duration: Duration::from_secs(15 * 60),
+            login_attempts_per_minute: 20,
+            token_lifetime: Duration::from_secs(90 * 24 * 3600),
+            demo: false,
+        }
+    }
+}
+
+/// Everything a request handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<WebConfig>,
+    pub telemetry: telemetry::Telemetry,
+    login_limiter: Arc<ratelimit::RateLimiter>,
+}
+
+impl AppState {
+    /// Builds the state and starts the background writer of request records (so it must be called
+    /// inside a Tokio runtime).
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
+        let telemetry = telemetry::Telemetry::start(store.clone());
+        let limiter = ratelimit::RateLimiter::new(config.login_attempts_per_minute);
+        Self { store, clock, config: Arc::new(config), telemetry, login_limiter: Arc::new(limiter) }
+    }
+}
+
+/// The whole application: API, UI, health, metrics, with request records and limits applied.
+pub fn app(state: AppState) -> Router {
+    let (api, _) = api::router().split_for_parts();
+    Router::new()
+        .merge(api)
+        .merge(ui::router())
+        .merge(telemetry::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::record_request))
+        .with_state(state)
+}
+
+/// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> OpenApi {
+    api::router().into_openapi()
+}
