@@ -59,6 +59,11 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiErro
             _ => ("invalid_field", StatusCode::UNPROCESSABLE_ENTITY),
         };
         let message = inner.to_string();
+        // The path of an unknown field already ends with its name, except at the top level.
+        if let Some(name) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+            let field = if path == "." { name.to_owned() } else { path };
+            return ApiError::field(status, "unknown_field", field, message);
+        }
         if path == "." || code == "malformed_json" {
             ApiError::new(status, code, format!("the body is not valid JSON: {message}"))
         } else {
@@ -85,4 +90,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(q.as_bytes())
+}
+
+/// A path parameter (a record ID), with a JSON error when it is malformed.
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "invalid_path", "id", e.body_text()))
+    }
 }

@@ -95,12 +95,43 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(ui::router())
         .merge(telemetry::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::record_request))
         .with_state(state)
 }
 
+/// Unknown paths: a JSON error under `/api/`, a plain page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_route", format!("no API route {}", uri.path())).into_response()
+    } else {
+        (axum::http::StatusCode::NOT_FOUND, axum::response::Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Home</a></p>")).into_response()
+    }
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
 pub fn openapi() -> OpenApi {
     api::router().into_openapi()
+}
+
+/// Serves the application on `listener` until `shutdown` completes, then waits for in-flight
+/// requests. Client addresses are passed to handlers for login throttling.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -1,1 +1,7 @@
-//! placeholder
+//! The `palisade` binary's library half: command-line parsing, configuration, start-up wiring and
+//! the demo data set. Kept as a library so integration tests drive exactly what the binary runs.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod serve;

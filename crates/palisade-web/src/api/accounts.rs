@@ -2,7 +2,7 @@
 //! user manages their own), forced sign-out, and the request records.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::SignedDuration;
 use palisade_core::policy::{Action, Resource, Scope};
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::{ListParams, ListResponse};
 use crate::auth::{Caller, Via};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiError, ApiResult, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -83,7 +83,7 @@ async fn create_user(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJs
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "accounts", params(("id" = UserId, Path)), responses((status = 200, body = User)))]
-async fn get_user(State(s): State<AppState>, c: Caller, Path(id): Path<UserId>) -> ApiResult<Json<User>> {
+async fn get_user(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<Json<User>> {
     c.authorize(Action::Read(Resource::User), Scope::Provider)?;
     Ok(Json(s.store.get_user(id).await?))
 }
@@ -103,13 +103,13 @@ async fn set_disabled(s: &AppState, c: &Caller, id: UserId, disabled: bool) -> A
 
 /// Disables a user and ends their sessions; their tokens stop working.
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "accounts", params(("id" = UserId, Path)), responses((status = 204)))]
-async fn disable_user(State(s): State<AppState>, c: Caller, Path(id): Path<UserId>) -> ApiResult<StatusCode> {
+async fn disable_user(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<StatusCode> {
     set_disabled(&s, &c, id, true).await
 }
 
 /// Re-enables a disabled user.
 #[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "accounts", params(("id" = UserId, Path)), responses((status = 204)))]
-async fn enable_user(State(s): State<AppState>, c: Caller, Path(id): Path<UserId>) -> ApiResult<StatusCode> {
+async fn enable_user(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<StatusCode> {
     set_disabled(&s, &c, id, false).await
 }
 
@@ -122,7 +122,7 @@ pub struct Revoked {
 /// Ends every session of a user (a super admin for anyone, anyone for themselves).
 #[utoipa::path(post, path = "/api/v1/users/{id}/sessions/revoke", tag = "accounts", params(("id" = UserId, Path)),
     responses((status = 200, body = Revoked)))]
-async fn revoke_user_sessions(State(s): State<AppState>, c: Caller, Path(id): Path<UserId>) -> ApiResult<Json<Revoked>> {
+async fn revoke_user_sessions(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<Json<Revoked>> {
     if id != c.user.id {
         c.authorize(Action::Write(Resource::User), Scope::Provider)?;
     }
@@ -207,7 +207,7 @@ pub(crate) async fn issue_token(s: &AppState, c: &Caller, input: &NewToken) -> A
 
 /// Revokes one of the caller's tokens (a super admin may revoke anyone's).
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "accounts", params(("id" = TokenId, Path)), responses((status = 204)))]
-async fn revoke_token(State(s): State<AppState>, c: Caller, Path(id): Path<TokenId>) -> ApiResult<StatusCode> {
+async fn revoke_token(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<TokenId>) -> ApiResult<StatusCode> {
     let token = s.store.get_token(id).await?;
     if token.user_id != c.user.id {
         c.authorize(Action::Write(Resource::User), Scope::Provider).map_err(|_| ApiError::not_found())?;

@@ -2,7 +2,7 @@
 //! record's client; writes go through the same policy with the `Write` action.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use palisade_core::policy::{Action, Resource, Scope};
 use palisade_core::tenant::*;
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::{ListParams, ListResponse};
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiResult, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -78,7 +78,7 @@ async fn create_client(State(s): State<AppState>, c: Caller, ApiJson(input): Api
 /// One client.
 #[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = ClientId, Path)),
     responses((status = 200, body = Client), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_client(State(s): State<AppState>, c: Caller, Path(id): Path<ClientId>) -> ApiResult<Json<Client>> {
+async fn get_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>) -> ApiResult<Json<Client>> {
     c.authorize(Action::Read(Resource::Client), Scope::Client(id))?;
     Ok(Json(s.store.get_client(id).await?))
 }
@@ -86,21 +86,21 @@ async fn get_client(State(s): State<AppState>, c: Caller, Path(id): Path<ClientI
 /// Replaces a client's name and contract.
 #[utoipa::path(put, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = ClientId, Path)), request_body = ClientInput,
     responses((status = 200, body = Client)))]
-async fn update_client(State(s): State<AppState>, c: Caller, Path(id): Path<ClientId>, ApiJson(input): ApiJson<ClientInput>) -> ApiResult<Json<Client>> {
+async fn update_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>, ApiJson(input): ApiJson<ClientInput>) -> ApiResult<Json<Client>> {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
     Ok(Json(s.store.update_client(id, &input, s.clock.now()).await?))
 }
 
 /// Archives a client (nothing is deleted).
 #[utoipa::path(post, path = "/api/v1/clients/{id}/archive", tag = "clients", params(("id" = ClientId, Path)), responses((status = 204)))]
-async fn archive_client(State(s): State<AppState>, c: Caller, Path(id): Path<ClientId>) -> ApiResult<StatusCode> {
+async fn archive_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>) -> ApiResult<StatusCode> {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
     archive(&s, Archivable::Client(id), true).await
 }
 
 /// Restores an archived client.
 #[utoipa::path(post, path = "/api/v1/clients/{id}/restore", tag = "clients", params(("id" = ClientId, Path)), responses((status = 204)))]
-async fn restore_client(State(s): State<AppState>, c: Caller, Path(id): Path<ClientId>) -> ApiResult<StatusCode> {
+async fn restore_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>) -> ApiResult<StatusCode> {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
     archive(&s, Archivable::Client(id), false).await
 }
@@ -110,7 +110,7 @@ async fn restore_client(State(s): State<AppState>, c: Caller, Path(id): Path<Cli
 /// A client's contacts.
 #[utoipa::path(get, path = "/api/v1/clients/{id}/contacts", tag = "contacts", params(("id" = ClientId, Path), ListParams),
     responses((status = 200, body = ListResponse<Contact>)))]
-async fn list_contacts(State(s): State<AppState>, c: Caller, Path(id): Path<ClientId>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<Contact>>> {
+async fn list_contacts(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<Contact>>> {
     c.authorize(Action::Read(Resource::Contact), Scope::Client(id))?;
     let (mut q, _) = p.query(&c)?;
     q.client = Some(id);
@@ -120,14 +120,14 @@ async fn list_contacts(State(s): State<AppState>, c: Caller, Path(id): Path<Clie
 /// Adds a contact to a client.
 #[utoipa::path(post, path = "/api/v1/clients/{id}/contacts", tag = "contacts", params(("id" = ClientId, Path)), request_body = ContactInput,
     responses((status = 201, body = Contact)))]
-async fn create_contact(State(s): State<AppState>, c: Caller, Path(id): Path<ClientId>, ApiJson(input): ApiJson<ContactInput>) -> ApiResult<Created<Contact>> {
+async fn create_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>, ApiJson(input): ApiJson<ContactInput>) -> ApiResult<Created<Contact>> {
     c.authorize(Action::Write(Resource::Contact), Scope::Client(id))?;
     Ok((StatusCode::CREATED, Json(s.store.create_contact(id, &input, s.clock.now()).await?)))
 }
 
 /// One contact.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = ContactId, Path)), responses((status = 200, body = Contact)))]
-async fn get_contact(State(s): State<AppState>, c: Caller, Path(id): Path<ContactId>) -> ApiResult<Json<Contact>> {
+async fn get_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ContactId>) -> ApiResult<Json<Contact>> {
     let contact = s.store.get_contact(id).await?;
     c.authorize(Action::Read(Resource::Contact), Scope::Client(contact.client_id))?;
     Ok(Json(contact))
@@ -136,7 +136,7 @@ async fn get_contact(State(s): State<AppState>, c: Caller, Path(id): Path<Contac
 /// Replaces a contact's details.
 #[utoipa::path(put, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = ContactId, Path)), request_body = ContactInput,
     responses((status = 200, body = Contact)))]
-async fn update_contact(State(s): State<AppState>, c: Caller, Path(id): Path<ContactId>, ApiJson(input): ApiJson<ContactInput>) -> ApiResult<Json<Contact>> {
+async fn update_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ContactId>, ApiJson(input): ApiJson<ContactInput>) -> ApiResult<Json<Contact>> {
     let contact = s.store.get_contact(id).await?;
     c.authorize(Action::Write(Resource::Contact), Scope::Client(contact.client_id))?;
     Ok(Json(s.store.update_contact(id, &input, s.clock.now()).await?))
@@ -144,7 +144,7 @@ async fn update_contact(State(s): State<AppState>, c: Caller, Path(id): Path<Con
 
 /// Archives a contact.
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/archive", tag = "contacts", params(("id" = ContactId, Path)), responses((status = 204)))]
-async fn archive_contact(State(s): State<AppState>, c: Caller, Path(id): Path<ContactId>) -> ApiResult<StatusCode> {
+async fn archive_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ContactId>) -> ApiResult<StatusCode> {
     let contact = s.store.get_contact(id).await?;
     c.authorize(Action::Write(Resource::Contact), Scope::Client(contact.client_id))?;
     archive(&s, Archivable::Contact(id), true).await
@@ -169,7 +169,7 @@ async fn create_site(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJs
 
 /// One site.
 #[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "sites", params(("id" = SiteId, Path)), responses((status = 200, body = Site)))]
-async fn get_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteId>) -> ApiResult<Json<Site>> {
+async fn get_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<Json<Site>> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Read(Resource::Site), Scope::Client(site.client_id))?;
     Ok(Json(site))
@@ -178,7 +178,7 @@ async fn get_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteId>) 
 /// Replaces a site's name and URL.
 #[utoipa::path(put, path = "/api/v1/sites/{id}", tag = "sites", params(("id" = SiteId, Path)), request_body = SiteUpdate,
     responses((status = 200, body = Site)))]
-async fn update_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteId>, ApiJson(input): ApiJson<SiteUpdate>) -> ApiResult<Json<Site>> {
+async fn update_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>, ApiJson(input): ApiJson<SiteUpdate>) -> ApiResult<Json<Site>> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(site.client_id))?;
     Ok(Json(s.store.update_site(id, &input, s.clock.now()).await?))
@@ -186,7 +186,7 @@ async fn update_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteId
 
 /// Archives a site.
 #[utoipa::path(post, path = "/api/v1/sites/{id}/archive", tag = "sites", params(("id" = SiteId, Path)), responses((status = 204)))]
-async fn archive_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteId>) -> ApiResult<StatusCode> {
+async fn archive_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<StatusCode> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(site.client_id))?;
     archive(&s, Archivable::Site(id), true).await
@@ -194,7 +194,7 @@ async fn archive_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteI
 
 /// Restores an archived site.
 #[utoipa::path(post, path = "/api/v1/sites/{id}/restore", tag = "sites", params(("id" = SiteId, Path)), responses((status = 204)))]
-async fn restore_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteId>) -> ApiResult<StatusCode> {
+async fn restore_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<StatusCode> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(site.client_id))?;
     archive(&s, Archivable::Site(id), false).await
@@ -203,7 +203,7 @@ async fn restore_site(State(s): State<AppState>, c: Caller, Path(id): Path<SiteI
 /// A site's environments in promotion order.
 #[utoipa::path(get, path = "/api/v1/sites/{id}/environments", tag = "environments", params(("id" = SiteId, Path)),
     responses((status = 200, body = Vec<Environment>)))]
-async fn site_environments(State(s): State<AppState>, c: Caller, Path(id): Path<SiteId>) -> ApiResult<Json<Vec<Environment>>> {
+async fn site_environments(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<Json<Vec<Environment>>> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Read(Resource::Environment), Scope::Client(site.client_id))?;
     Ok(Json(s.store.site_environments(id, false).await?))
@@ -238,7 +238,7 @@ async fn create_environment(State(s): State<AppState>, c: Caller, ApiJson(input)
 /// One environment.
 #[utoipa::path(get, path = "/api/v1/environments/{id}", tag = "environments", params(("id" = EnvironmentId, Path)),
     responses((status = 200, body = Environment)))]
-async fn get_environment(State(s): State<AppState>, c: Caller, Path(id): Path<EnvironmentId>) -> ApiResult<Json<Environment>> {
+async fn get_environment(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<EnvironmentId>) -> ApiResult<Json<Environment>> {
     let env = s.store.get_environment(id).await?;
     c.authorize(Action::Read(Resource::Environment), Scope::Client(env.client_id))?;
     Ok(Json(env))
@@ -247,7 +247,7 @@ async fn get_environment(State(s): State<AppState>, c: Caller, Path(id): Path<En
 /// Replaces an environment's fields.
 #[utoipa::path(put, path = "/api/v1/environments/{id}", tag = "environments", params(("id" = EnvironmentId, Path)),
     request_body = EnvironmentUpdate, responses((status = 200, body = Environment)))]
-async fn update_environment(State(s): State<AppState>, c: Caller, Path(id): Path<EnvironmentId>, ApiJson(input): ApiJson<EnvironmentUpdate>) -> ApiResult<Json<Environment>> {
+async fn update_environment(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<EnvironmentId>, ApiJson(input): ApiJson<EnvironmentUpdate>) -> ApiResult<Json<Environment>> {
     let env = s.store.get_environment(id).await?;
     c.authorize(Action::Write(Resource::Environment), Scope::Client(env.client_id))?;
     Ok(Json(s.store.update_environment(id, &input, s.clock.now()).await?))
@@ -256,7 +256,7 @@ async fn update_environment(State(s): State<AppState>, c: Caller, Path(id): Path
 /// Archives an environment.
 #[utoipa::path(post, path = "/api/v1/environments/{id}/archive", tag = "environments", params(("id" = EnvironmentId, Path)),
     responses((status = 204)))]
-async fn archive_environment(State(s): State<AppState>, c: Caller, Path(id): Path<EnvironmentId>) -> ApiResult<StatusCode> {
+async fn archive_environment(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<EnvironmentId>) -> ApiResult<StatusCode> {
     let env = s.store.get_environment(id).await?;
     c.authorize(Action::Write(Resource::Environment), Scope::Client(env.client_id))?;
     archive(&s, Archivable::Environment(id), true).await
@@ -281,7 +281,7 @@ async fn create_host(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJs
 
 /// One host.
 #[utoipa::path(get, path = "/api/v1/hosts/{id}", tag = "hosts", params(("id" = HostId, Path)), responses((status = 200, body = Host)))]
-async fn get_host(State(s): State<AppState>, c: Caller, Path(id): Path<HostId>) -> ApiResult<Json<Host>> {
+async fn get_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<HostId>) -> ApiResult<Json<Host>> {
     let host = s.store.get_host(id).await?;
     c.authorize(Action::Read(Resource::Host), host_scope(host.client_id))?;
     Ok(Json(host))
@@ -290,7 +290,7 @@ async fn get_host(State(s): State<AppState>, c: Caller, Path(id): Path<HostId>) 
 /// Replaces a host's fields and the environments it serves.
 #[utoipa::path(put, path = "/api/v1/hosts/{id}", tag = "hosts", params(("id" = HostId, Path)), request_body = HostInput,
     responses((status = 200, body = Host)))]
-async fn update_host(State(s): State<AppState>, c: Caller, Path(id): Path<HostId>, ApiJson(input): ApiJson<HostInput>) -> ApiResult<Json<Host>> {
+async fn update_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<HostId>, ApiJson(input): ApiJson<HostInput>) -> ApiResult<Json<Host>> {
     let host = s.store.get_host(id).await?;
     c.authorize(Action::Write(Resource::Host), host_scope(host.client_id))?;
     c.authorize(Action::Write(Resource::Host), host_scope(input.client_id))?;
@@ -299,7 +299,7 @@ async fn update_host(State(s): State<AppState>, c: Caller, Path(id): Path<HostId
 
 /// Archives a host.
 #[utoipa::path(post, path = "/api/v1/hosts/{id}/archive", tag = "hosts", params(("id" = HostId, Path)), responses((status = 204)))]
-async fn archive_host(State(s): State<AppState>, c: Caller, Path(id): Path<HostId>) -> ApiResult<StatusCode> {
+async fn archive_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<HostId>) -> ApiResult<StatusCode> {
     let host = s.store.get_host(id).await?;
     c.authorize(Action::Write(Resource::Host), host_scope(host.client_id))?;
     archive(&s, Archivable::Host(id), true).await

@@ -1,0 +1,111 @@
+//! Test harness: a real Palisade server on 127.0.0.1:0 over a fresh SQLite database, a manual clock,
+//! and helpers that create users and tokens directly in the store.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use palisade_core::clock::ManualClock;
+use palisade_core::user::{ApiToken, User};
+use palisade_core::{ClientId, Role, TokenId};
+use palisade_store::{NewUserRecord, Store};
+use palisade_store_sql::SqlStore;
+use palisade_web::{AppState, WebConfig};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<SqlStore>,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub fn start_time() -> Timestamp {
+    "2026-11-23T10:00:00Z".parse().expect("timestamp")
+}
+
+impl TestApp {
+    pub async fn start(config: WebConfig) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqlStore::connect(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let store = Arc::new(store);
+        let clock = ManualClock::new(start_time());
+        let state = AppState::new(store.clone(), Arc::new(clock.clone()), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(palisade_web::serve(listener, state.clone(), std::future::pending()));
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { base, store, clock, state, http, _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A user with the shared test password.
+    pub async fn user(&self, email: &str, role: Role, client: Option<ClientId>) -> User {
+        let rec = NewUserRecord {
+            email: email.into(),
+            display_name: format!("{role} user"),
+            role,
+            client_id: client,
+            password_hash: palisade_auth::hash_password(PASSWORD).expect("hash"),
+        };
+        self.store.create_user(&rec, self.clock.now_ts()).await.expect("create user")
+    }
+
+    /// An API token for `user`, acting as `role`.
+    pub async fn token(&self, user: &User, role: Role) -> String {
+        let secret = palisade_auth::new_api_token();
+        let now = self.clock.now_ts();
+        let t = ApiToken {
+            id: TokenId::new(),
+            user_id: user.id,
+            name: "test".into(),
+            role,
+            prefix: secret.chars().take(10).collect(),
+            created_at: now,
+            expires_at: now + jiff::SignedDuration::from_hours(24 * 30),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.store.create_token(&t, &palisade_auth::token_hash(&secret)).await.expect("token");
+        secret
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
+    }
+}
+
+pub trait NowTs {
+    fn now_ts(&self) -> Timestamp;
+}
+
+impl NowTs for ManualClock {
+    fn now_ts(&self) -> Timestamp {
+        palisade_core::clock::Clock::now(self)
+    }
+}
+
+pub fn client_body(name: &str, zone: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "contract": {
+            "sla_tier": "standard",
+            "support_hours": {"time_zone": zone, "ranges": [{"day": "monday", "start": "09:00", "end": "17:00"}]},
+            "holiday_calendar": "gb-eng",
+            "out_of_hours": false
+        }
+    })
+}

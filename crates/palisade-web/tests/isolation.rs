@@ -1,0 +1,254 @@
+//! The tenant-isolation matrix: every API route, called as every role, as a client user of the
+//! owning client and of another client, and anonymously, must allow or deny exactly as this table
+//! says. The route list comes from the served OpenAPI document, which is generated from the router:
+//! a route missing from the table (or a table row without a route) fails the test, so every new
+//! route must be added here with its intended access.
+//!
+//! "Allowed" means the request got past authentication and authorisation (any status but 401, 403
+//! and 404: a write may still be refused as invalid because an earlier row archived its parent).
+//! On top, no response to a client user may mention the other client's records.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use palisade_core::Role;
+use palisade_core::tenant::*;
+use palisade_store::Store;
+use palisade_web::WebConfig;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    L1,
+    L2,
+    Sec,
+    Ops,
+    Mgr,
+    Admin,
+    Aud,
+    /// Client user of client A, which owns every record the paths name.
+    OwnClient,
+    /// Client user of client B.
+    OtherClient,
+    Anon,
+}
+use Who::*;
+
+const EVERYONE: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud, OwnClient, OtherClient, Anon];
+const SIGNED_IN: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud, OwnClient, OtherClient];
+const STAFF_AND_OWNER: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud, OwnClient];
+const CLIENT_WRITERS: &[Who] = &[Mgr, Admin];
+const CONTACT_WRITERS: &[Who] = &[L1, L2, Mgr, Admin];
+const OPS_WRITERS: &[Who] = &[Ops, Admin];
+const USER_READERS: &[Who] = &[Mgr, Admin, Aud];
+const ADMIN: &[Who] = &[Admin];
+
+struct Fixture {
+    client_a: String,
+    contact_a: String,
+    site_a: String,
+    env_a: String,
+    host_a: String,
+    victim_user: String,
+    victim_token: String,
+    a_ids: Vec<String>,
+    b_ids: Vec<String>,
+}
+
+type Body = fn(&Fixture) -> Option<Value>;
+
+fn none(_: &Fixture) -> Option<Value> {
+    None
+}
+
+/// (method, path template, who may call it, request body)
+fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
+    vec![
+        ("get", "/api/v1/openapi.json", EVERYONE, none),
+        ("get", "/api/v1/me", SIGNED_IN, none),
+        ("get", "/api/v1/clients", SIGNED_IN, none),
+        ("post", "/api/v1/clients", CLIENT_WRITERS, |_| Some(client_body("New client", "Europe/Paris"))),
+        ("get", "/api/v1/clients/{id}", STAFF_AND_OWNER, none),
+        ("put", "/api/v1/clients/{id}", CLIENT_WRITERS, |_| Some(client_body("Client A renamed", "Europe/London"))),
+        ("post", "/api/v1/clients/{id}/archive", CLIENT_WRITERS, none),
+        ("post", "/api/v1/clients/{id}/restore", CLIENT_WRITERS, none),
+        ("get", "/api/v1/clients/{id}/contacts", STAFF_AND_OWNER, none),
+        ("post", "/api/v1/clients/{id}/contacts", CONTACT_WRITERS, |_| Some(json!({"name": "New", "email": "new@a.example"}))),
+        ("get", "/api/v1/contacts/{id}", STAFF_AND_OWNER, none),
+        ("put", "/api/v1/contacts/{id}", CONTACT_WRITERS, |_| Some(json!({"name": "Renamed", "email": "c@a.example"}))),
+        ("post", "/api/v1/contacts/{id}/archive", CONTACT_WRITERS, none),
+        ("get", "/api/v1/sites", SIGNED_IN, none),
+        ("post", "/api/v1/sites", OPS_WRITERS, |f| Some(json!({"client_id": f.client_a, "name": "new", "url": "https://new.a.example"}))),
+        ("get", "/api/v1/sites/{id}", STAFF_AND_OWNER, none),
+        ("put", "/api/v1/sites/{id}", OPS_WRITERS, |_| Some(json!({"name": "renamed", "url": "https://renamed.a.example"}))),
+        ("post", "/api/v1/sites/{id}/archive", OPS_WRITERS, none),
+        ("post", "/api/v1/sites/{id}/restore", OPS_WRITERS, none),
+        ("get", "/api/v1/sites/{id}/environments", STAFF_AND_OWNER, none),
+        ("get", "/api/v1/environments", SIGNED_IN, none),
+        ("post", "/api/v1/environments", OPS_WRITERS, |f| Some(json!({"site_id": f.site_a, "kind": "dev", "name": format!("dev-{}", uuid::Uuid::now_v7())}))),
+        ("get", "/api/v1/environments/{id}", STAFF_AND_OWNER, none),
+        ("put", "/api/v1/environments/{id}", OPS_WRITERS, |_| Some(json!({"kind": "live", "name": "live", "position": 30}))),
+        ("post", "/api/v1/environments/{id}/archive", OPS_WRITERS, none),
+        ("get", "/api/v1/hosts", SIGNED_IN, none),
+        ("post", "/api/v1/hosts", OPS_WRITERS, |_| Some(json!({"name": "new-host", "os": "Debian 12"}))),
+        ("get", "/api/v1/hosts/{id}", STAFF_AND_OWNER, none),
+        ("put", "/api/v1/hosts/{id}", OPS_WRITERS, |f| Some(json!({"client_id": f.client_a, "name": "web-a", "os": "Debian 13"}))),
+        ("post", "/api/v1/hosts/{id}/archive", OPS_WRITERS, none),
+        ("get", "/api/v1/users", USER_READERS, none),
+        ("post", "/api/v1/users", ADMIN, |_| Some(json!({"email": "made@example.com", "display_name": "Made", "role": "auditor", "password": "a long enough passphrase"}))),
+        ("get", "/api/v1/users/{id}", USER_READERS, none),
+        ("post", "/api/v1/users/{id}/disable", ADMIN, none),
+        ("post", "/api/v1/users/{id}/enable", ADMIN, none),
+        ("post", "/api/v1/users/{id}/sessions/revoke", ADMIN, none),
+        ("get", "/api/v1/tokens", SIGNED_IN, none),
+        ("post", "/api/v1/tokens", SIGNED_IN, |_| Some(json!({"name": "matrix"}))),
+        ("post", "/api/v1/tokens/{id}/revoke", ADMIN, none),
+        ("get", "/api/v1/request-records", USER_READERS, none),
+    ]
+}
+
+fn fill(path: &str, f: &Fixture) -> String {
+    let id = if path.starts_with("/api/v1/clients/") {
+        &f.client_a
+    } else if path.starts_with("/api/v1/contacts/") {
+        &f.contact_a
+    } else if path.starts_with("/api/v1/sites/") {
+        &f.site_a
+    } else if path.starts_with("/api/v1/environments/") {
+        &f.env_a
+    } else if path.starts_with("/api/v1/hosts/") {
+        &f.host_a
+    } else if path.starts_with("/api/v1/users/") {
+        &f.victim_user
+    } else if path.starts_with("/api/v1/tokens/") {
+        &f.victim_token
+    } else {
+        return path.to_owned();
+    };
+    path.replace("{id}", id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
+    let app = TestApp::start(WebConfig::default()).await;
+    let now = start_time();
+    let s = &app.store;
+    let contract = |zone: &str| Contract {
+        sla_tier: SlaTier::Standard,
+        support_hours: SupportHours::office_hours(zone),
+        holiday_calendar: None,
+        out_of_hours: false,
+    };
+    let a = s.create_client(&ClientInput { name: "Client A".into(), contract: contract("Europe/London") }, now).await.expect("a");
+    let b = s.create_client(&ClientInput { name: "Client B".into(), contract: contract("Europe/Berlin") }, now).await.expect("b");
+    let ids = |client: &Client| {
+        let client = client.clone();
+        async move {
+            let contact = s.create_contact(client.id, &ContactInput { name: "C".into(), email: "c@x.example".into(), phone: None, title: None }, now).await.expect("contact");
+            let site = s.create_site(&NewSite { client_id: client.id, name: "www".into(), url: "https://www.x.example".into() }, now).await.expect("site");
+            let env = s.create_environment(&NewEnvironment { site_id: site.id, kind: EnvironmentKind::Live, name: "live".into(), url: None, position: None }, now).await.expect("env");
+            let host = s.create_host(&HostInput { client_id: Some(client.id), name: "web".into(), addresses: vec![], os: "Debian 12".into(), environment_ids: vec![env.id] }, now).await.expect("host");
+            [client.id.to_string(), contact.id.to_string(), site.id.to_string(), env.id.to_string(), host.id.to_string()]
+        }
+    };
+    let [client_a, contact_a, site_a, env_a, host_a] = ids(&a).await;
+    let b_ids = ids(&b).await.to_vec();
+    // A shared host: visible to staff only.
+    s.create_host(&HostInput { client_id: None, name: "shared".into(), addresses: vec![], os: "Debian 12".into(), environment_ids: vec![] }, now).await.expect("shared");
+
+    let mut tokens = Vec::new();
+    for (who, role, client) in [
+        (L1, Role::SupportL1, None),
+        (L2, Role::SupportL2, None),
+        (Sec, Role::Security, None),
+        (Ops, Role::Operations, None),
+        (Mgr, Role::Manager, None),
+        (Admin, Role::SuperAdmin, None),
+        (Aud, Role::Auditor, None),
+        (OwnClient, Role::ClientUser, Some(a.id)),
+        (OtherClient, Role::ClientUser, Some(b.id)),
+    ] {
+        let user = app.user(&format!("{who:?}@example.com").to_lowercase(), role, client).await;
+        tokens.push((who, Some(app.token(&user, role).await)));
+    }
+    tokens.push((Anon, None));
+    let victim = app.user("victim@example.com", Role::SupportL1, None).await;
+    let victim_token_secret = app.token(&victim, Role::SupportL1).await;
+    let victim_token = s.token_by_hash(&palisade_auth::token_hash(&victim_token_secret)).await.expect("t").expect("t").id;
+
+    let f = Fixture {
+        a_ids: vec![client_a.clone(), contact_a.clone(), site_a.clone(), env_a.clone(), host_a.clone()],
+        client_a,
+        contact_a,
+        site_a,
+        env_a,
+        host_a,
+        victim_user: victim.id.to_string(),
+        victim_token: victim_token.to_string(),
+        b_ids,
+    };
+
+    // The routes that exist, from the generated OpenAPI document.
+    let doc = serde_json::to_value(palisade_web::openapi()).expect("openapi json");
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                routes.insert((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    let table = table();
+    let listed: BTreeSet<_> = table.iter().map(|(m, p, _, _)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let unlisted: Vec<_> = routes.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&routes).collect();
+    assert!(unlisted.is_empty(), "routes without an isolation rule (add them to the table): {unlisted:?}");
+    assert!(stale.is_empty(), "table rows for routes that do not exist: {stale:?}");
+
+    let mut failures = Vec::new();
+    let mut checks = 0;
+    for (method, path, allowed, body) in &table {
+        for (who, token) in &tokens {
+            let url = app.url(&fill(path, &f));
+            let mut req = match *method {
+                "get" => app.http.get(&url),
+                "post" => app.http.post(&url),
+                "put" => app.http.put(&url),
+                other => panic!("method {other}"),
+            };
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body(&f) {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.expect("request");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            checks += 1;
+            let was_allowed = !matches!(status, 401 | 403 | 404);
+            let should = allowed.contains(who);
+            if was_allowed != should || status >= 500 {
+                let excerpt: String = text.chars().take(200).collect();
+                failures.push(format!("{method} {path} as {who:?}: status {status}, expected {}: {excerpt}", if should { "allowed" } else { "denied" }));
+            }
+            let foreign = match who {
+                OwnClient => &f.b_ids,
+                OtherClient => &f.a_ids,
+                _ => continue,
+            };
+            if let Some(leak) = foreign.iter().find(|id| text.contains(id.as_str())) {
+                failures.push(format!("{method} {path} as {who:?} leaked another client's record {leak}"));
+            }
+        }
+    }
+    println!(
+        "isolation matrix: {} routes x {} callers = {checks} checks, {} failures",
+        table.len(),
+        tokens.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "isolation failures:\n{}", failures.join("\n"));
+}

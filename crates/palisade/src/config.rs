@@ -1,0 +1,224 @@
+//! Configuration: built-in defaults, then `palisade.toml` (or `--config FILE`), then `PALISADE_*`
+//! environment variables, then command-line flags; validated once at start with errors that name
+//! the key. Secrets can come from files (`database_url_file`), so they need not sit in the
+//! environment or the config file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Raw settings as read from the sources; see [`Config`] for the validated form.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: String,
+    /// Folder for the SQLite database and local objects.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// A file whose first line is the database URL (for secrets mounted as files).
+    pub database_url_file: Option<PathBuf>,
+    /// Mark cookies Secure and send HSTS: set when users reach Palisade over HTTPS.
+    pub secure_cookies: bool,
+    /// Staff must use TOTP. Only the demo turns this off.
+    pub require_staff_mfa: bool,
+    /// Minutes of inactivity after which a session ends.
+    pub session_idle_minutes: u64,
+    /// Hours after which a session ends however active.
+    pub session_absolute_hours: u64,
+    /// `text` or `json` logs.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./palisade-data"),
+            database_url: None,
+            database_url_file: None,
+            secure_cookies: false,
+            require_staff_mfa: true,
+            session_idle_minutes: 120,
+            session_absolute_hours: 12,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub secure_cookies: bool,
+    pub require_staff_mfa: bool,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub json_logs: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &palisade_store_sql::redact(&self.database_url))
+            .field("secure_cookies", &self.secure_cookies)
+            .field("require_staff_mfa", &self.require_staff_mfa)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Flags that override the other sources.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// Reads every source in order. `file` is `--config`; without it `palisade.toml` is used if present.
+pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Result<Config> {
+    let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+    match file {
+        Some(f) => {
+            if !f.exists() {
+                bail!("config file {} does not exist", f.display());
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        None => fig = fig.merge(Toml::file("palisade.toml")),
+    }
+    fig = fig.merge(env).merge(Serialized::defaults(overrides));
+    let s: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    validate(s)
+}
+
+/// The environment source used by the binary: `PALISADE_LISTEN`, `PALISADE_DATABASE_URL`, …
+pub fn environment() -> Env {
+    Env::prefixed("PALISADE_")
+}
+
+fn validate(s: Settings) -> anyhow::Result<Config> {
+    let listen: SocketAddr = s
+        .listen
+        .parse()
+        .with_context(|| format!("invalid configuration: listen = {:?} is not an address like 127.0.0.1:8080", s.listen))?;
+    let database_url = match (&s.database_url, &s.database_url_file) {
+        (Some(_), Some(_)) => bail!("invalid configuration: set database_url or database_url_file, not both"),
+        (Some(u), None) => u.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .with_context(|| format!("invalid configuration: database_url_file = {} cannot be read", f.display()))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        (None, None) => format!("sqlite://{}", s.data_dir.join("palisade.db").display()),
+    };
+    if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        bail!(
+            "invalid configuration: database_url = {:?} must start with sqlite:, postgres:// or postgresql://",
+            palisade_store_sql::redact(&database_url)
+        );
+    }
+    if s.session_idle_minutes == 0 || s.session_idle_minutes > 7 * 24 * 60 {
+        bail!("invalid configuration: session_idle_minutes must be between 1 and 10080");
+    }
+    if s.session_absolute_hours == 0 || s.session_absolute_hours > 24 * 30 {
+        bail!("invalid configuration: session_absolute_hours must be between 1 and 720");
+    }
+    let json_logs = match s.log_format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => bail!("invalid configuration: log_format = {other:?} must be \"text\" or \"json\""),
+    };
+    Ok(Config {
+        listen,
+        data_dir: s.data_dir,
+        database_url,
+        secure_cookies: s.secure_cookies,
+        require_staff_mfa: s.require_staff_mfa,
+        session_idle: Duration::from_secs(s.session_idle_minutes * 60),
+        session_absolute: Duration::from_secs(s.session_absolute_hours * 3600),
+        json_logs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment source that reads nothing (no variable has this prefix).
+    fn no_env() -> Env {
+        Env::prefixed("PALISADE_UNSET_IN_TESTS_")
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_flags_override_both() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("palisade.toml", "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"")?;
+            jail.set_env("PALISADE_LISTEN", "127.0.0.1:9200");
+            let cfg = load(None, environment(), &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen.port(), 9200);
+            assert!(cfg.json_logs, "file value kept where the environment is silent");
+            let o = Overrides { listen: Some("127.0.0.1:9300".into()), ..Default::default() };
+            assert_eq!(load(None, environment(), &o).map_err(|e| e.to_string())?.listen.port(), 9300);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_then_file_then_overrides() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("palisade.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nsession_idle_minutes = 30\n").expect("write");
+        let cfg = load(Some(&file), no_env(), &Overrides::default()).expect("load");
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.session_idle, Duration::from_secs(1800));
+        assert!(cfg.database_url.ends_with("palisade-data/palisade.db"));
+        let o = Overrides { listen: Some("127.0.0.1:9100".into()), ..Default::default() };
+        assert_eq!(load(Some(&file), no_env(), &o).expect("load").listen.port(), 9100);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("p.toml");
+        for (text, key) in [
+            ("listen = \"nowhere\"", "listen"),
+            ("log_format = \"xml\"", "log_format"),
+            ("session_idle_minutes = 0", "session_idle_minutes"),
+            ("database_url = \"mysql://x\"", "database_url"),
+            ("lisen = \"127.0.0.1:1\"", "lisen"),
+            ("session_idle_minutes = \"ten\"", "session_idle_minutes"),
+        ] {
+            std::fs::write(&file, text).expect("write");
+            let err = load(Some(&file), no_env(), &Overrides::default()).expect_err(text).to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn database_url_can_come_from_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://app:s3cret@127.0.0.1/palisade\n").expect("write");
+        let file = dir.path().join("p.toml");
+        std::fs::write(&file, format!("database_url_file = {:?}", secret.display().to_string())).expect("write");
+        let cfg = load(Some(&file), no_env(), &Overrides::default()).expect("load");
+        assert_eq!(cfg.database_url, "postgres://app:s3cret@127.0.0.1/palisade");
+        assert!(!format!("{cfg:?}").contains("s3cret"), "Debug output hides the password");
+    }
+}
