@@ -118,7 +118,16 @@ mod tests {
             Err(Denied::Forbidden)
         );
         assert_eq!(
-            authorize(&p, Action::Read(Resource::Client), Scope::Provider),
+            authorize(&p, Action::Read(Resource::Host), Scope::Provider),
+            Err(Denied::NotVisible),
+            "a shared host is invisible to client users"
+        );
+        assert_eq!(
+            authorize(&p, Action::Write(Resource::Site), Scope::Client(other)),
+            Err(Denied::NotVisible)
+        );
+        assert_eq!(
+            authorize(&p, Action::Read(Resource::RequestRecord), Scope::Provider),
             Err(Denied::Forbidden)
         );
         assert_eq!(

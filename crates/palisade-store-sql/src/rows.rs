@@ -208,7 +208,7 @@ impl TryFrom<UserRow> for UserAuth {
     fn try_from(r: UserRow) -> Result<Self, StoreError> {
         let totp_secret = match &r.totp_secret {
             Some(hex) => {
-                Some(decode_hex(hex).ok_or_else(|| StoreError::Corrupt("totp secret".into()))?)
+                Some(hex::decode(hex).map_err(|_| StoreError::Corrupt("totp secret".into()))?)
             }
             None => None,
         };
@@ -234,20 +234,6 @@ impl TryFrom<UserRow> for UserAuth {
             locked_until: opt_ts(r.locked_until)?,
         })
     }
-}
-
-pub(crate) fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[derive(sqlx::FromRow)]

@@ -531,7 +531,7 @@ impl Store for SqlStore {
         last_step: Option<i64>,
     ) -> StoreResult<()> {
         let sql = "UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1";
-        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(secret.map(encode_hex))
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(secret.map(hex::encode))
             .bind(last_step).execute(p).await)
         .map_err(db_err)?;
         if n == 0 {

@@ -28,7 +28,11 @@ const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(60);
 /// The session cookie's name: `__Host-` prefixed when cookies are secure, so a subdomain cannot
 /// plant one.
 pub fn session_cookie_name(secure: bool) -> &'static str {
-    if secure { "__Host-palisade_session" } else { "palisade_session" }
+    if secure {
+        "__Host-palisade_session"
+    } else {
+        "palisade_session"
+    }
 }
 
 /// How the caller proved who they are.
@@ -67,8 +71,14 @@ impl Caller {
         match &self.via {
             Via::Token(_) => Ok(()),
             Via::Session { secret, .. } => match submitted {
-                Some(s) if palisade_auth::tokens_equal(s, &palisade_auth::csrf_token(secret)) => Ok(()),
-                _ => Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", "missing or wrong CSRF token; reload the page")),
+                Some(s) if palisade_auth::tokens_equal(s, &palisade_auth::csrf_token(secret)) => {
+                    Ok(())
+                }
+                _ => Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "missing or wrong CSRF token; reload the page",
+                )),
             },
         }
     }
@@ -86,33 +96,78 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Resolves the caller of a request, if any. Expired sessions are removed on sight.
-pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Option<Caller>, ApiError> {
+pub async fn authenticate(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Option<Caller>, ApiError> {
     let now = state.clock.now();
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let secret = auth
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "expected `Authorization: Bearer pal_…`"))?;
-        let Some(token) = state.store.token_by_hash(&palisade_auth::token_hash(secret.trim())).await? else {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "unknown API token"));
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "expected `Authorization: Bearer pal_…`",
+                )
+            })?;
+        let Some(token) = state
+            .store
+            .token_by_hash(&palisade_auth::token_hash(secret.trim()))
+            .await?
+        else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "unknown API token",
+            ));
         };
         if !token.is_live(now) {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "this API token is revoked or expired"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "this API token is revoked or expired",
+            ));
         }
         let user = state.store.get_user(token.user_id).await?;
         if user.disabled_at.is_some() {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token's owner is disabled"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token's owner is disabled",
+            ));
         }
-        if token.last_used_at.is_none_or(|t| now.duration_since(t) > TOUCH_EVERY) {
+        if token
+            .last_used_at
+            .is_none_or(|t| now.duration_since(t) > TOUCH_EVERY)
+        {
             state.store.touch_token(token.id, now).await?;
         }
-        let principal = Principal { user_id: user.id, role: token.role, client_id: user.client_id };
-        return Ok(Some(Caller { user, principal, via: Via::Token(token.id), mfa_pending: false }));
+        let principal = Principal {
+            user_id: user.id,
+            role: token.role,
+            client_id: user.client_id,
+        };
+        return Ok(Some(Caller {
+            user,
+            principal,
+            via: Via::Token(token.id),
+            mfa_pending: false,
+        }));
     }
 
-    let Some(secret) = cookie(headers, session_cookie_name(state.config.secure_cookies)) else { return Ok(None) };
-    let Some(session) = state.store.session_by_hash(&palisade_auth::token_hash(secret)).await? else { return Ok(None) };
+    let Some(secret) = cookie(headers, session_cookie_name(state.config.secure_cookies)) else {
+        return Ok(None);
+    };
+    let Some(session) = state
+        .store
+        .session_by_hash(&palisade_auth::token_hash(secret))
+        .await?
+    else {
+        return Ok(None);
+    };
     let idle = SignedDuration::try_from(state.config.session_idle).unwrap_or(SignedDuration::MAX);
     if now >= session.expires_at || now.duration_since(session.last_seen_at) > idle {
         state.store.delete_session(session.id).await?;
@@ -124,12 +179,27 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Optio
         Err(e) => return Err(e.into()),
     };
     if now.duration_since(session.last_seen_at) > TOUCH_EVERY {
-        state.store.touch_session(session.id, now, session.mfa_passed).await?;
+        state
+            .store
+            .touch_session(session.id, now, session.mfa_passed)
+            .await?;
     }
     let mfa_owed = user.mfa_enabled || (user.role.is_staff() && state.config.require_staff_mfa);
-    let principal = Principal { user_id: user.id, role: user.role, client_id: user.client_id };
+    let principal = Principal {
+        user_id: user.id,
+        role: user.role,
+        client_id: user.client_id,
+    };
     let mfa_pending = mfa_owed && !session.mfa_passed;
-    Ok(Some(Caller { user, principal, via: Via::Session { session, secret: secret.to_owned() }, mfa_pending }))
+    Ok(Some(Caller {
+        user,
+        principal,
+        via: Via::Session {
+            session,
+            secret: secret.to_owned(),
+        },
+        mfa_pending,
+    }))
 }
 
 /// API extractor: an authenticated caller who has passed MFA, with CSRF checked for cookie callers
@@ -137,13 +207,22 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Optio
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(&parts.headers, state).await?.ok_or_else(ApiError::unauthenticated)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = authenticate(&parts.headers, state)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
         if let Some(slot) = parts.extensions.get::<ActorSlot>() {
             slot.set(caller.user.id, caller.user.client_id);
         }
         if caller.mfa_pending {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "mfa_required", "finish signing in with your second factor"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "mfa_required",
+                "finish signing in with your second factor",
+            ));
         }
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
             caller.check_csrf(parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
@@ -188,12 +267,24 @@ pub struct NewSession {
     pub session: Session,
 }
 
-async fn record_failure(state: &AppState, auth: &UserAuth, now: Timestamp) -> Result<(), LoginError> {
+async fn record_failure(
+    state: &AppState,
+    auth: &UserAuth,
+    now: Timestamp,
+) -> Result<(), LoginError> {
     let failed = auth.failed_logins.saturating_add(1);
     let locked_until = (failed >= state.config.lockout_threshold).then(|| {
-        now + SignedDuration::try_from(state.config.lockout_duration).unwrap_or(SignedDuration::from_mins(15))
+        now + SignedDuration::try_from(state.config.lockout_duration)
+            .unwrap_or(SignedDuration::from_mins(15))
     });
-    state.store.set_login_state(auth.user.id, if locked_until.is_some() { 0 } else { failed }, locked_until).await?;
+    state
+        .store
+        .set_login_state(
+            auth.user.id,
+            if locked_until.is_some() { 0 } else { failed },
+            locked_until,
+        )
+        .await?;
     if locked_until.is_some() {
         tracing::warn!(user = %auth.user.id, "Account locked after repeated failed logins.");
     }
@@ -202,15 +293,23 @@ async fn record_failure(state: &AppState, auth: &UserAuth, now: Timestamp) -> Re
 
 /// Step one: e-mail and password. On success a session is created (a fresh secret every time, so a
 /// planted cookie is never promoted); it still owes MFA when the user has or needs it.
-pub async fn password_login(state: &AppState, ip: IpAddr, email: &str, password: &str) -> Result<NewSession, LoginError> {
+pub async fn password_login(
+    state: &AppState,
+    ip: IpAddr,
+    email: &str,
+    password: &str,
+) -> Result<NewSession, LoginError> {
     let now = state.clock.now();
     if !state.login_limiter.allow(ip, now) {
         return Err(LoginError::Throttled);
     }
     let auth = state.store.user_auth_by_email(email.trim()).await?;
     // Always run one Argon2 verification, so timing does not reveal whether the account exists.
-    let ok = palisade_auth::verify_password(password, auth.as_ref().map(|a| a.password_hash.as_str()));
-    let Some(auth) = auth else { return Err(LoginError::BadCredentials) };
+    let ok =
+        palisade_auth::verify_password(password, auth.as_ref().map(|a| a.password_hash.as_str()));
+    let Some(auth) = auth else {
+        return Err(LoginError::BadCredentials);
+    };
     if auth.locked_until.is_some_and(|t| now < t) {
         return Err(LoginError::Locked);
     }
@@ -223,7 +322,8 @@ pub async fn password_login(state: &AppState, ip: IpAddr, email: &str, password:
         state.store.set_login_state(auth.user.id, 0, None).await?;
     }
     let secret = palisade_auth::new_session_token();
-    let absolute = SignedDuration::try_from(state.config.session_absolute).unwrap_or(SignedDuration::from_hours(12));
+    let absolute = SignedDuration::try_from(state.config.session_absolute)
+        .unwrap_or(SignedDuration::from_hours(12));
     let session = Session {
         id: SessionId::new(),
         user_id: auth.user.id,
@@ -242,12 +342,16 @@ pub async fn password_login(state: &AppState, ip: IpAddr, email: &str, password:
 /// code is accepted only once.
 pub async fn totp_login(state: &AppState, caller: &Caller, code: &str) -> Result<(), LoginError> {
     let now = state.clock.now();
-    let Via::Session { session, .. } = &caller.via else { return Err(LoginError::BadCode) };
+    let Via::Session { session, .. } = &caller.via else {
+        return Err(LoginError::BadCode);
+    };
     let auth = state.store.user_auth(caller.user.id).await?;
     if auth.locked_until.is_some_and(|t| now < t) {
         return Err(LoginError::Locked);
     }
-    let Some(secret) = &auth.totp_secret else { return Err(LoginError::BadCode) };
+    let Some(secret) = &auth.totp_secret else {
+        return Err(LoginError::BadCode);
+    };
     let matched = totp::verify(secret, code, now.as_second(), auth.totp_last_step);
     match matched {
         Some(step) if state.store.claim_totp_step(auth.user.id, step).await? => {
@@ -265,10 +369,18 @@ pub async fn totp_login(state: &AppState, caller: &Caller, code: &str) -> Result
 
 /// Enrols TOTP for the caller once they prove their app has the secret; the session counts as
 /// having passed MFA.
-pub async fn enrol_totp(state: &AppState, caller: &Caller, secret: &[u8], code: &str) -> Result<(), LoginError> {
+pub async fn enrol_totp(
+    state: &AppState,
+    caller: &Caller,
+    secret: &[u8],
+    code: &str,
+) -> Result<(), LoginError> {
     let now = state.clock.now();
     let step = totp::verify(secret, code, now.as_second(), None).ok_or(LoginError::BadCode)?;
-    state.store.set_totp(caller.user.id, Some(secret), Some(step)).await?;
+    state
+        .store
+        .set_totp(caller.user.id, Some(secret), Some(step))
+        .await?;
     if let Via::Session { session, .. } = &caller.via {
         state.store.touch_session(session.id, now, true).await?;
     }
@@ -279,7 +391,11 @@ pub async fn enrol_totp(state: &AppState, caller: &Caller, secret: &[u8], code: 
 /// The `Set-Cookie` value for a session secret (or, with `None`, one that clears it).
 pub fn session_cookie(state: &AppState, secret: Option<&str>) -> String {
     let name = session_cookie_name(state.config.secure_cookies);
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     match secret {
         Some(s) => format!(
             "{name}={s}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",

@@ -35,11 +35,26 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
-    pub fn field(status: StatusCode, code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: Some(field.into()) }
+    pub fn field(
+        status: StatusCode,
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: Some(field.into()),
+        }
     }
 
     pub fn not_found() -> Self {
@@ -47,21 +62,38 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in or send an API token")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "sign in or send an API token",
+        )
     }
 
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "your role may not do this")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "your role may not do this",
+        )
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
     }
 }
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        Self::field(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", e.field, e.message)
+        Self::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            e.field,
+            e.message,
+        )
     }
 }
 
@@ -83,7 +115,11 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(f) => f.into(),
             StoreError::Backend(m) => {
                 tracing::error!(error = %m, "Store backend failed.");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again",
+                )
             }
             StoreError::Corrupt(m) => {
                 tracing::error!(error = %m, "Stored data is inconsistent.");
@@ -96,7 +132,12 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = crate::telemetry::current_request_id().map(|id| id.to_string());
-        let body = ErrorBody { code: self.code, message: self.message, field: self.field, request_id };
+        let body = ErrorBody {
+            code: self.code,
+            message: self.message,
+            field: self.field,
+            request_id,
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }

@@ -21,7 +21,11 @@ impl<T: DeserializeOwned + Validate> FromRequest<AppState> for ApiJson<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|ct| {
+                ct.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -34,7 +38,10 @@ impl<T: DeserializeOwned + Validate> FromRequest<AppState> for ApiJson<T> {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
-                    format!("the body is larger than the limit of {} bytes", crate::MAX_BODY_BYTES),
+                    format!(
+                        "the body is larger than the limit of {} bytes",
+                        crate::MAX_BODY_BYTES
+                    ),
                 )
             } else {
                 ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
@@ -60,12 +67,19 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiErro
         };
         let message = inner.to_string();
         // The path of an unknown field already ends with its name, except at the top level.
-        if let Some(name) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+        if let Some(name) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+        {
             let field = if path == "." { name.to_owned() } else { path };
             return ApiError::field(status, "unknown_field", field, message);
         }
         if path == "." || code == "malformed_json" {
-            ApiError::new(status, code, format!("the body is not valid JSON: {message}"))
+            ApiError::new(
+                status,
+                code,
+                format!("the body is not valid JSON: {message}"),
+            )
         } else {
             ApiError::field(status, code, path, message)
         }
@@ -83,7 +97,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
         serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
             let field = e.path().to_string();
-            ApiError::field(StatusCode::BAD_REQUEST, "invalid_query", field, e.inner().to_string())
+            ApiError::field(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                field,
+                e.inner().to_string(),
+            )
         })
     }
 }
@@ -102,6 +121,8 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Self(p.0))
-            .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "invalid_path", "id", e.body_text()))
+            .map_err(|e| {
+                ApiError::field(StatusCode::BAD_REQUEST, "invalid_path", "id", e.body_text())
+            })
     }
 }

@@ -84,7 +84,13 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
         let telemetry = telemetry::Telemetry::start(store.clone());
         let limiter = ratelimit::RateLimiter::new(config.login_attempts_per_minute);
-        Self { store, clock, config: Arc::new(config), telemetry, login_limiter: Arc::new(limiter) }
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            telemetry,
+            login_limiter: Arc::new(limiter),
+        }
     }
 }
 
@@ -98,7 +104,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), telemetry::record_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::record_request,
+        ))
         .with_state(state)
 }
 
@@ -106,9 +115,20 @@ pub fn app(state: AppState) -> Router {
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     use axum::response::IntoResponse;
     if uri.path().starts_with("/api/") {
-        ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_route", format!("no API route {}", uri.path())).into_response()
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "no_route",
+            format!("no API route {}", uri.path()),
+        )
+        .into_response()
     } else {
-        (axum::http::StatusCode::NOT_FOUND, axum::response::Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Home</a></p>")).into_response()
+        (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::response::Html(
+                "<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Home</a></p>",
+            ),
+        )
+            .into_response()
     }
 }
 
@@ -133,5 +153,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

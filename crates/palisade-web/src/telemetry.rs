@@ -39,16 +39,19 @@ pub fn current_request_id() -> Option<RequestId> {
     REQUEST_ID.try_with(|id| *id).ok()
 }
 
+/// The actor of a request and the client they act for.
+type Actor = (UserId, Option<ClientId>);
+
 /// Filled in by authentication so the request record can name the actor.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct ActorSlot(Arc<Mutex<Option<(UserId, Option<ClientId>)>>>);
+pub(crate) struct ActorSlot(Arc<Mutex<Option<Actor>>>);
 
 impl ActorSlot {
     pub(crate) fn set(&self, user: UserId, client: Option<ClientId>) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((user, client));
     }
 
-    fn get(&self) -> Option<(UserId, Option<ClientId>)> {
+    fn get(&self) -> Option<Actor> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -96,13 +99,35 @@ impl Telemetry {
         });
         let dropped = Counter::default();
         let write_failures = Counter::default();
-        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        registry.register("request_records_dropped", "Request records dropped because the queue was full", dropped.clone());
-        registry.register("request_record_write_failures", "Batches of request records the database refused", write_failures.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "request_records_dropped",
+            "Request records dropped because the queue was full",
+            dropped.clone(),
+        );
+        registry.register(
+            "request_record_write_failures",
+            "Batches of request records the database refused",
+            write_failures.clone(),
+        );
         let (tx, rx) = mpsc::channel(RECORD_QUEUE);
         tokio::spawn(write_records(store, rx, write_failures.clone()));
-        Self { tx, registry: Arc::new(registry), requests, latency, dropped }
+        Self {
+            tx,
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            dropped,
+        }
     }
 
     /// Waits until every record queued so far is stored.
@@ -148,7 +173,11 @@ async fn write_records(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, failu
 }
 
 /// Middleware: request ID, security headers, metrics and the request record.
-pub(crate) async fn record_request(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn record_request(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let id = RequestId::new();
     let started = Instant::now();
     let at = state.clock.now();
@@ -168,22 +197,43 @@ pub(crate) async fn record_request(State(state): State<AppState>, mut req: Reque
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         headers.insert("x-request-id", v);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static(
+            "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
     );
     if state.config.secure_cookies {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
 
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     let t = &state.telemetry;
-    t.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status }).inc();
-    t.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(elapsed.as_secs_f64());
+    t.requests
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    t.latency
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(elapsed.as_secs_f64());
     let actor = slot.get();
     let record = RequestRecord {
         id,
@@ -204,7 +254,10 @@ pub(crate) async fn record_request(State(state): State<AppState>, mut req: Reque
 }
 
 fn content_length(h: &axum::http::HeaderMap) -> i64 {
-    h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `/healthz` (the process is up), `/readyz` (and its database answers), `/metrics`.
@@ -223,7 +276,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/metrics",
             get(|State(s): State<AppState>| async move {
-                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.telemetry.render())
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    s.telemetry.render(),
+                )
                     .into_response()
             }),
         )

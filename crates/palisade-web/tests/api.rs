@@ -26,48 +26,128 @@ async fn error_of(resp: reqwest::Response) -> (u16, Value) {
 async fn every_class_of_bad_input_gets_a_4xx_with_a_stable_code_naming_the_field() {
     let (app, t) = admin_app().await;
     let post_raw = |body: &'static str| {
-        app.http.post(app.url("/api/v1/clients")).bearer_auth(&t).header("content-type", "application/json").body(body).send()
+        app.http
+            .post(app.url("/api/v1/clients"))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
     };
 
     let (s, e) = error_of(post_raw("{\"name\": \"x\",").await.expect("send")).await;
-    assert_eq!((s, e["code"].as_str()), (400, Some("malformed_json")), "{e}");
-    assert!(e["message"].as_str().expect("message").contains("line 1"), "{e}");
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (400, Some("malformed_json")),
+        "{e}"
+    );
+    assert!(
+        e["message"].as_str().expect("message").contains("line 1"),
+        "{e}"
+    );
 
-    let (s, e) = error_of(app.post_json("/api/v1/clients", &t, &json!({"name": "x", "colour": "red", "contract": client_body("x", "UTC")["contract"]})).await).await;
-    assert_eq!((s, e["code"].as_str(), e["field"].as_str()), (422, Some("unknown_field"), Some("colour")), "{e}");
+    let (s, e) = error_of(
+        app.post_json(
+            "/api/v1/clients",
+            &t,
+            &json!({"name": "x", "colour": "red", "contract": client_body("x", "UTC")["contract"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, e["code"].as_str(), e["field"].as_str()),
+        (422, Some("unknown_field"), Some("colour")),
+        "{e}"
+    );
 
     let mut nested = client_body("x", "UTC");
     nested["contract"]["support_hours"]["colour"] = json!(1);
     let (s, e) = error_of(app.post_json("/api/v1/clients", &t, &nested).await).await;
-    assert_eq!((s, e["field"].as_str()), (422, Some("contract.support_hours.colour")), "{e}");
+    assert_eq!(
+        (s, e["field"].as_str()),
+        (422, Some("contract.support_hours.colour")),
+        "{e}"
+    );
 
-    let (s, e) = error_of(app.post_json("/api/v1/clients", &t, &json!({"name": 5, "contract": client_body("x", "UTC")["contract"]})).await).await;
-    assert_eq!((s, e["code"].as_str(), e["field"].as_str()), (422, Some("invalid_field"), Some("name")), "{e}");
+    let (s, e) = error_of(
+        app.post_json(
+            "/api/v1/clients",
+            &t,
+            &json!({"name": 5, "contract": client_body("x", "UTC")["contract"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, e["code"].as_str(), e["field"].as_str()),
+        (422, Some("invalid_field"), Some("name")),
+        "{e}"
+    );
 
     let mut wrong = client_body("x", "UTC");
     wrong["contract"]["out_of_hours"] = json!("yes");
     let (s, e) = error_of(app.post_json("/api/v1/clients", &t, &wrong).await).await;
-    assert_eq!((s, e["field"].as_str()), (422, Some("contract.out_of_hours")), "{e}");
+    assert_eq!(
+        (s, e["field"].as_str()),
+        (422, Some("contract.out_of_hours")),
+        "{e}"
+    );
 
-    let (s, e) = error_of(app.post_json("/api/v1/clients", &t, &client_body("x", "Europe/Lundon")).await).await;
-    assert_eq!((s, e["code"].as_str(), e["field"].as_str()), (422, Some("invalid_field"), Some("contract.support_hours.time_zone")), "{e}");
+    let (s, e) = error_of(
+        app.post_json("/api/v1/clients", &t, &client_body("x", "Europe/Lundon"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, e["code"].as_str(), e["field"].as_str()),
+        (
+            422,
+            Some("invalid_field"),
+            Some("contract.support_hours.time_zone")
+        ),
+        "{e}"
+    );
     assert!(e["message"].as_str().expect("m").contains("Europe/Lundon"));
 
     let huge = json!({"name": "x".repeat(palisade_web::MAX_BODY_BYTES), "contract": client_body("x", "UTC")["contract"]});
     let (s, e) = error_of(app.post_json("/api/v1/clients", &t, &huge).await).await;
-    assert_eq!((s, e["code"].as_str()), (413, Some("body_too_large")), "{e}");
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{e}"
+    );
 
-    let long_name = json!({"name": "x".repeat(201), "contract": client_body("x", "UTC")["contract"]});
+    let long_name =
+        json!({"name": "x".repeat(201), "contract": client_body("x", "UTC")["contract"]});
     let (s, e) = error_of(app.post_json("/api/v1/clients", &t, &long_name).await).await;
     assert_eq!((s, e["field"].as_str()), (422, Some("name")), "{e}");
 
-    let resp = app.http.post(app.url("/api/v1/clients")).bearer_auth(&t).body("name=x").send().await.expect("send");
+    let resp = app
+        .http
+        .post(app.url("/api/v1/clients"))
+        .bearer_auth(&t)
+        .body("name=x")
+        .send()
+        .await
+        .expect("send");
     let (s, e) = error_of(resp).await;
-    assert_eq!((s, e["code"].as_str()), (415, Some("unsupported_media_type")));
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
 
-    for (query, field) in [("limit=0", "limit"), ("limit=lots", "limit"), ("cursor=zzz", "cursor"), ("colour=red", "")] {
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=lots", "limit"),
+        ("cursor=zzz", "cursor"),
+        ("colour=red", ""),
+    ] {
         let (s, e) = error_of(app.get(&format!("/api/v1/sites?{query}"), &t).await).await;
-        assert_eq!((s, e["code"].as_str()), (400, Some("invalid_query")), "{query}: {e}");
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{query}: {e}"
+        );
         if !field.is_empty() {
             assert_eq!(e["field"].as_str(), Some(field), "{query}: {e}");
         }
@@ -75,39 +155,81 @@ async fn every_class_of_bad_input_gets_a_4xx_with_a_stable_code_naming_the_field
 
     let (s, e) = error_of(app.get("/api/v1/sites/not-a-uuid", &t).await).await;
     assert_eq!(s, 400, "{e}");
-    let (s, e) = error_of(app.get(&format!("/api/v1/sites/{}", uuid::Uuid::now_v7()), &t).await).await;
+    let (s, e) = error_of(
+        app.get(&format!("/api/v1/sites/{}", uuid::Uuid::now_v7()), &t)
+            .await,
+    )
+    .await;
     assert_eq!((s, e["code"].as_str()), (404, Some("not_found")));
-    assert!(e["request_id"].as_str().is_some_and(|r| !r.is_empty()), "errors carry the request id: {e}");
+    assert!(
+        e["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "errors carry the request id: {e}"
+    );
 
     // A site for a client that does not exist names the field; nothing is stored.
-    let (s, e) = error_of(app.post_json("/api/v1/sites", &t, &json!({"client_id": uuid::Uuid::now_v7(), "name": "x", "url": "https://x.example"})).await).await;
+    let (s, e) = error_of(
+        app.post_json(
+            "/api/v1/sites",
+            &t,
+            &json!({"client_id": uuid::Uuid::now_v7(), "name": "x", "url": "https://x.example"}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!((s, e["field"].as_str()), (422, Some("client_id")), "{e}");
-    let sites: Value = app.get("/api/v1/sites", &t).await.json().await.expect("json");
+    let sites: Value = app
+        .get("/api/v1/sites", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(sites["items"].as_array().expect("items").len(), 0);
 }
 
 #[tokio::test]
 async fn markup_and_sql_are_stored_verbatim_and_escaped_in_pages() {
-    let app = TestApp::start(WebConfig { require_staff_mfa: false, ..WebConfig::default() }).await;
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
     let admin = app.user("admin@example.com", Role::SuperAdmin, None).await;
     let t = app.token(&admin, Role::SuperAdmin).await;
     let nasty = "<script>alert('x')</script> Robert'); DROP TABLE clients;--";
-    let created: Value = app.post_json("/api/v1/clients", &t, &client_body(nasty, "Europe/London")).await.json().await.expect("json");
+    let created: Value = app
+        .post_json("/api/v1/clients", &t, &client_body(nasty, "Europe/London"))
+        .await
+        .json()
+        .await
+        .expect("json");
     let id = created["id"].as_str().expect("id");
-    let got: Value = app.get(&format!("/api/v1/clients/{id}"), &t).await.json().await.expect("json");
+    let got: Value = app
+        .get(&format!("/api/v1/clients/{id}"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(got["name"], nasty);
 
     let browser = Browser::new(&app);
     browser.login("admin@example.com").await;
     let html = browser.page(&format!("/clients/{id}")).await;
-    assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "escaped in the page");
+    assert!(
+        html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+        "escaped in the page"
+    );
     assert!(!html.contains("<script>alert"), "never raw");
 }
 
 #[tokio::test]
 async fn lists_page_with_opaque_cursors() {
     let (app, t) = admin_app().await;
-    let c: Value = app.post_json("/api/v1/clients", &t, &client_body("Acme", "UTC")).await.json().await.expect("json");
+    let c: Value = app
+        .post_json("/api/v1/clients", &t, &client_body("Acme", "UTC"))
+        .await
+        .json()
+        .await
+        .expect("json");
     for i in 0..5 {
         let r = app.post_json("/api/v1/sites", &t, &json!({"client_id": c["id"], "name": format!("s{i}"), "url": format!("https://s{i}.example")})).await;
         assert_eq!(r.status(), 201);
@@ -116,7 +238,13 @@ async fn lists_page_with_opaque_cursors() {
     let mut path = "/api/v1/sites?limit=2".to_owned();
     loop {
         let page: Value = app.get(&path, &t).await.json().await.expect("json");
-        names.extend(page["items"].as_array().expect("items").iter().map(|s| s["name"].as_str().expect("name").to_owned()));
+        names.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|s| s["name"].as_str().expect("name").to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/api/v1/sites?limit=2&cursor={c}"),
             None => break,
@@ -128,16 +256,49 @@ async fn lists_page_with_opaque_cursors() {
 #[tokio::test]
 async fn tokens_expire_can_be_revoked_and_never_exceed_their_owner() {
     let (app, admin_token) = admin_app().await;
-    let issued: Value = app.post_json("/api/v1/tokens", &admin_token, &json!({"name": "read only", "role": "auditor", "expires_in_days": 1})).await.json().await.expect("json");
-    let ro = issued["secret"].as_str().expect("secret shown once").to_owned();
+    let issued: Value = app
+        .post_json(
+            "/api/v1/tokens",
+            &admin_token,
+            &json!({"name": "read only", "role": "auditor", "expires_in_days": 1}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ro = issued["secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_owned();
     assert!(ro.starts_with("pal_"));
-    let listed: Value = app.get("/api/v1/tokens", &admin_token).await.json().await.expect("json");
-    assert!(!listed.to_string().contains(&ro), "the secret is never listed");
+    let listed: Value = app
+        .get("/api/v1/tokens", &admin_token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !listed.to_string().contains(&ro),
+        "the secret is never listed"
+    );
 
     // A read-only token of a super admin reads but cannot write, nor mint a stronger token.
     assert_eq!(app.get("/api/v1/clients", &ro).await.status(), 200);
-    assert_eq!(app.post_json("/api/v1/clients", &ro, &client_body("x", "UTC")).await.status(), 403);
-    let (s, e) = error_of(app.post_json("/api/v1/tokens", &ro, &json!({"name": "escalate", "role": "super-admin"})).await).await;
+    assert_eq!(
+        app.post_json("/api/v1/clients", &ro, &client_body("x", "UTC"))
+            .await
+            .status(),
+        403
+    );
+    let (s, e) = error_of(
+        app.post_json(
+            "/api/v1/tokens",
+            &ro,
+            &json!({"name": "escalate", "role": "super-admin"}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!((s, e["field"].as_str()), (422, Some("role")));
 
     // Expiry is judged by the clock.
@@ -147,17 +308,37 @@ async fn tokens_expire_can_be_revoked_and_never_exceed_their_owner() {
 
     // Revocation takes effect on the next request.
     let id = issued["token"]["id"].as_str().expect("id");
-    let other: Value = app.post_json("/api/v1/tokens", &admin_token, &json!({"name": "second"})).await.json().await.expect("json");
+    let other: Value = app
+        .post_json("/api/v1/tokens", &admin_token, &json!({"name": "second"}))
+        .await
+        .json()
+        .await
+        .expect("json");
     let second = other["secret"].as_str().expect("secret").to_owned();
     assert_eq!(app.get("/api/v1/me", &second).await.status(), 200);
-    let r = app.http.post(app.url(&format!("/api/v1/tokens/{}/revoke", other["token"]["id"].as_str().expect("id")))).bearer_auth(&admin_token).send().await.expect("send");
+    let r = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/tokens/{}/revoke",
+            other["token"]["id"].as_str().expect("id")
+        )))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 204);
     assert_eq!(app.get("/api/v1/me", &second).await.status(), 401);
     let _ = id;
 
     // Garbage and missing credentials.
     assert_eq!(app.get("/api/v1/me", "pal_nope").await.status(), 401);
-    let r = app.http.get(app.url("/api/v1/me")).header("authorization", "Basic eDp5").send().await.expect("send");
+    let r = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .header("authorization", "Basic eDp5")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 401);
 }
 
@@ -167,7 +348,13 @@ async fn disabling_a_user_stops_their_tokens() {
     let ops = app.user("ops@example.com", Role::Operations, None).await;
     let t = app.token(&ops, Role::Operations).await;
     assert_eq!(app.get("/api/v1/me", &t).await.status(), 200);
-    let r = app.http.post(app.url(&format!("/api/v1/users/{}/disable", ops.id))).bearer_auth(&admin_token).send().await.expect("send");
+    let r = app
+        .http
+        .post(app.url(&format!("/api/v1/users/{}/disable", ops.id)))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 204);
     assert_eq!(app.get("/api/v1/me", &t).await.status(), 401);
 }
@@ -180,7 +367,10 @@ struct Browser<'a> {
 
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        + marker.len();
     html[start..].split('"').next().expect("value").to_owned()
 }
 
@@ -191,22 +381,42 @@ fn code_now(app: &TestApp, secret_b32: &str) -> String {
 
 impl<'a> Browser<'a> {
     fn new(app: &'a TestApp) -> Self {
-        let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         Self { app, http }
     }
 
     async fn page(&self, path: &str) -> String {
-        self.http.get(self.app.url(path)).send().await.expect("get").text().await.expect("text")
+        self.http
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("text")
     }
 
     async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.http.post(self.app.url(path)).form(fields).send().await.expect("post")
+        self.http
+            .post(self.app.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("post")
     }
 
     async fn try_login(&self, email: &str, password: &str) -> reqwest::Response {
         let form = self.page("/login").await;
         let csrf = hidden(&form, "csrf");
-        self.post_form("/login", &[("csrf", &csrf), ("email", email), ("password", password)]).await
+        self.post_form(
+            "/login",
+            &[("csrf", &csrf), ("email", email), ("password", password)],
+        )
+        .await
     }
 
     async fn login(&self, email: &str) {
@@ -229,31 +439,79 @@ async fn staff_sign_in_needs_mfa_and_cookie_writes_need_csrf() {
     // Password alone is not enough for staff: the API refuses and pages send the user to enrol.
     let r = b.http.get(app.url("/api/v1/me")).send().await.expect("me");
     assert_eq!(r.status(), 401);
-    assert_eq!(r.json::<Value>().await.expect("json")["code"], "mfa_required");
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["code"],
+        "mfa_required"
+    );
     let r = b.http.get(app.url("/")).send().await.expect("home");
     assert_eq!(r.headers()["location"], "/mfa/enrol");
 
     let enrol = b.page("/mfa/enrol").await;
     let secret = hidden(&enrol, "secret");
     let csrf = hidden(&enrol, "csrf");
-    let r = b.post_form("/mfa/enrol", &[("csrf", &csrf), ("secret", &secret), ("code", "000000")]).await;
+    let r = b
+        .post_form(
+            "/mfa/enrol",
+            &[("csrf", &csrf), ("secret", &secret), ("code", "000000")],
+        )
+        .await;
     assert_eq!(r.status(), 422, "a wrong code does not enrol");
     let code = code_now(&app, &secret);
-    let r = b.post_form("/mfa/enrol", &[("csrf", &csrf), ("secret", &secret), ("code", &code)]).await;
+    let r = b
+        .post_form(
+            "/mfa/enrol",
+            &[("csrf", &csrf), ("secret", &secret), ("code", &code)],
+        )
+        .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(b.http.get(app.url("/api/v1/me")).send().await.expect("me").status(), 200);
+    assert_eq!(
+        b.http
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        200
+    );
 
     // Writes with the cookie need the CSRF header.
-    let r = b.http.post(app.url("/api/v1/clients")).json(&client_body("Acme", "UTC")).send().await.expect("post");
-    assert_eq!((r.status().as_u16(), r.json::<Value>().await.expect("json")["code"].clone()), (403, json!("csrf")));
+    let r = b
+        .http
+        .post(app.url("/api/v1/clients"))
+        .json(&client_body("Acme", "UTC"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.json::<Value>().await.expect("json")["code"].clone()
+        ),
+        (403, json!("csrf"))
+    );
     let token = b.csrf().await;
-    let r = b.http.post(app.url("/api/v1/clients")).header("x-csrf-token", &token).json(&client_body("Acme", "UTC")).send().await.expect("post");
+    let r = b
+        .http
+        .post(app.url("/api/v1/clients"))
+        .header("x-csrf-token", &token)
+        .json(&client_body("Acme", "UTC"))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 201);
 
     // Sign out ends the server-side session: the old cookie is worthless.
     let r = b.post_form("/logout", &[("csrf", &token)]).await;
     assert_eq!(r.status(), 303);
-    assert_eq!(b.http.get(app.url("/api/v1/me")).send().await.expect("me").status(), 401);
+    assert_eq!(
+        b.http
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        401
+    );
 
     // Next sign-in asks for the code; the code just used cannot be replayed.
     let b2 = Browser::new(&app);
@@ -261,42 +519,95 @@ async fn staff_sign_in_needs_mfa_and_cookie_writes_need_csrf() {
     let r = b2.http.get(app.url("/")).send().await.expect("home");
     assert_eq!(r.headers()["location"], "/login/mfa");
     let csrf = hidden(&b2.page("/login/mfa").await, "csrf");
-    let r = b2.post_form("/login/mfa", &[("csrf", &csrf), ("code", &code)]).await;
+    let r = b2
+        .post_form("/login/mfa", &[("csrf", &csrf), ("code", &code)])
+        .await;
     assert_eq!(r.status(), 401, "replayed code refused");
     app.clock.advance(SignedDuration::from_secs(30));
-    let r = b2.post_form("/login/mfa", &[("csrf", &csrf), ("code", &code_now(&app, &secret))]).await;
+    let r = b2
+        .post_form(
+            "/login/mfa",
+            &[("csrf", &csrf), ("code", &code_now(&app, &secret))],
+        )
+        .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(b2.http.get(app.url("/api/v1/me")).send().await.expect("me").status(), 200);
+    assert_eq!(
+        b2.http
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        200
+    );
 
     // Idle sessions end.
     app.clock.advance(SignedDuration::from_hours(3));
-    assert_eq!(b2.http.get(app.url("/api/v1/me")).send().await.expect("me").status(), 401);
+    assert_eq!(
+        b2.http
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
 async fn repeated_failures_lock_the_account_and_one_address_is_throttled() {
-    let app = TestApp::start(WebConfig { require_staff_mfa: false, ..WebConfig::default() }).await;
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
     app.user("l1@example.com", Role::SupportL1, None).await;
     let b = Browser::new(&app);
     for _ in 0..5 {
-        assert_eq!(b.try_login("l1@example.com", "wrong password!!").await.status(), 401);
+        assert_eq!(
+            b.try_login("l1@example.com", "wrong password!!")
+                .await
+                .status(),
+            401
+        );
     }
     let r = b.try_login("l1@example.com", PASSWORD).await;
     assert_eq!(r.status(), 401);
-    assert!(r.text().await.expect("text").contains("locked"), "the right password does not open a locked account");
+    assert!(
+        r.text().await.expect("text").contains("locked"),
+        "the right password does not open a locked account"
+    );
     app.clock.advance(SignedDuration::from_mins(16));
-    assert_eq!(b.try_login("l1@example.com", PASSWORD).await.status(), 303, "the lock expires");
+    assert_eq!(
+        b.try_login("l1@example.com", PASSWORD).await.status(),
+        303,
+        "the lock expires"
+    );
 
     // The login form is guarded against cross-site posts.
     let b = Browser::new(&app);
-    let r = b.post_form("/login", &[("csrf", "forged"), ("email", "l1@example.com"), ("password", PASSWORD)]).await;
+    let r = b
+        .post_form(
+            "/login",
+            &[
+                ("csrf", "forged"),
+                ("email", "l1@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 403);
 
     // One address gets a bounded number of attempts per minute, whatever the accounts.
     app.clock.advance(SignedDuration::from_mins(1));
     let mut statuses = vec![];
     for i in 0..22 {
-        statuses.push(b.try_login(&format!("nobody{i}@example.com"), "whatever password").await.status().as_u16());
+        statuses.push(
+            b.try_login(&format!("nobody{i}@example.com"), "whatever password")
+                .await
+                .status()
+                .as_u16(),
+        );
     }
     assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 20);
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2);
@@ -308,11 +619,29 @@ async fn every_request_leaves_a_record_with_route_template_and_actor() {
     let me: Value = app.get("/api/v1/me", &t).await.json().await.expect("json");
     let missing = format!("/api/v1/sites/{}", uuid::Uuid::now_v7());
     assert_eq!(app.get(&missing, &t).await.status(), 404);
-    assert_eq!(app.http.get(app.url("/api/v1/me")).send().await.expect("anon").status(), 401);
+    assert_eq!(
+        app.http
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("anon")
+            .status(),
+        401
+    );
     app.state.telemetry.flush().await;
-    let records: Value = app.get("/api/v1/request-records?limit=10", &t).await.json().await.expect("json");
+    let records: Value = app
+        .get("/api/v1/request-records?limit=10", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
     let items = records["items"].as_array().expect("items");
-    let find = |route: &str, status: u64| items.iter().find(|r| r["route"] == route && r["status"] == status).cloned();
+    let find = |route: &str, status: u64| {
+        items
+            .iter()
+            .find(|r| r["route"] == route && r["status"] == status)
+            .cloned()
+    };
     let hit = find("/api/v1/sites/{id}", 404).expect("route template recorded, not the raw path");
     assert_eq!(hit["actor"], me["user"]["id"]);
     assert_eq!(hit["method"], "GET");
@@ -324,12 +653,44 @@ async fn every_request_leaves_a_record_with_route_template_and_actor() {
 #[tokio::test]
 async fn health_readiness_metrics_and_openapi_are_served() {
     let (app, t) = admin_app().await;
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.expect("h").status(), 200);
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.expect("r").status(), 200);
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("h")
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        200
+    );
     app.get("/api/v1/clients", &t).await;
-    let metrics = app.http.get(app.url("/metrics")).send().await.expect("m").text().await.expect("text");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("text");
     assert!(metrics.contains("palisade_http_requests_total{method=\"GET\",route=\"/api/v1/clients\",status=\"200\"} 1"), "{metrics}");
-    let doc: Value = app.http.get(app.url("/api/v1/openapi.json")).send().await.expect("o").json().await.expect("json");
+    let doc: Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("o")
+        .json()
+        .await
+        .expect("json");
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
     assert!(doc["paths"]["/api/v1/sites"]["get"].is_object());
     assert!(doc["components"]["schemas"]["Client"].is_object());

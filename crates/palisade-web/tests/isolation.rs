@@ -36,7 +36,18 @@ enum Who {
 }
 use Who::*;
 
-const EVERYONE: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud, OwnClient, OtherClient, Anon];
+const EVERYONE: &[Who] = &[
+    L1,
+    L2,
+    Sec,
+    Ops,
+    Mgr,
+    Admin,
+    Aud,
+    OwnClient,
+    OtherClient,
+    Anon,
+];
 const SIGNED_IN: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud, OwnClient, OtherClient];
 const STAFF_AND_OWNER: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud, OwnClient];
 const CLIENT_WRITERS: &[Who] = &[Mgr, Admin];
@@ -69,41 +80,92 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
         ("get", "/api/v1/openapi.json", EVERYONE, none),
         ("get", "/api/v1/me", SIGNED_IN, none),
         ("get", "/api/v1/clients", SIGNED_IN, none),
-        ("post", "/api/v1/clients", CLIENT_WRITERS, |_| Some(client_body("New client", "Europe/Paris"))),
+        ("post", "/api/v1/clients", CLIENT_WRITERS, |_| {
+            Some(client_body("New client", "Europe/Paris"))
+        }),
         ("get", "/api/v1/clients/{id}", STAFF_AND_OWNER, none),
-        ("put", "/api/v1/clients/{id}", CLIENT_WRITERS, |_| Some(client_body("Client A renamed", "Europe/London"))),
+        ("put", "/api/v1/clients/{id}", CLIENT_WRITERS, |_| {
+            Some(client_body("Client A renamed", "Europe/London"))
+        }),
         ("post", "/api/v1/clients/{id}/archive", CLIENT_WRITERS, none),
         ("post", "/api/v1/clients/{id}/restore", CLIENT_WRITERS, none),
-        ("get", "/api/v1/clients/{id}/contacts", STAFF_AND_OWNER, none),
-        ("post", "/api/v1/clients/{id}/contacts", CONTACT_WRITERS, |_| Some(json!({"name": "New", "email": "new@a.example"}))),
+        (
+            "get",
+            "/api/v1/clients/{id}/contacts",
+            STAFF_AND_OWNER,
+            none,
+        ),
+        (
+            "post",
+            "/api/v1/clients/{id}/contacts",
+            CONTACT_WRITERS,
+            |_| Some(json!({"name": "New", "email": "new@a.example"})),
+        ),
         ("get", "/api/v1/contacts/{id}", STAFF_AND_OWNER, none),
-        ("put", "/api/v1/contacts/{id}", CONTACT_WRITERS, |_| Some(json!({"name": "Renamed", "email": "c@a.example"}))),
-        ("post", "/api/v1/contacts/{id}/archive", CONTACT_WRITERS, none),
+        ("put", "/api/v1/contacts/{id}", CONTACT_WRITERS, |_| {
+            Some(json!({"name": "Renamed", "email": "c@a.example"}))
+        }),
+        (
+            "post",
+            "/api/v1/contacts/{id}/archive",
+            CONTACT_WRITERS,
+            none,
+        ),
         ("get", "/api/v1/sites", SIGNED_IN, none),
-        ("post", "/api/v1/sites", OPS_WRITERS, |f| Some(json!({"client_id": f.client_a, "name": "new", "url": "https://new.a.example"}))),
+        ("post", "/api/v1/sites", OPS_WRITERS, |f| {
+            Some(json!({"client_id": f.client_a, "name": "new", "url": "https://new.a.example"}))
+        }),
         ("get", "/api/v1/sites/{id}", STAFF_AND_OWNER, none),
-        ("put", "/api/v1/sites/{id}", OPS_WRITERS, |_| Some(json!({"name": "renamed", "url": "https://renamed.a.example"}))),
+        ("put", "/api/v1/sites/{id}", OPS_WRITERS, |_| {
+            Some(json!({"name": "renamed", "url": "https://renamed.a.example"}))
+        }),
         ("post", "/api/v1/sites/{id}/archive", OPS_WRITERS, none),
         ("post", "/api/v1/sites/{id}/restore", OPS_WRITERS, none),
-        ("get", "/api/v1/sites/{id}/environments", STAFF_AND_OWNER, none),
+        (
+            "get",
+            "/api/v1/sites/{id}/environments",
+            STAFF_AND_OWNER,
+            none,
+        ),
         ("get", "/api/v1/environments", SIGNED_IN, none),
-        ("post", "/api/v1/environments", OPS_WRITERS, |f| Some(json!({"site_id": f.site_a, "kind": "dev", "name": format!("dev-{}", uuid::Uuid::now_v7())}))),
+        ("post", "/api/v1/environments", OPS_WRITERS, |f| {
+            Some(
+                json!({"site_id": f.site_a, "kind": "dev", "name": format!("dev-{}", uuid::Uuid::now_v7())}),
+            )
+        }),
         ("get", "/api/v1/environments/{id}", STAFF_AND_OWNER, none),
-        ("put", "/api/v1/environments/{id}", OPS_WRITERS, |_| Some(json!({"kind": "live", "name": "live", "position": 30}))),
-        ("post", "/api/v1/environments/{id}/archive", OPS_WRITERS, none),
+        ("put", "/api/v1/environments/{id}", OPS_WRITERS, |_| {
+            Some(json!({"kind": "live", "name": "live", "position": 30}))
+        }),
+        (
+            "post",
+            "/api/v1/environments/{id}/archive",
+            OPS_WRITERS,
+            none,
+        ),
         ("get", "/api/v1/hosts", SIGNED_IN, none),
-        ("post", "/api/v1/hosts", OPS_WRITERS, |_| Some(json!({"name": "new-host", "os": "Debian 12"}))),
+        ("post", "/api/v1/hosts", OPS_WRITERS, |_| {
+            Some(json!({"name": "new-host", "os": "Debian 12"}))
+        }),
         ("get", "/api/v1/hosts/{id}", STAFF_AND_OWNER, none),
-        ("put", "/api/v1/hosts/{id}", OPS_WRITERS, |f| Some(json!({"client_id": f.client_a, "name": "web-a", "os": "Debian 13"}))),
+        ("put", "/api/v1/hosts/{id}", OPS_WRITERS, |f| {
+            Some(json!({"client_id": f.client_a, "name": "web-a", "os": "Debian 13"}))
+        }),
         ("post", "/api/v1/hosts/{id}/archive", OPS_WRITERS, none),
         ("get", "/api/v1/users", USER_READERS, none),
-        ("post", "/api/v1/users", ADMIN, |_| Some(json!({"email": "made@example.com", "display_name": "Made", "role": "auditor", "password": "a long enough passphrase"}))),
+        ("post", "/api/v1/users", ADMIN, |_| {
+            Some(
+                json!({"email": "made@example.com", "display_name": "Made", "role": "auditor", "password": "a long enough passphrase"}),
+            )
+        }),
         ("get", "/api/v1/users/{id}", USER_READERS, none),
         ("post", "/api/v1/users/{id}/disable", ADMIN, none),
         ("post", "/api/v1/users/{id}/enable", ADMIN, none),
         ("post", "/api/v1/users/{id}/sessions/revoke", ADMIN, none),
         ("get", "/api/v1/tokens", SIGNED_IN, none),
-        ("post", "/api/v1/tokens", SIGNED_IN, |_| Some(json!({"name": "matrix"}))),
+        ("post", "/api/v1/tokens", SIGNED_IN, |_| {
+            Some(json!({"name": "matrix"}))
+        }),
         ("post", "/api/v1/tokens/{id}/revoke", ADMIN, none),
         ("get", "/api/v1/request-records", USER_READERS, none),
     ]
@@ -141,22 +203,103 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         holiday_calendar: None,
         out_of_hours: false,
     };
-    let a = s.create_client(&ClientInput { name: "Client A".into(), contract: contract("Europe/London") }, now).await.expect("a");
-    let b = s.create_client(&ClientInput { name: "Client B".into(), contract: contract("Europe/Berlin") }, now).await.expect("b");
+    let a = s
+        .create_client(
+            &ClientInput {
+                name: "Client A".into(),
+                contract: contract("Europe/London"),
+            },
+            now,
+        )
+        .await
+        .expect("a");
+    let b = s
+        .create_client(
+            &ClientInput {
+                name: "Client B".into(),
+                contract: contract("Europe/Berlin"),
+            },
+            now,
+        )
+        .await
+        .expect("b");
     let ids = |client: &Client| {
         let client = client.clone();
         async move {
-            let contact = s.create_contact(client.id, &ContactInput { name: "C".into(), email: "c@x.example".into(), phone: None, title: None }, now).await.expect("contact");
-            let site = s.create_site(&NewSite { client_id: client.id, name: "www".into(), url: "https://www.x.example".into() }, now).await.expect("site");
-            let env = s.create_environment(&NewEnvironment { site_id: site.id, kind: EnvironmentKind::Live, name: "live".into(), url: None, position: None }, now).await.expect("env");
-            let host = s.create_host(&HostInput { client_id: Some(client.id), name: "web".into(), addresses: vec![], os: "Debian 12".into(), environment_ids: vec![env.id] }, now).await.expect("host");
-            [client.id.to_string(), contact.id.to_string(), site.id.to_string(), env.id.to_string(), host.id.to_string()]
+            let contact = s
+                .create_contact(
+                    client.id,
+                    &ContactInput {
+                        name: "C".into(),
+                        email: "c@x.example".into(),
+                        phone: None,
+                        title: None,
+                    },
+                    now,
+                )
+                .await
+                .expect("contact");
+            let site = s
+                .create_site(
+                    &NewSite {
+                        client_id: client.id,
+                        name: "www".into(),
+                        url: "https://www.x.example".into(),
+                    },
+                    now,
+                )
+                .await
+                .expect("site");
+            let env = s
+                .create_environment(
+                    &NewEnvironment {
+                        site_id: site.id,
+                        kind: EnvironmentKind::Live,
+                        name: "live".into(),
+                        url: None,
+                        position: None,
+                    },
+                    now,
+                )
+                .await
+                .expect("env");
+            let host = s
+                .create_host(
+                    &HostInput {
+                        client_id: Some(client.id),
+                        name: "web".into(),
+                        addresses: vec![],
+                        os: "Debian 12".into(),
+                        environment_ids: vec![env.id],
+                    },
+                    now,
+                )
+                .await
+                .expect("host");
+            [
+                client.id.to_string(),
+                contact.id.to_string(),
+                site.id.to_string(),
+                env.id.to_string(),
+                host.id.to_string(),
+            ]
         }
     };
     let [client_a, contact_a, site_a, env_a, host_a] = ids(&a).await;
     let b_ids = ids(&b).await.to_vec();
     // A shared host: visible to staff only.
-    s.create_host(&HostInput { client_id: None, name: "shared".into(), addresses: vec![], os: "Debian 12".into(), environment_ids: vec![] }, now).await.expect("shared");
+    s.create_host(
+        &HostInput {
+            client_id: None,
+            name: "shared".into(),
+            addresses: vec![],
+            os: "Debian 12".into(),
+            environment_ids: vec![],
+        },
+        now,
+    )
+    .await
+    .expect("shared");
 
     let mut tokens = Vec::new();
     for (who, role, client) in [
@@ -170,16 +313,29 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         (OwnClient, Role::ClientUser, Some(a.id)),
         (OtherClient, Role::ClientUser, Some(b.id)),
     ] {
-        let user = app.user(&format!("{who:?}@example.com").to_lowercase(), role, client).await;
+        let user = app
+            .user(&format!("{who:?}@example.com").to_lowercase(), role, client)
+            .await;
         tokens.push((who, Some(app.token(&user, role).await)));
     }
     tokens.push((Anon, None));
     let victim = app.user("victim@example.com", Role::SupportL1, None).await;
     let victim_token_secret = app.token(&victim, Role::SupportL1).await;
-    let victim_token = s.token_by_hash(&palisade_auth::token_hash(&victim_token_secret)).await.expect("t").expect("t").id;
+    let victim_token = s
+        .token_by_hash(&palisade_auth::token_hash(&victim_token_secret))
+        .await
+        .expect("t")
+        .expect("t")
+        .id;
 
     let f = Fixture {
-        a_ids: vec![client_a.clone(), contact_a.clone(), site_a.clone(), env_a.clone(), host_a.clone()],
+        a_ids: vec![
+            client_a.clone(),
+            contact_a.clone(),
+            site_a.clone(),
+            env_a.clone(),
+            host_a.clone(),
+        ],
         client_a,
         contact_a,
         site_a,
@@ -201,11 +357,20 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         }
     }
     let table = table();
-    let listed: BTreeSet<_> = table.iter().map(|(m, p, _, _)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let listed: BTreeSet<_> = table
+        .iter()
+        .map(|(m, p, _, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
     let unlisted: Vec<_> = routes.difference(&listed).collect();
     let stale: Vec<_> = listed.difference(&routes).collect();
-    assert!(unlisted.is_empty(), "routes without an isolation rule (add them to the table): {unlisted:?}");
-    assert!(stale.is_empty(), "table rows for routes that do not exist: {stale:?}");
+    assert!(
+        unlisted.is_empty(),
+        "routes without an isolation rule (add them to the table): {unlisted:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "table rows for routes that do not exist: {stale:?}"
+    );
 
     let mut failures = Vec::new();
     let mut checks = 0;
@@ -232,7 +397,10 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
             let should = allowed.contains(who);
             if was_allowed != should || status >= 500 {
                 let excerpt: String = text.chars().take(200).collect();
-                failures.push(format!("{method} {path} as {who:?}: status {status}, expected {}: {excerpt}", if should { "allowed" } else { "denied" }));
+                failures.push(format!(
+                    "{method} {path} as {who:?}: status {status}, expected {}: {excerpt}",
+                    if should { "allowed" } else { "denied" }
+                ));
             }
             let foreign = match who {
                 OwnClient => &f.b_ids,
@@ -240,7 +408,9 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
                 _ => continue,
             };
             if let Some(leak) = foreign.iter().find(|id| text.contains(id.as_str())) {
-                failures.push(format!("{method} {path} as {who:?} leaked another client's record {leak}"));
+                failures.push(format!(
+                    "{method} {path} as {who:?} leaked another client's record {leak}"
+                ));
             }
         }
     }
@@ -250,5 +420,9 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         tokens.len(),
         failures.len()
     );
-    assert!(failures.is_empty(), "isolation failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "isolation failures:\n{}",
+        failures.join("\n")
+    );
 }

@@ -110,16 +110,30 @@ pub enum Admin {
     },
 }
 
-fn load(cli_config: Option<&std::path::Path>, place: &Place, listen: Option<String>) -> anyhow::Result<Config> {
-    let o = Overrides { listen, data_dir: place.data_dir.clone(), database_url: place.database_url.clone() };
+fn load(
+    cli_config: Option<&std::path::Path>,
+    place: &Place,
+    listen: Option<String>,
+) -> anyhow::Result<Config> {
+    let o = Overrides {
+        listen,
+        data_dir: place.data_dir.clone(),
+        database_url: place.database_url.clone(),
+    };
     config::load(cli_config, config::environment(), &o)
 }
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Runs one command.
@@ -130,7 +144,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("palisade {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Serve { place, listen, demo } => {
+        Command::Serve {
+            place,
+            listen,
+            demo,
+        } => {
             let cfg = load(cfg_file, &place, listen)?;
             init_logging(cfg.json_logs);
             let store = serve::open_store(&cfg).await?;
@@ -139,7 +157,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve::serve(&cfg, store, demo).await
         }
-        Command::Demo { place, listen, extra_sites, seed_only } => {
+        Command::Demo {
+            place,
+            listen,
+            extra_sites,
+            seed_only,
+        } => {
             let cfg = load(cfg_file, &place, listen)?;
             init_logging(cfg.json_logs);
             let store = serve::open_store(&cfg).await?;
@@ -165,32 +188,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn seed_demo(store: &dyn Store, extra_sites: usize) -> anyhow::Result<()> {
     match demo::seed(store, jiff::Timestamp::now(), extra_sites).await? {
         Some(s) => {
-            println!("Seeded a demo provider: {} clients, {} sites.", s.clients, s.sites);
-            println!("Sign in as any of these, password {:?}:", demo::DEMO_PASSWORD);
+            println!(
+                "Seeded a demo provider: {} clients, {} sites.",
+                s.clients, s.sites
+            );
+            println!(
+                "Sign in as any of these, password {:?}:",
+                demo::DEMO_PASSWORD
+            );
             for (email, role) in &s.users {
                 println!("  {email:<40} {role}");
             }
-            println!("API token for admin@demo.palisade.test (shown once): {}", s.admin_token);
+            println!(
+                "API token for admin@demo.palisade.test (shown once): {}",
+                s.admin_token
+            );
         }
-        None => println!("Demo data already present; sign in with the demo accounts (password {:?}).", demo::DEMO_PASSWORD),
+        None => println!(
+            "Demo data already present; sign in with the demo accounts (password {:?}).",
+            demo::DEMO_PASSWORD
+        ),
     }
-    println!("DEMO MODE: two-factor authentication is not required for staff. A real installation requires it.");
+    println!(
+        "DEMO MODE: two-factor authentication is not required for staff. A real installation requires it."
+    );
     Ok(())
 }
 
 async fn run_admin(cfg_file: Option<&std::path::Path>, admin: Admin) -> anyhow::Result<()> {
     match admin {
-        Admin::CreateUser { place, email, name, role, client_id, password_stdin } => {
+        Admin::CreateUser {
+            place,
+            email,
+            name,
+            role,
+            client_id,
+            password_stdin,
+        } => {
             let cfg = load(cfg_file, &place, None)?;
             init_logging(cfg.json_logs);
             let (password, generated) = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
                 (palisade_auth::new_session_token(), true)
             };
-            let input = NewUser { email, display_name: name, role, client_id, password };
+            let input = NewUser {
+                email,
+                display_name: name,
+                role,
+                client_id,
+                password,
+            };
             if let Err(e) = input.validate() {
                 bail!("invalid --{}: {}", e.field.replace('_', "-"), e.message);
             }
@@ -202,25 +255,45 @@ async fn run_admin(cfg_file: Option<&std::path::Path>, admin: Admin) -> anyhow::
                 client_id,
                 password_hash: palisade_auth::hash_password(&input.password)?,
             };
-            let user = store.create_user(&rec, jiff::Timestamp::now()).await.context("creating the user")?;
-            println!("created user {} ({}) with id {}", user.email, user.role, user.id);
+            let user = store
+                .create_user(&rec, jiff::Timestamp::now())
+                .await
+                .context("creating the user")?;
+            println!(
+                "created user {} ({}) with id {}",
+                user.email, user.role, user.id
+            );
             if generated {
                 println!("password (shown once): {}", input.password);
             }
             store.close().await;
             Ok(())
         }
-        Admin::CreateToken { place, email, name, role, days } => {
+        Admin::CreateToken {
+            place,
+            email,
+            name,
+            role,
+            days,
+        } => {
             let cfg = load(cfg_file, &place, None)?;
             init_logging(cfg.json_logs);
             if !(1..=365).contains(&days) {
                 bail!("invalid --days: must be between 1 and 365");
             }
             let store = serve::open_store(&cfg).await?;
-            let user = store.user_auth_by_email(&email).await?.with_context(|| format!("no user with e-mail {email}"))?.user;
+            let user = store
+                .user_auth_by_email(&email)
+                .await?
+                .with_context(|| format!("no user with e-mail {email}"))?
+                .user;
             let role = role.unwrap_or(user.role);
             if !palisade_core::user::token_role_allowed(user.role, role) {
-                bail!("invalid --role: a token of {} may act as {} or auditor", user.email, user.role);
+                bail!(
+                    "invalid --role: a token of {} may act as {} or auditor",
+                    user.email,
+                    user.role
+                );
             }
             let now = jiff::Timestamp::now();
             let secret = palisade_auth::new_api_token();
@@ -235,7 +308,9 @@ async fn run_admin(cfg_file: Option<&std::path::Path>, admin: Admin) -> anyhow::
                 last_used_at: None,
                 revoked_at: None,
             };
-            store.create_token(&token, &palisade_auth::token_hash(&secret)).await?;
+            store
+                .create_token(&token, &palisade_auth::token_hash(&secret))
+                .await?;
             println!("{secret}");
             store.close().await;
             Ok(())

@@ -70,7 +70,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &palisade_store_sql::redact(&self.database_url))
+            .field(
+                "database_url",
+                &palisade_store_sql::redact(&self.database_url),
+            )
             .field("secure_cookies", &self.secure_cookies)
             .field("require_staff_mfa", &self.require_staff_mfa)
             .finish_non_exhaustive()
@@ -101,25 +104,50 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
         None => fig = fig.merge(Toml::file("palisade.toml")),
     }
     fig = fig.merge(env).merge(Serialized::defaults(overrides));
-    let s: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let s: Settings = fig
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     validate(s)
 }
 
+/// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
+/// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
+pub const KEYS: [&str; 9] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "database_url_file",
+    "secure_cookies",
+    "require_staff_mfa",
+    "session_idle_minutes",
+    "session_absolute_hours",
+    "log_format",
+];
+
 /// The environment source used by the binary: `PALISADE_LISTEN`, `PALISADE_DATABASE_URL`, …
 pub fn environment() -> Env {
-    Env::prefixed("PALISADE_")
+    Env::prefixed("PALISADE_").only(&KEYS)
 }
 
 fn validate(s: Settings) -> anyhow::Result<Config> {
-    let listen: SocketAddr = s
-        .listen
-        .parse()
-        .with_context(|| format!("invalid configuration: listen = {:?} is not an address like 127.0.0.1:8080", s.listen))?;
+    let listen: SocketAddr = s.listen.parse().with_context(|| {
+        format!(
+            "invalid configuration: listen = {:?} is not an address like 127.0.0.1:8080",
+            s.listen
+        )
+    })?;
     let database_url = match (&s.database_url, &s.database_url_file) {
-        (Some(_), Some(_)) => bail!("invalid configuration: set database_url or database_url_file, not both"),
+        (Some(_), Some(_)) => {
+            bail!("invalid configuration: set database_url or database_url_file, not both")
+        }
         (Some(u), None) => u.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)
-            .with_context(|| format!("invalid configuration: database_url_file = {} cannot be read", f.display()))?
+            .with_context(|| {
+                format!(
+                    "invalid configuration: database_url_file = {} cannot be read",
+                    f.display()
+                )
+            })?
             .lines()
             .next()
             .unwrap_or("")
@@ -127,7 +155,10 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
             .to_owned(),
         (None, None) => format!("sqlite://{}", s.data_dir.join("palisade.db").display()),
     };
-    if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+    if !(database_url.starts_with("sqlite:")
+        || database_url.starts_with("postgres://")
+        || database_url.starts_with("postgresql://"))
+    {
         bail!(
             "invalid configuration: database_url = {:?} must start with sqlite:, postgres:// or postgresql://",
             palisade_store_sql::redact(&database_url)
@@ -142,7 +173,9 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
     let json_logs = match s.log_format.as_str() {
         "text" => false,
         "json" => true,
-        other => bail!("invalid configuration: log_format = {other:?} must be \"text\" or \"json\""),
+        other => {
+            bail!("invalid configuration: log_format = {other:?} must be \"text\" or \"json\"")
+        }
     };
     Ok(Config {
         listen,
@@ -166,15 +199,33 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type.
     fn environment_overrides_the_file_and_flags_override_both() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("palisade.toml", "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"")?;
+            jail.create_file(
+                "palisade.toml",
+                "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"",
+            )?;
             jail.set_env("PALISADE_LISTEN", "127.0.0.1:9200");
-            let cfg = load(None, environment(), &Overrides::default()).map_err(|e| e.to_string())?;
+            jail.set_env("PALISADE_LOG", "debug");
+            let cfg =
+                load(None, environment(), &Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(cfg.listen.port(), 9200);
-            assert!(cfg.json_logs, "file value kept where the environment is silent");
-            let o = Overrides { listen: Some("127.0.0.1:9300".into()), ..Default::default() };
-            assert_eq!(load(None, environment(), &o).map_err(|e| e.to_string())?.listen.port(), 9300);
+            assert!(
+                cfg.json_logs,
+                "file value kept where the environment is silent"
+            );
+            let o = Overrides {
+                listen: Some("127.0.0.1:9300".into()),
+                ..Default::default()
+            };
+            assert_eq!(
+                load(None, environment(), &o)
+                    .map_err(|e| e.to_string())?
+                    .listen
+                    .port(),
+                9300
+            );
             Ok(())
         });
     }
@@ -183,13 +234,23 @@ mod tests {
     fn defaults_then_file_then_overrides() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("palisade.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nsession_idle_minutes = 30\n").expect("write");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nsession_idle_minutes = 30\n",
+        )
+        .expect("write");
         let cfg = load(Some(&file), no_env(), &Overrides::default()).expect("load");
         assert_eq!(cfg.listen.port(), 9000);
         assert_eq!(cfg.session_idle, Duration::from_secs(1800));
         assert!(cfg.database_url.ends_with("palisade-data/palisade.db"));
-        let o = Overrides { listen: Some("127.0.0.1:9100".into()), ..Default::default() };
-        assert_eq!(load(Some(&file), no_env(), &o).expect("load").listen.port(), 9100);
+        let o = Overrides {
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            load(Some(&file), no_env(), &o).expect("load").listen.port(),
+            9100
+        );
     }
 
     #[test]
@@ -205,7 +266,9 @@ mod tests {
             ("session_idle_minutes = \"ten\"", "session_idle_minutes"),
         ] {
             std::fs::write(&file, text).expect("write");
-            let err = load(Some(&file), no_env(), &Overrides::default()).expect_err(text).to_string();
+            let err = load(Some(&file), no_env(), &Overrides::default())
+                .expect_err(text)
+                .to_string();
             assert!(err.contains(key), "{text}: {err}");
         }
     }
@@ -216,9 +279,16 @@ mod tests {
         let secret = dir.path().join("db-url");
         std::fs::write(&secret, "postgres://app:s3cret@127.0.0.1/palisade\n").expect("write");
         let file = dir.path().join("p.toml");
-        std::fs::write(&file, format!("database_url_file = {:?}", secret.display().to_string())).expect("write");
+        std::fs::write(
+            &file,
+            format!("database_url_file = {:?}", secret.display().to_string()),
+        )
+        .expect("write");
         let cfg = load(Some(&file), no_env(), &Overrides::default()).expect("load");
         assert_eq!(cfg.database_url, "postgres://app:s3cret@127.0.0.1/palisade");
-        assert!(!format!("{cfg:?}").contains("s3cret"), "Debug output hides the password");
+        assert!(
+            !format!("{cfg:?}").contains("s3cret"),
+            "Debug output hides the password"
+        );
     }
 }

@@ -24,23 +24,69 @@ pub struct Seeded {
 
 const CLIENTS: [(&str, &str, SlaTier, bool); 12] = [
     ("Harbour Bakery Ltd", "Europe/London", SlaTier::Basic, false),
-    ("Northwind Outdoor Gear", "Europe/London", SlaTier::Premium, true),
+    (
+        "Northwind Outdoor Gear",
+        "Europe/London",
+        SlaTier::Premium,
+        true,
+    ),
     ("Kestrel Legal LLP", "Europe/London", SlaTier::Premium, true),
-    ("Blue Fjord Travel AS", "Europe/Oslo", SlaTier::Standard, false),
+    (
+        "Blue Fjord Travel AS",
+        "Europe/Oslo",
+        SlaTier::Standard,
+        false,
+    ),
     ("Café Lumière SARL", "Europe/Paris", SlaTier::Basic, false),
-    ("Greenleaf Garden Centre", "Europe/Dublin", SlaTier::Standard, false),
-    ("Atlas Freight GmbH", "Europe/Berlin", SlaTier::Premium, true),
-    ("Saguaro Dental Group", "America/Phoenix", SlaTier::Standard, true),
-    ("Maple & Main Realty", "America/Toronto", SlaTier::Standard, false),
-    ("Kiwi Coffee Roasters", "Pacific/Auckland", SlaTier::Basic, false),
+    (
+        "Greenleaf Garden Centre",
+        "Europe/Dublin",
+        SlaTier::Standard,
+        false,
+    ),
+    (
+        "Atlas Freight GmbH",
+        "Europe/Berlin",
+        SlaTier::Premium,
+        true,
+    ),
+    (
+        "Saguaro Dental Group",
+        "America/Phoenix",
+        SlaTier::Standard,
+        true,
+    ),
+    (
+        "Maple & Main Realty",
+        "America/Toronto",
+        SlaTier::Standard,
+        false,
+    ),
+    (
+        "Kiwi Coffee Roasters",
+        "Pacific/Auckland",
+        SlaTier::Basic,
+        false,
+    ),
     ("Lotus Yoga Studio", "Asia/Kolkata", SlaTier::Basic, false),
-    ("St Aldhelm's School", "Europe/London", SlaTier::Standard, true),
+    (
+        "St Aldhelm's School",
+        "Europe/London",
+        SlaTier::Standard,
+        true,
+    ),
 ];
 
 fn slug(name: &str) -> String {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     while s.contains("--") {
         s = s.replace("--", "-");
@@ -50,8 +96,21 @@ fn slug(name: &str) -> String {
 
 /// Seeds the demo provider if the database has no clients yet; `extra_sites` adds that many more
 /// sites spread over the clients (used by the benchmark). Returns `None` if data already exists.
-pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyhow::Result<Option<Seeded>> {
-    if !store.list_clients(&ListQuery { limit: 1, include_archived: true, ..Default::default() }).await?.items.is_empty() {
+pub async fn seed(
+    store: &dyn Store,
+    now: Timestamp,
+    extra_sites: usize,
+) -> anyhow::Result<Option<Seeded>> {
+    if !store
+        .list_clients(&ListQuery {
+            limit: 1,
+            include_archived: true,
+            ..Default::default()
+        })
+        .await?
+        .items
+        .is_empty()
+    {
         return Ok(None);
     }
     let password_hash = palisade_auth::hash_password(DEMO_PASSWORD)?;
@@ -59,7 +118,11 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
     let staff = [
         ("admin@demo.palisade.test", "Ada Admin", Role::SuperAdmin),
         ("manager@demo.palisade.test", "Mona Manager", Role::Manager),
-        ("security@demo.palisade.test", "Sam Security", Role::Security),
+        (
+            "security@demo.palisade.test",
+            "Sam Security",
+            Role::Security,
+        ),
         ("ops@demo.palisade.test", "Olu Operations", Role::Operations),
         ("l1@demo.palisade.test", "Lee First-Line", Role::SupportL1),
         ("l2@demo.palisade.test", "Lou Second-Line", Role::SupportL2),
@@ -69,7 +132,13 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
     for (email, name, role) in staff {
         let u = store
             .create_user(
-                &NewUserRecord { email: email.into(), display_name: name.into(), role, client_id: None, password_hash: password_hash.clone() },
+                &NewUserRecord {
+                    email: email.into(),
+                    display_name: name.into(),
+                    role,
+                    client_id: None,
+                    password_hash: password_hash.clone(),
+                },
                 now,
             )
             .await
@@ -101,7 +170,12 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
             .create_client(
                 &ClientInput {
                     name: (*name).into(),
-                    contract: Contract { sla_tier: *tier, support_hours: hours, holiday_calendar: calendar.map(Into::into), out_of_hours: *ooh },
+                    contract: Contract {
+                        sla_tier: *tier,
+                        support_hours: hours,
+                        holiday_calendar: calendar.map(Into::into),
+                        out_of_hours: *ooh,
+                    },
                 },
                 now,
             )
@@ -110,14 +184,32 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
         store
             .create_contact(
                 client.id,
-                &ContactInput { name: format!("IT contact at {name}"), email: format!("it@{domain}"), phone: None, title: Some("IT lead".into()) },
+                &ContactInput {
+                    name: format!("IT contact at {name}"),
+                    email: format!("it@{domain}"),
+                    phone: None,
+                    title: Some("IT lead".into()),
+                },
                 now,
             )
             .await?;
-        let site_names: &[&str] = if i % 3 == 0 { &["www", "shop"] } else if i % 4 == 1 { &["www", "intranet", "booking"] } else { &["www"] };
+        let site_names: &[&str] = if i % 3 == 0 {
+            &["www", "shop"]
+        } else if i % 4 == 1 {
+            &["www", "intranet", "booking"]
+        } else {
+            &["www"]
+        };
         for site_name in site_names {
             let site = store
-                .create_site(&NewSite { client_id: client.id, name: format!("{site_name}.{domain}"), url: format!("https://{site_name}.{domain}") }, now)
+                .create_site(
+                    &NewSite {
+                        client_id: client.id,
+                        name: format!("{site_name}.{domain}"),
+                        url: format!("https://{site_name}.{domain}"),
+                    },
+                    now,
+                )
                 .await?;
             sites += 1;
             let mut kinds = vec![EnvironmentKind::Staging, EnvironmentKind::Live];
@@ -127,7 +219,13 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
             for kind in kinds {
                 let env = store
                     .create_environment(
-                        &NewEnvironment { site_id: site.id, kind, name: kind.as_str().into(), url: None, position: None },
+                        &NewEnvironment {
+                            site_id: site.id,
+                            kind,
+                            name: kind.as_str().into(),
+                            url: None,
+                            position: None,
+                        },
                         now,
                     )
                     .await?;
@@ -138,7 +236,13 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
             let email = format!("owner@{domain}");
             store
                 .create_user(
-                    &NewUserRecord { email: email.clone(), display_name: format!("Owner of {name}"), role: Role::ClientUser, client_id: Some(client.id), password_hash: password_hash.clone() },
+                    &NewUserRecord {
+                        email: email.clone(),
+                        display_name: format!("Owner of {name}"),
+                        role: Role::ClientUser,
+                        client_id: Some(client.id),
+                        password_hash: password_hash.clone(),
+                    },
                     now,
                 )
                 .await?;
@@ -151,15 +255,31 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
         let envs = shared_envs.iter().skip(n).step_by(6).map(|e| e.2).collect();
         store
             .create_host(
-                &HostInput { client_id: None, name: format!("shared-{:02}.hosting.example", n + 1), addresses: vec![format!("192.0.2.{}", 10 + n)], os: "Debian 12".into(), environment_ids: envs },
+                &HostInput {
+                    client_id: None,
+                    name: format!("shared-{:02}.hosting.example", n + 1),
+                    addresses: vec![format!("192.0.2.{}", 10 + n)],
+                    os: "Debian 12".into(),
+                    environment_ids: envs,
+                },
                 now,
             )
             .await?;
     }
-    for (client_id, _, env) in shared_envs.iter().filter(|e| e.1 == SlaTier::Premium).take(4) {
+    for (client_id, _, env) in shared_envs
+        .iter()
+        .filter(|e| e.1 == SlaTier::Premium)
+        .take(4)
+    {
         store
             .create_host(
-                &HostInput { client_id: Some(*client_id), name: format!("dedicated-{}.hosting.example", &env.to_string()[..8]), addresses: vec!["198.51.100.7".into()], os: "Ubuntu 24.04".into(), environment_ids: vec![*env] },
+                &HostInput {
+                    client_id: Some(*client_id),
+                    name: format!("dedicated-{}.hosting.example", &env.to_string()[..8]),
+                    addresses: vec!["198.51.100.7".into()],
+                    os: "Ubuntu 24.04".into(),
+                    environment_ids: vec![*env],
+                },
                 now,
             )
             .await?;
@@ -169,7 +289,14 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
     for n in 0..extra_sites {
         let client = &clients[n % clients.len()];
         store
-            .create_site(&NewSite { client_id: client.id, name: format!("site-{n:05}"), url: format!("https://site-{n:05}.example") }, now)
+            .create_site(
+                &NewSite {
+                    client_id: client.id,
+                    name: format!("site-{n:05}"),
+                    url: format!("https://site-{n:05}.example"),
+                },
+                now,
+            )
             .await?;
         sites += 1;
         if (n + 1) % progress_every == 0 {
@@ -193,6 +320,13 @@ pub async fn seed(store: &dyn Store, now: Timestamp, extra_sites: usize) -> anyh
         last_used_at: None,
         revoked_at: None,
     };
-    store.create_token(&token, &palisade_auth::token_hash(&secret)).await?;
-    Ok(Some(Seeded { clients: clients.len(), sites, users, admin_token: secret }))
+    store
+        .create_token(&token, &palisade_auth::token_hash(&secret))
+        .await?;
+    Ok(Some(Seeded {
+        clients: clients.len(),
+        sites,
+        users,
+        admin_token: secret,
+    }))
 }

@@ -38,12 +38,20 @@ pub fn web_config(cfg: &Config, demo: bool) -> WebConfig {
 /// Serves until a shutdown signal. Prints `listening on http://ADDR` once the socket is bound, which
 /// scripts and tests use as the readiness signal.
 pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<()> {
-    let state = AppState::new(Arc::new(store.clone()), Arc::new(SystemClock), web_config(cfg, demo));
-    let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let state = AppState::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        web_config(cfg, demo),
+    );
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     tracing::info!(%addr, "Palisade is serving.");
-    palisade_web::serve(listener, state.clone(), shutdown_signal()).await.context("server failed")?;
+    palisade_web::serve(listener, state.clone(), shutdown_signal())
+        .await
+        .context("server failed")?;
     tracing::info!("Shutting down: flushing request records.");
     state.telemetry.flush().await;
     store.close().await;

@@ -50,12 +50,20 @@ async fn me(c: Caller) -> Json<Me> {
         Via::Session { .. } => "session",
         Via::Token(_) => "token",
     };
-    Json(Me { role: c.principal.role, user: c.user, via })
+    Json(Me {
+        role: c.principal.role,
+        user: c.user,
+        via,
+    })
 }
 
 /// Lists users.
 #[utoipa::path(get, path = "/api/v1/users", tag = "accounts", params(ListParams), responses((status = 200, body = ListResponse<User>)))]
-async fn list_users(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<User>>> {
+async fn list_users(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<User>>> {
     c.authorize(Action::Read(Resource::User), Scope::Provider)?;
     let (q, _) = p.query(&c)?;
     Ok(Json(s.store.list_users(&q).await?.into()))
@@ -63,7 +71,11 @@ async fn list_users(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<
 
 /// Creates a user (staff, or a client user of one client).
 #[utoipa::path(post, path = "/api/v1/users", tag = "accounts", request_body = NewUser, responses((status = 201, body = User)))]
-async fn create_user(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJson<NewUser>) -> ApiResult<(StatusCode, Json<User>)> {
+async fn create_user(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiJson(input): ApiJson<NewUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
     c.authorize(Action::Write(Resource::User), Scope::Provider)?;
     let password_hash = palisade_auth::hash_password(&input.password).map_err(|e| {
         tracing::error!(error = %e, "Password hashing failed.");
@@ -83,17 +95,32 @@ async fn create_user(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJs
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "accounts", params(("id" = UserId, Path)), responses((status = 200, body = User)))]
-async fn get_user(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<Json<User>> {
+async fn get_user(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<UserId>,
+) -> ApiResult<Json<User>> {
     c.authorize(Action::Read(Resource::User), Scope::Provider)?;
     Ok(Json(s.store.get_user(id).await?))
 }
 
-async fn set_disabled(s: &AppState, c: &Caller, id: UserId, disabled: bool) -> ApiResult<StatusCode> {
+async fn set_disabled(
+    s: &AppState,
+    c: &Caller,
+    id: UserId,
+    disabled: bool,
+) -> ApiResult<StatusCode> {
     c.authorize(Action::Write(Resource::User), Scope::Provider)?;
     if id == c.user.id && disabled {
-        return Err(ApiError::new(StatusCode::CONFLICT, "self_disable", "you cannot disable your own account"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "self_disable",
+            "you cannot disable your own account",
+        ));
     }
-    s.store.set_user_disabled(id, disabled.then(|| s.clock.now())).await?;
+    s.store
+        .set_user_disabled(id, disabled.then(|| s.clock.now()))
+        .await?;
     if disabled {
         s.store.delete_user_sessions(id).await?;
     }
@@ -103,13 +130,21 @@ async fn set_disabled(s: &AppState, c: &Caller, id: UserId, disabled: bool) -> A
 
 /// Disables a user and ends their sessions; their tokens stop working.
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "accounts", params(("id" = UserId, Path)), responses((status = 204)))]
-async fn disable_user(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<StatusCode> {
+async fn disable_user(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<UserId>,
+) -> ApiResult<StatusCode> {
     set_disabled(&s, &c, id, true).await
 }
 
 /// Re-enables a disabled user.
 #[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "accounts", params(("id" = UserId, Path)), responses((status = 204)))]
-async fn enable_user(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<StatusCode> {
+async fn enable_user(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<UserId>,
+) -> ApiResult<StatusCode> {
     set_disabled(&s, &c, id, false).await
 }
 
@@ -122,7 +157,11 @@ pub struct Revoked {
 /// Ends every session of a user (a super admin for anyone, anyone for themselves).
 #[utoipa::path(post, path = "/api/v1/users/{id}/sessions/revoke", tag = "accounts", params(("id" = UserId, Path)),
     responses((status = 200, body = Revoked)))]
-async fn revoke_user_sessions(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<UserId>) -> ApiResult<Json<Revoked>> {
+async fn revoke_user_sessions(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<UserId>,
+) -> ApiResult<Json<Revoked>> {
     if id != c.user.id {
         c.authorize(Action::Write(Resource::User), Scope::Provider)?;
     }
@@ -148,8 +187,14 @@ pub struct NewToken {
 impl Validate for NewToken {
     fn validate(&self) -> Result<(), FieldError> {
         validate::name("name", &self.name)?;
-        if self.expires_in_days.is_some_and(|d| !(1..=365).contains(&d)) {
-            return Err(FieldError::new("expires_in_days", "must be between 1 and 365"));
+        if self
+            .expires_in_days
+            .is_some_and(|d| !(1..=365).contains(&d))
+        {
+            return Err(FieldError::new(
+                "expires_in_days",
+                "must be between 1 and 365",
+            ));
         }
         Ok(())
     }
@@ -171,22 +216,38 @@ async fn list_tokens(State(s): State<AppState>, c: Caller) -> ApiResult<Json<Vec
 
 /// Issues the caller a token, no stronger than the caller's current role.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", request_body = NewToken, responses((status = 201, body = IssuedToken)))]
-async fn create_token(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJson<NewToken>) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+async fn create_token(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiJson(input): ApiJson<NewToken>,
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     let issued = issue_token(&s, &c, &input).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
 /// Shared by the API and the UI.
-pub(crate) async fn issue_token(s: &AppState, c: &Caller, input: &NewToken) -> ApiResult<IssuedToken> {
+pub(crate) async fn issue_token(
+    s: &AppState,
+    c: &Caller,
+    input: &NewToken,
+) -> ApiResult<IssuedToken> {
     let role = input.role.unwrap_or(c.principal.role);
     // Judged against the role in force, so a read-only token cannot mint a stronger one.
     if !crate::auth::token_role_ok(c.principal.role, role) {
-        return Err(FieldError::new("role", format!("a token of yours may act as {} or, for staff, auditor", c.principal.role)).into());
+        return Err(FieldError::new(
+            "role",
+            format!(
+                "a token of yours may act as {} or, for staff, auditor",
+                c.principal.role
+            ),
+        )
+        .into());
     }
     let now = s.clock.now();
     let lifetime = match input.expires_in_days {
         Some(d) => SignedDuration::from_hours(24 * i64::from(d)),
-        None => SignedDuration::try_from(s.config.token_lifetime).unwrap_or(SignedDuration::from_hours(24 * 90)),
+        None => SignedDuration::try_from(s.config.token_lifetime)
+            .unwrap_or(SignedDuration::from_hours(24 * 90)),
     };
     let secret = palisade_auth::new_api_token();
     let token = ApiToken {
@@ -200,17 +261,24 @@ pub(crate) async fn issue_token(s: &AppState, c: &Caller, input: &NewToken) -> A
         last_used_at: None,
         revoked_at: None,
     };
-    s.store.create_token(&token, &palisade_auth::token_hash(&secret)).await?;
+    s.store
+        .create_token(&token, &palisade_auth::token_hash(&secret))
+        .await?;
     tracing::info!(token = %token.id, user = %c.user.id, role = %role, "API token issued.");
     Ok(IssuedToken { token, secret })
 }
 
 /// Revokes one of the caller's tokens (a super admin may revoke anyone's).
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "accounts", params(("id" = TokenId, Path)), responses((status = 204)))]
-async fn revoke_token(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<TokenId>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<TokenId>,
+) -> ApiResult<StatusCode> {
     let token = s.store.get_token(id).await?;
     if token.user_id != c.user.id {
-        c.authorize(Action::Write(Resource::User), Scope::Provider).map_err(|_| ApiError::not_found())?;
+        c.authorize(Action::Write(Resource::User), Scope::Provider)
+            .map_err(|_| ApiError::not_found())?;
     }
     s.store.revoke_token(id, s.clock.now()).await?;
     tracing::info!(token = %id, by = %c.user.id, "API token revoked.");
@@ -220,7 +288,11 @@ async fn revoke_token(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath
 /// Request records, newest first.
 #[utoipa::path(get, path = "/api/v1/request-records", tag = "audit", params(ListParams),
     responses((status = 200, body = ListResponse<RequestRecord>)))]
-async fn list_request_records(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<RequestRecord>>> {
+async fn list_request_records(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<RequestRecord>>> {
     c.authorize(Action::Read(Resource::RequestRecord), Scope::Provider)?;
     let (q, _) = p.query(&c)?;
     Ok(Json(s.store.list_request_records(&q).await?.into()))

@@ -38,8 +38,14 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
-        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("palisade_session"))));
+        c.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("palisade_session"))),
+        );
     }
 }
 
@@ -83,20 +89,30 @@ pub struct ListResponse<T: ToSchema> {
 
 impl<T: ToSchema> From<Page<T>> for ListResponse<T> {
     fn from(p: Page<T>) -> Self {
-        Self { items: p.items, next_cursor: p.next_after.map(|a| URL_SAFE_NO_PAD.encode(a)) }
+        Self {
+            items: p.items,
+            next_cursor: p.next_after.map(|a| URL_SAFE_NO_PAD.encode(a)),
+        }
     }
 }
 
 impl ListParams {
     /// The parameters a UI page list uses.
     pub(crate) fn for_page(cursor: Option<String>, client_id: Option<ClientId>) -> Self {
-        Self { cursor, client_id, ..Default::default() }
+        Self {
+            cursor,
+            client_id,
+            ..Default::default()
+        }
     }
 
     /// The store query and the scope to authorise it against. Client users are pinned to their
     /// own client whatever they ask for.
     pub(crate) fn query(&self, caller: &Caller) -> Result<(ListQuery, Scope), ApiError> {
-        if self.limit.is_some_and(|l| l == 0 || l > palisade_store::MAX_PAGE_SIZE) {
+        if self
+            .limit
+            .is_some_and(|l| l == 0 || l > palisade_store::MAX_PAGE_SIZE)
+        {
             return Err(ApiError::field(
                 StatusCode::BAD_REQUEST,
                 "invalid_query",
@@ -107,7 +123,14 @@ impl ListParams {
         let after = match &self.cursor {
             None => None,
             Some(c) => {
-                let bad = || ApiError::field(StatusCode::BAD_REQUEST, "invalid_query", "cursor", "not a cursor from this API");
+                let bad = || {
+                    ApiError::field(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_query",
+                        "cursor",
+                        "not a cursor from this API",
+                    )
+                };
                 let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
                 let text = String::from_utf8(raw).map_err(|_| bad())?;
                 text.parse::<uuid::Uuid>().map_err(|_| bad())?;

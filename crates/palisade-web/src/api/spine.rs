@@ -46,7 +46,9 @@ fn host_scope(client: Option<ClientId>) -> Scope {
 
 async fn archive(s: &AppState, what: Archivable, archived: bool) -> ApiResult<StatusCode> {
     let now = s.clock.now();
-    s.store.set_archived(what, archived.then_some(now), now).await?;
+    s.store
+        .set_archived(what, archived.then_some(now), now)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -55,14 +57,21 @@ async fn archive(s: &AppState, what: Archivable, archived: bool) -> ApiResult<St
 /// Lists clients (client users see only their own).
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", params(ListParams),
     responses((status = 200, body = ListResponse<Client>)))]
-async fn list_clients(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<Client>>> {
+async fn list_clients(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Client>>> {
     let (mut q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Client), scope)?;
     // For clients the "client" filter is the record's own ID.
     if let Some(own) = q.client.take() {
         let client = s.store.get_client(own).await?;
         let show = q.include_archived || client.archived_at.is_none();
-        return Ok(Json(ListResponse { items: if show { vec![client] } else { vec![] }, next_cursor: None }));
+        return Ok(Json(ListResponse {
+            items: if show { vec![client] } else { vec![] },
+            next_cursor: None,
+        }));
     }
     Ok(Json(s.store.list_clients(&q).await?.into()))
 }
@@ -70,15 +79,26 @@ async fn list_clients(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuer
 /// Creates a client with its contract.
 #[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = ClientInput,
     responses((status = 201, body = Client), (status = 422, body = crate::error::ErrorBody)))]
-async fn create_client(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJson<ClientInput>) -> ApiResult<Created<Client>> {
+async fn create_client(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiJson(input): ApiJson<ClientInput>,
+) -> ApiResult<Created<Client>> {
     c.authorize(Action::Write(Resource::Client), Scope::Provider)?;
-    Ok((StatusCode::CREATED, Json(s.store.create_client(&input, s.clock.now()).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_client(&input, s.clock.now()).await?),
+    ))
 }
 
 /// One client.
 #[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = ClientId, Path)),
     responses((status = 200, body = Client), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>) -> ApiResult<Json<Client>> {
+async fn get_client(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ClientId>,
+) -> ApiResult<Json<Client>> {
     c.authorize(Action::Read(Resource::Client), Scope::Client(id))?;
     Ok(Json(s.store.get_client(id).await?))
 }
@@ -86,21 +106,36 @@ async fn get_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<C
 /// Replaces a client's name and contract.
 #[utoipa::path(put, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = ClientId, Path)), request_body = ClientInput,
     responses((status = 200, body = Client)))]
-async fn update_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>, ApiJson(input): ApiJson<ClientInput>) -> ApiResult<Json<Client>> {
+async fn update_client(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ClientId>,
+    ApiJson(input): ApiJson<ClientInput>,
+) -> ApiResult<Json<Client>> {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
-    Ok(Json(s.store.update_client(id, &input, s.clock.now()).await?))
+    Ok(Json(
+        s.store.update_client(id, &input, s.clock.now()).await?,
+    ))
 }
 
 /// Archives a client (nothing is deleted).
 #[utoipa::path(post, path = "/api/v1/clients/{id}/archive", tag = "clients", params(("id" = ClientId, Path)), responses((status = 204)))]
-async fn archive_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>) -> ApiResult<StatusCode> {
+async fn archive_client(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ClientId>,
+) -> ApiResult<StatusCode> {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
     archive(&s, Archivable::Client(id), true).await
 }
 
 /// Restores an archived client.
 #[utoipa::path(post, path = "/api/v1/clients/{id}/restore", tag = "clients", params(("id" = ClientId, Path)), responses((status = 204)))]
-async fn restore_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>) -> ApiResult<StatusCode> {
+async fn restore_client(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ClientId>,
+) -> ApiResult<StatusCode> {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
     archive(&s, Archivable::Client(id), false).await
 }
@@ -110,7 +145,12 @@ async fn restore_client(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPa
 /// A client's contacts.
 #[utoipa::path(get, path = "/api/v1/clients/{id}/contacts", tag = "contacts", params(("id" = ClientId, Path), ListParams),
     responses((status = 200, body = ListResponse<Contact>)))]
-async fn list_contacts(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<Contact>>> {
+async fn list_contacts(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ClientId>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Contact>>> {
     c.authorize(Action::Read(Resource::Contact), Scope::Client(id))?;
     let (mut q, _) = p.query(&c)?;
     q.client = Some(id);
@@ -120,33 +160,65 @@ async fn list_contacts(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPat
 /// Adds a contact to a client.
 #[utoipa::path(post, path = "/api/v1/clients/{id}/contacts", tag = "contacts", params(("id" = ClientId, Path)), request_body = ContactInput,
     responses((status = 201, body = Contact)))]
-async fn create_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ClientId>, ApiJson(input): ApiJson<ContactInput>) -> ApiResult<Created<Contact>> {
+async fn create_contact(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ClientId>,
+    ApiJson(input): ApiJson<ContactInput>,
+) -> ApiResult<Created<Contact>> {
     c.authorize(Action::Write(Resource::Contact), Scope::Client(id))?;
-    Ok((StatusCode::CREATED, Json(s.store.create_contact(id, &input, s.clock.now()).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_contact(id, &input, s.clock.now()).await?),
+    ))
 }
 
 /// One contact.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = ContactId, Path)), responses((status = 200, body = Contact)))]
-async fn get_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ContactId>) -> ApiResult<Json<Contact>> {
+async fn get_contact(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ContactId>,
+) -> ApiResult<Json<Contact>> {
     let contact = s.store.get_contact(id).await?;
-    c.authorize(Action::Read(Resource::Contact), Scope::Client(contact.client_id))?;
+    c.authorize(
+        Action::Read(Resource::Contact),
+        Scope::Client(contact.client_id),
+    )?;
     Ok(Json(contact))
 }
 
 /// Replaces a contact's details.
 #[utoipa::path(put, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = ContactId, Path)), request_body = ContactInput,
     responses((status = 200, body = Contact)))]
-async fn update_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ContactId>, ApiJson(input): ApiJson<ContactInput>) -> ApiResult<Json<Contact>> {
+async fn update_contact(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ContactId>,
+    ApiJson(input): ApiJson<ContactInput>,
+) -> ApiResult<Json<Contact>> {
     let contact = s.store.get_contact(id).await?;
-    c.authorize(Action::Write(Resource::Contact), Scope::Client(contact.client_id))?;
-    Ok(Json(s.store.update_contact(id, &input, s.clock.now()).await?))
+    c.authorize(
+        Action::Write(Resource::Contact),
+        Scope::Client(contact.client_id),
+    )?;
+    Ok(Json(
+        s.store.update_contact(id, &input, s.clock.now()).await?,
+    ))
 }
 
 /// Archives a contact.
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/archive", tag = "contacts", params(("id" = ContactId, Path)), responses((status = 204)))]
-async fn archive_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<ContactId>) -> ApiResult<StatusCode> {
+async fn archive_contact(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<ContactId>,
+) -> ApiResult<StatusCode> {
     let contact = s.store.get_contact(id).await?;
-    c.authorize(Action::Write(Resource::Contact), Scope::Client(contact.client_id))?;
+    c.authorize(
+        Action::Write(Resource::Contact),
+        Scope::Client(contact.client_id),
+    )?;
     archive(&s, Archivable::Contact(id), true).await
 }
 
@@ -154,7 +226,11 @@ async fn archive_contact(State(s): State<AppState>, c: Caller, ApiPath(id): ApiP
 
 /// Lists sites, filtered by client if asked (client users see only their own).
 #[utoipa::path(get, path = "/api/v1/sites", tag = "sites", params(ListParams), responses((status = 200, body = ListResponse<Site>)))]
-async fn list_sites(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<Site>>> {
+async fn list_sites(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Site>>> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Site), scope)?;
     Ok(Json(s.store.list_sites(&q).await?.into()))
@@ -162,14 +238,28 @@ async fn list_sites(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<
 
 /// Creates a site for a client.
 #[utoipa::path(post, path = "/api/v1/sites", tag = "sites", request_body = NewSite, responses((status = 201, body = Site)))]
-async fn create_site(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJson<NewSite>) -> ApiResult<Created<Site>> {
-    c.authorize(Action::Write(Resource::Site), Scope::Client(input.client_id))?;
-    Ok((StatusCode::CREATED, Json(s.store.create_site(&input, s.clock.now()).await?)))
+async fn create_site(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiJson(input): ApiJson<NewSite>,
+) -> ApiResult<Created<Site>> {
+    c.authorize(
+        Action::Write(Resource::Site),
+        Scope::Client(input.client_id),
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_site(&input, s.clock.now()).await?),
+    ))
 }
 
 /// One site.
 #[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "sites", params(("id" = SiteId, Path)), responses((status = 200, body = Site)))]
-async fn get_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<Json<Site>> {
+async fn get_site(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<SiteId>,
+) -> ApiResult<Json<Site>> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Read(Resource::Site), Scope::Client(site.client_id))?;
     Ok(Json(site))
@@ -178,7 +268,12 @@ async fn get_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<Sit
 /// Replaces a site's name and URL.
 #[utoipa::path(put, path = "/api/v1/sites/{id}", tag = "sites", params(("id" = SiteId, Path)), request_body = SiteUpdate,
     responses((status = 200, body = Site)))]
-async fn update_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>, ApiJson(input): ApiJson<SiteUpdate>) -> ApiResult<Json<Site>> {
+async fn update_site(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<SiteId>,
+    ApiJson(input): ApiJson<SiteUpdate>,
+) -> ApiResult<Json<Site>> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(site.client_id))?;
     Ok(Json(s.store.update_site(id, &input, s.clock.now()).await?))
@@ -186,7 +281,11 @@ async fn update_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<
 
 /// Archives a site.
 #[utoipa::path(post, path = "/api/v1/sites/{id}/archive", tag = "sites", params(("id" = SiteId, Path)), responses((status = 204)))]
-async fn archive_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<StatusCode> {
+async fn archive_site(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<SiteId>,
+) -> ApiResult<StatusCode> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(site.client_id))?;
     archive(&s, Archivable::Site(id), true).await
@@ -194,7 +293,11 @@ async fn archive_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath
 
 /// Restores an archived site.
 #[utoipa::path(post, path = "/api/v1/sites/{id}/restore", tag = "sites", params(("id" = SiteId, Path)), responses((status = 204)))]
-async fn restore_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<StatusCode> {
+async fn restore_site(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<SiteId>,
+) -> ApiResult<StatusCode> {
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(site.client_id))?;
     archive(&s, Archivable::Site(id), false).await
@@ -203,9 +306,16 @@ async fn restore_site(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath
 /// A site's environments in promotion order.
 #[utoipa::path(get, path = "/api/v1/sites/{id}/environments", tag = "environments", params(("id" = SiteId, Path)),
     responses((status = 200, body = Vec<Environment>)))]
-async fn site_environments(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<SiteId>) -> ApiResult<Json<Vec<Environment>>> {
+async fn site_environments(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<SiteId>,
+) -> ApiResult<Json<Vec<Environment>>> {
     let site = s.store.get_site(id).await?;
-    c.authorize(Action::Read(Resource::Environment), Scope::Client(site.client_id))?;
+    c.authorize(
+        Action::Read(Resource::Environment),
+        Scope::Client(site.client_id),
+    )?;
     Ok(Json(s.store.site_environments(id, false).await?))
 }
 
@@ -214,7 +324,11 @@ async fn site_environments(State(s): State<AppState>, c: Caller, ApiPath(id): Ap
 /// Lists environments across sites.
 #[utoipa::path(get, path = "/api/v1/environments", tag = "environments", params(ListParams),
     responses((status = 200, body = ListResponse<Environment>)))]
-async fn list_environments(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<Environment>>> {
+async fn list_environments(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Environment>>> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Environment), scope)?;
     Ok(Json(s.store.list_environments(&q).await?.into()))
@@ -223,7 +337,11 @@ async fn list_environments(State(s): State<AppState>, c: Caller, ApiQuery(p): Ap
 /// Adds an environment to a site.
 #[utoipa::path(post, path = "/api/v1/environments", tag = "environments", request_body = NewEnvironment,
     responses((status = 201, body = Environment)))]
-async fn create_environment(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJson<NewEnvironment>) -> ApiResult<Created<Environment>> {
+async fn create_environment(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiJson(input): ApiJson<NewEnvironment>,
+) -> ApiResult<Created<Environment>> {
     let site = match s.store.get_site(input.site_id).await {
         Ok(site) => site,
         Err(palisade_store::StoreError::NotFound) => {
@@ -231,34 +349,66 @@ async fn create_environment(State(s): State<AppState>, c: Caller, ApiJson(input)
         }
         Err(e) => return Err(e.into()),
     };
-    c.authorize(Action::Write(Resource::Environment), Scope::Client(site.client_id))?;
-    Ok((StatusCode::CREATED, Json(s.store.create_environment(&input, s.clock.now()).await?)))
+    c.authorize(
+        Action::Write(Resource::Environment),
+        Scope::Client(site.client_id),
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_environment(&input, s.clock.now()).await?),
+    ))
 }
 
 /// One environment.
 #[utoipa::path(get, path = "/api/v1/environments/{id}", tag = "environments", params(("id" = EnvironmentId, Path)),
     responses((status = 200, body = Environment)))]
-async fn get_environment(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<EnvironmentId>) -> ApiResult<Json<Environment>> {
+async fn get_environment(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<EnvironmentId>,
+) -> ApiResult<Json<Environment>> {
     let env = s.store.get_environment(id).await?;
-    c.authorize(Action::Read(Resource::Environment), Scope::Client(env.client_id))?;
+    c.authorize(
+        Action::Read(Resource::Environment),
+        Scope::Client(env.client_id),
+    )?;
     Ok(Json(env))
 }
 
 /// Replaces an environment's fields.
 #[utoipa::path(put, path = "/api/v1/environments/{id}", tag = "environments", params(("id" = EnvironmentId, Path)),
     request_body = EnvironmentUpdate, responses((status = 200, body = Environment)))]
-async fn update_environment(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<EnvironmentId>, ApiJson(input): ApiJson<EnvironmentUpdate>) -> ApiResult<Json<Environment>> {
+async fn update_environment(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<EnvironmentId>,
+    ApiJson(input): ApiJson<EnvironmentUpdate>,
+) -> ApiResult<Json<Environment>> {
     let env = s.store.get_environment(id).await?;
-    c.authorize(Action::Write(Resource::Environment), Scope::Client(env.client_id))?;
-    Ok(Json(s.store.update_environment(id, &input, s.clock.now()).await?))
+    c.authorize(
+        Action::Write(Resource::Environment),
+        Scope::Client(env.client_id),
+    )?;
+    Ok(Json(
+        s.store
+            .update_environment(id, &input, s.clock.now())
+            .await?,
+    ))
 }
 
 /// Archives an environment.
 #[utoipa::path(post, path = "/api/v1/environments/{id}/archive", tag = "environments", params(("id" = EnvironmentId, Path)),
     responses((status = 204)))]
-async fn archive_environment(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<EnvironmentId>) -> ApiResult<StatusCode> {
+async fn archive_environment(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<EnvironmentId>,
+) -> ApiResult<StatusCode> {
     let env = s.store.get_environment(id).await?;
-    c.authorize(Action::Write(Resource::Environment), Scope::Client(env.client_id))?;
+    c.authorize(
+        Action::Write(Resource::Environment),
+        Scope::Client(env.client_id),
+    )?;
     archive(&s, Archivable::Environment(id), true).await
 }
 
@@ -266,7 +416,11 @@ async fn archive_environment(State(s): State<AppState>, c: Caller, ApiPath(id): 
 
 /// Lists hosts (client users see only hosts dedicated to them).
 #[utoipa::path(get, path = "/api/v1/hosts", tag = "hosts", params(ListParams), responses((status = 200, body = ListResponse<Host>)))]
-async fn list_hosts(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<ListParams>) -> ApiResult<Json<ListResponse<Host>>> {
+async fn list_hosts(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Host>>> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Host), scope)?;
     Ok(Json(s.store.list_hosts(&q).await?.into()))
@@ -274,14 +428,25 @@ async fn list_hosts(State(s): State<AppState>, c: Caller, ApiQuery(p): ApiQuery<
 
 /// Registers a host.
 #[utoipa::path(post, path = "/api/v1/hosts", tag = "hosts", request_body = HostInput, responses((status = 201, body = Host)))]
-async fn create_host(State(s): State<AppState>, c: Caller, ApiJson(input): ApiJson<HostInput>) -> ApiResult<Created<Host>> {
+async fn create_host(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiJson(input): ApiJson<HostInput>,
+) -> ApiResult<Created<Host>> {
     c.authorize(Action::Write(Resource::Host), host_scope(input.client_id))?;
-    Ok((StatusCode::CREATED, Json(s.store.create_host(&input, s.clock.now()).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_host(&input, s.clock.now()).await?),
+    ))
 }
 
 /// One host.
 #[utoipa::path(get, path = "/api/v1/hosts/{id}", tag = "hosts", params(("id" = HostId, Path)), responses((status = 200, body = Host)))]
-async fn get_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<HostId>) -> ApiResult<Json<Host>> {
+async fn get_host(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<HostId>,
+) -> ApiResult<Json<Host>> {
     let host = s.store.get_host(id).await?;
     c.authorize(Action::Read(Resource::Host), host_scope(host.client_id))?;
     Ok(Json(host))
@@ -290,7 +455,12 @@ async fn get_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<Hos
 /// Replaces a host's fields and the environments it serves.
 #[utoipa::path(put, path = "/api/v1/hosts/{id}", tag = "hosts", params(("id" = HostId, Path)), request_body = HostInput,
     responses((status = 200, body = Host)))]
-async fn update_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<HostId>, ApiJson(input): ApiJson<HostInput>) -> ApiResult<Json<Host>> {
+async fn update_host(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<HostId>,
+    ApiJson(input): ApiJson<HostInput>,
+) -> ApiResult<Json<Host>> {
     let host = s.store.get_host(id).await?;
     c.authorize(Action::Write(Resource::Host), host_scope(host.client_id))?;
     c.authorize(Action::Write(Resource::Host), host_scope(input.client_id))?;
@@ -299,7 +469,11 @@ async fn update_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<
 
 /// Archives a host.
 #[utoipa::path(post, path = "/api/v1/hosts/{id}/archive", tag = "hosts", params(("id" = HostId, Path)), responses((status = 204)))]
-async fn archive_host(State(s): State<AppState>, c: Caller, ApiPath(id): ApiPath<HostId>) -> ApiResult<StatusCode> {
+async fn archive_host(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<HostId>,
+) -> ApiResult<StatusCode> {
     let host = s.store.get_host(id).await?;
     c.authorize(Action::Write(Resource::Host), host_scope(host.client_id))?;
     archive(&s, Archivable::Host(id), true).await

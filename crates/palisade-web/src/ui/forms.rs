@@ -43,8 +43,14 @@ struct EnrolPage {
 }
 
 fn login_cookie(state: &AppState, value: &str) -> String {
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
-    format!("{LOGIN_CSRF_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}")
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{LOGIN_CSRF_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    )
 }
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -58,17 +64,32 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn login_form(state: &AppState, status: StatusCode, email: &str, error: Option<String>) -> Response {
+fn login_form(
+    state: &AppState,
+    status: StatusCode,
+    email: &str,
+    error: Option<String>,
+) -> Response {
     let csrf = palisade_auth::new_session_token();
-    let page = LoginPage { shell: None, csrf: csrf.clone(), email: email.to_owned(), error };
-    (status, [(header::SET_COOKIE, login_cookie(state, &csrf))], render(&page)).into_response()
+    let page = LoginPage {
+        shell: None,
+        csrf: csrf.clone(),
+        email: email.to_owned(),
+        error,
+    };
+    (
+        status,
+        [(header::SET_COOKIE, login_cookie(state, &csrf))],
+        render(&page),
+    )
+        .into_response()
 }
 
 pub(crate) async fn login_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Ok(Some(c)) = auth::authenticate(&headers, &s).await {
-        if !c.mfa_pending {
-            return Redirect::to("/").into_response();
-        }
+    if let Ok(Some(c)) = auth::authenticate(&headers, &s).await
+        && !c.mfa_pending
+    {
+        return Redirect::to("/").into_response();
     }
     login_form(&s, StatusCode::OK, "", None)
 }
@@ -82,13 +103,21 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> Response {
     };
     let email = form.get("email").to_owned();
     if !expected.is_some_and(|e| palisade_auth::tokens_equal(&e, form.get("csrf"))) {
-        return login_form(&s, StatusCode::FORBIDDEN, &email, Some("Your sign-in form expired; please try again.".into()));
+        return login_form(
+            &s,
+            StatusCode::FORBIDDEN,
+            &email,
+            Some("Your sign-in form expired; please try again.".into()),
+        );
     }
     match auth::password_login(&s, ip, &email, form.get("password")).await {
         Ok(new) => (
             StatusCode::SEE_OTHER,
             [
-                (header::SET_COOKIE, auth::session_cookie(&s, Some(&new.secret))),
+                (
+                    header::SET_COOKIE,
+                    auth::session_cookie(&s, Some(&new.secret)),
+                ),
                 (header::LOCATION, "/".to_owned()),
             ],
         )
@@ -107,7 +136,12 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> Response {
 /// The caller of a sign-in step, who may still owe MFA.
 async fn pending_caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     match auth::authenticate(headers, s).await {
-        Ok(Some(c @ Caller { via: Via::Session { .. }, .. })) => Ok(c),
+        Ok(Some(
+            c @ Caller {
+                via: Via::Session { .. },
+                ..
+            },
+        )) => Ok(c),
         _ => Err(Redirect::to("/login").into_response()),
     }
 }
@@ -123,7 +157,11 @@ pub(crate) async fn mfa_page(State(s): State<AppState>, headers: HeaderMap) -> R
     if !c.user.mfa_enabled {
         return Redirect::to("/mfa/enrol").into_response();
     }
-    render(&MfaPage { shell: None, csrf: c.csrf(), error: None })
+    render(&MfaPage {
+        shell: None,
+        csrf: c.csrf(),
+        error: None,
+    })
 }
 
 pub(crate) async fn mfa(State(s): State<AppState>, req: Request) -> Response {
@@ -140,7 +178,14 @@ pub(crate) async fn mfa(State(s): State<AppState>, req: Request) -> Response {
     }
     match auth::totp_login(&s, &c, form.get("code")).await {
         Ok(()) => Redirect::to("/").into_response(),
-        Err(e) => (StatusCode::UNAUTHORIZED, render(&MfaPage { shell: None, csrf: c.csrf(), error: Some(e.to_string()) }))
+        Err(e) => (
+            StatusCode::UNAUTHORIZED,
+            render(&MfaPage {
+                shell: None,
+                csrf: c.csrf(),
+                error: Some(e.to_string()),
+            }),
+        )
             .into_response(),
     }
 }
@@ -180,12 +225,16 @@ pub(crate) async fn enrol(State(s): State<AppState>, req: Request) -> Response {
     if c.check_csrf(Some(form.get("csrf"))).is_err() || c.user.mfa_enabled {
         return Redirect::to("/").into_response();
     }
-    let Some(secret) = totp::secret_from_base32(form.get("secret")).filter(|k| k.len() >= 16) else {
+    let Some(secret) = totp::secret_from_base32(form.get("secret")).filter(|k| k.len() >= 16)
+    else {
         return Redirect::to("/mfa/enrol").into_response();
     };
     match auth::enrol_totp(&s, &c, &secret, form.get("code")).await {
         Ok(()) => Redirect::to("/").into_response(),
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, render(&enrol_form(&s, &c, &secret, Some(e.to_string()))))
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&enrol_form(&s, &c, &secret, Some(e.to_string()))),
+        )
             .into_response(),
     }
 }
@@ -199,16 +248,18 @@ pub(crate) async fn logout(State(s): State<AppState>, req: Request) -> Response 
         Ok(f) => f,
         Err(r) => return r,
     };
-    if c.check_csrf(Some(form.get("csrf"))).is_ok() {
-        if let Via::Session { session, .. } = &c.via {
-            if let Err(e) = s.store.delete_session(session.id).await {
-                tracing::error!(error = %e, "Could not end session.");
-            }
-        }
+    if c.check_csrf(Some(form.get("csrf"))).is_ok()
+        && let Via::Session { session, .. } = &c.via
+        && let Err(e) = s.store.delete_session(session.id).await
+    {
+        tracing::error!(error = %e, "Could not end session.");
     }
     (
         StatusCode::SEE_OTHER,
-        [(header::SET_COOKIE, auth::session_cookie(&s, None)), (header::LOCATION, "/login".to_owned())],
+        [
+            (header::SET_COOKIE, auth::session_cookie(&s, None)),
+            (header::LOCATION, "/login".to_owned()),
+        ],
     )
         .into_response()
 }

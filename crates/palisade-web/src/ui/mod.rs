@@ -5,6 +5,7 @@
 mod forms;
 mod pages;
 
+use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -12,7 +13,6 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use askama::Template;
 
 use crate::auth::{self, Caller};
 use crate::telemetry::ActorSlot;
@@ -26,7 +26,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/mfa/enrol", get(forms::enrol_page).post(forms::enrol))
         .route("/logout", post(forms::logout))
         .route("/clients", get(pages::clients).post(pages::create_client))
-        .route("/clients/{id}", get(pages::client).post(pages::update_client))
+        .route(
+            "/clients/{id}",
+            get(pages::client).post(pages::update_client),
+        )
         .route("/clients/{id}/archive", post(pages::archive_client))
         .route("/clients/{id}/restore", post(pages::restore_client))
         .route("/clients/{id}/contacts", post(pages::create_contact))
@@ -43,7 +46,10 @@ pub(crate) fn router() -> Router<AppState> {
 
 async fn stylesheet() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../../static/app.css"),
     )
 }
@@ -87,7 +93,11 @@ impl From<ApiError> for UiError {
             Some(f) => format!("{f}: {}", e.message),
             None => e.message,
         };
-        Self { status: e.status, message, back: "/".into() }
+        Self {
+            status: e.status,
+            message,
+            back: "/".into(),
+        }
     }
 }
 
@@ -120,7 +130,12 @@ impl IntoResponse for UiError {
             s if s.is_client_error() => "Please check what you entered",
             _ => "Something went wrong",
         };
-        let page = MessagePage { shell: None, title: title.into(), message: self.message, back: self.back };
+        let page = MessagePage {
+            shell: None,
+            title: title.into(),
+            message: self.message,
+            back: self.back,
+        };
         (self.status, render(&page)).into_response()
     }
 }
@@ -144,13 +159,21 @@ impl FromRequestParts<AppState> for Visitor {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let caller = auth::authenticate(&parts.headers, state).await.map_err(|e| UiError::from(e).into_response())?;
-        let Some(caller) = caller else { return Err(Redirect::to("/login").into_response()) };
+        let caller = auth::authenticate(&parts.headers, state)
+            .await
+            .map_err(|e| UiError::from(e).into_response())?;
+        let Some(caller) = caller else {
+            return Err(Redirect::to("/login").into_response());
+        };
         if let Some(slot) = parts.extensions.get::<ActorSlot>() {
             slot.set(caller.user.id, caller.user.client_id);
         }
         if caller.mfa_pending {
-            let to = if caller.user.mfa_enabled { "/login/mfa" } else { "/mfa/enrol" };
+            let to = if caller.user.mfa_enabled {
+                "/login/mfa"
+            } else {
+                "/mfa/enrol"
+            };
             return Err(Redirect::to(to).into_response());
         }
         Ok(Self(caller))
@@ -167,22 +190,35 @@ impl FormData {
     }
 
     pub(crate) fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
     }
 
     pub(crate) fn opt(&self, name: &str) -> Option<String> {
-        Some(self.get(name).trim()).filter(|v| !v.is_empty()).map(str::to_owned)
+        Some(self.get(name).trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
     }
 
     pub(crate) fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 async fn read_form(req: Request, state: &AppState) -> Result<FormData, Response> {
     let body = Bytes::from_request(req, state).await.map_err(|e| {
-        UiError { status: e.status(), message: "the form could not be read (too large?)".into(), back: "/".into() }
-            .into_response()
+        UiError {
+            status: e.status(),
+            message: "the form could not be read (too large?)".into(),
+            back: "/".into(),
+        }
+        .into_response()
     })?;
     Ok(FormData::parse(&body))
 }
@@ -200,7 +236,9 @@ impl FromRequest<AppState> for Posted {
         let (mut parts, body) = req.into_parts();
         let Visitor(caller) = Visitor::from_request_parts(&mut parts, state).await?;
         let form = read_form(Request::from_parts(parts, body), state).await?;
-        caller.check_csrf(Some(form.get("csrf"))).map_err(|e| UiError::from(e).into_response())?;
+        caller
+            .check_csrf(Some(form.get("csrf")))
+            .map_err(|e| UiError::from(e).into_response())?;
         Ok(Self { caller, form })
     }
 }

@@ -28,7 +28,11 @@ fn can(c: &Caller, action: Action, scope: Scope) -> bool {
 }
 
 /// Pages reuse the API's cursor handling so both page through records the same way.
-fn list_query(c: &Caller, cursor: Option<String>, client: Option<ClientId>) -> Result<(ListQuery, Scope), UiError> {
+fn list_query(
+    c: &Caller,
+    cursor: Option<String>,
+    client: Option<ClientId>,
+) -> Result<(ListQuery, Scope), UiError> {
     let params = crate::api::ListParams::for_page(cursor, client);
     Ok(params.query(c)?)
 }
@@ -65,16 +69,27 @@ pub(crate) async fn home(State(s): State<AppState>, Visitor(c): Visitor) -> UiRe
     if let Some(own) = c.principal.client_id {
         c.authorize(Action::Read(Resource::Client), Scope::Client(own))?;
         let client = s.store.get_client(own).await?;
-        let q = ListQuery { client: Some(own), limit: MAX_PAGE_SIZE, ..Default::default() };
+        let q = ListQuery {
+            client: Some(own),
+            limit: MAX_PAGE_SIZE,
+            ..Default::default()
+        };
         let mut sites = Vec::new();
         for site in s.store.list_sites(&q).await?.items {
             let envs = s.store.site_environments(site.id, false).await?;
             sites.push((site, envs));
         }
-        return Ok(render(&Portal { shell: Shell::of(&c), client, sites }));
+        return Ok(render(&Portal {
+            shell: Shell::of(&c),
+            client,
+            sites,
+        }));
     }
     c.authorize(Action::Read(Resource::Client), Scope::Provider)?;
-    let all = ListQuery { limit: MAX_PAGE_SIZE, ..Default::default() };
+    let all = ListQuery {
+        limit: MAX_PAGE_SIZE,
+        ..Default::default()
+    };
     let clients = s.store.list_clients(&all).await?;
     let sites = s.store.list_sites(&all).await?;
     let hosts = s.store.list_hosts(&all).await?;
@@ -117,10 +132,20 @@ impl ClientForm {
         let first = hours.ranges.first();
         Self {
             name: client.map(|c| c.name.clone()).unwrap_or_default(),
-            tiers: SlaTier::ALL.iter().map(|t| (t.as_str(), *t == contract.sla_tier)).collect(),
-            days: Day::ALL.iter().map(|d| (d.as_str(), hours.ranges.iter().any(|r| r.day == *d))).collect(),
-            start: first.map(|r| r.start.clone()).unwrap_or_else(|| "09:00".into()),
-            end: first.map(|r| r.end.clone()).unwrap_or_else(|| "17:30".into()),
+            tiers: SlaTier::ALL
+                .iter()
+                .map(|t| (t.as_str(), *t == contract.sla_tier))
+                .collect(),
+            days: Day::ALL
+                .iter()
+                .map(|d| (d.as_str(), hours.ranges.iter().any(|r| r.day == *d)))
+                .collect(),
+            start: first
+                .map(|r| r.start.clone())
+                .unwrap_or_else(|| "09:00".into()),
+            end: first
+                .map(|r| r.end.clone())
+                .unwrap_or_else(|| "17:30".into()),
             time_zone: hours.time_zone.clone(),
             holiday_calendar: contract.holiday_calendar.unwrap_or_default(),
             out_of_hours: contract.out_of_hours,
@@ -135,14 +160,24 @@ fn client_input(f: &super::FormData) -> Result<ClientInput, UiError> {
         .ok_or_else(|| FieldError::new("sla_tier", "choose basic, standard or premium"))?;
     let mut ranges = Vec::new();
     for day in f.all("day") {
-        let day = Day::ALL.into_iter().find(|d| d.as_str() == day).ok_or_else(|| FieldError::new("day", "unknown weekday"))?;
-        ranges.push(DayRange { day, start: f.get("start").trim().into(), end: f.get("end").trim().into() });
+        let day = Day::ALL
+            .into_iter()
+            .find(|d| d.as_str() == day)
+            .ok_or_else(|| FieldError::new("day", "unknown weekday"))?;
+        ranges.push(DayRange {
+            day,
+            start: f.get("start").trim().into(),
+            end: f.get("end").trim().into(),
+        });
     }
     let input = ClientInput {
         name: f.get("name").to_owned(),
         contract: Contract {
             sla_tier,
-            support_hours: SupportHours { time_zone: f.get("time_zone").trim().to_owned(), ranges },
+            support_hours: SupportHours {
+                time_zone: f.get("time_zone").trim().to_owned(),
+                ranges,
+            },
             holiday_calendar: f.opt("holiday_calendar"),
             out_of_hours: f.get("out_of_hours") == "on",
         },
@@ -162,13 +197,24 @@ struct ClientsPage {
     form: ClientForm,
 }
 
-pub(crate) async fn clients(State(s): State<AppState>, Visitor(c): Visitor, Query(p): Query<PageQuery>) -> UiResult {
+pub(crate) async fn clients(
+    State(s): State<AppState>,
+    Visitor(c): Visitor,
+    Query(p): Query<PageQuery>,
+) -> UiResult {
     if let Some(own) = c.principal.client_id {
         return Ok(Redirect::to(&format!("/clients/{own}")).into_response());
     }
     let (q, scope) = list_query(&c, p.cursor, None)?;
     c.authorize(Action::Read(Resource::Client), scope)?;
-    let page: ListResponse<Client> = s.store.list_clients(&ListQuery { include_archived: true, ..q }).await?.into();
+    let page: ListResponse<Client> = s
+        .store
+        .list_clients(&ListQuery {
+            include_archived: true,
+            ..q
+        })
+        .await?
+        .into();
     Ok(render(&ClientsPage {
         shell: Shell::of(&c),
         csrf: c.csrf(),
@@ -179,7 +225,10 @@ pub(crate) async fn clients(State(s): State<AppState>, Visitor(c): Visitor, Quer
     }))
 }
 
-pub(crate) async fn create_client(State(s): State<AppState>, Posted { caller: c, form }: Posted) -> UiResult {
+pub(crate) async fn create_client(
+    State(s): State<AppState>,
+    Posted { caller: c, form }: Posted,
+) -> UiResult {
     c.authorize(Action::Write(Resource::Client), Scope::Provider)?;
     let input = client_input(&form).map_err(|e| e.with_back("/clients"))?;
     let client = s.store.create_client(&input, s.clock.now()).await?;
@@ -200,10 +249,18 @@ struct ClientPage {
     form: ClientForm,
 }
 
-pub(crate) async fn client(State(s): State<AppState>, Visitor(c): Visitor, Path(id): Path<ClientId>) -> UiResult {
+pub(crate) async fn client(
+    State(s): State<AppState>,
+    Visitor(c): Visitor,
+    Path(id): Path<ClientId>,
+) -> UiResult {
     c.authorize(Action::Read(Resource::Client), Scope::Client(id))?;
     let client = s.store.get_client(id).await?;
-    let q = ListQuery { client: Some(id), limit: MAX_PAGE_SIZE, ..Default::default() };
+    let q = ListQuery {
+        client: Some(id),
+        limit: MAX_PAGE_SIZE,
+        ..Default::default()
+    };
     let sites = s.store.list_sites(&q).await?.items;
     let contacts = s.store.list_contacts(&q).await?.items;
     let scope = Scope::Client(id);
@@ -220,7 +277,11 @@ pub(crate) async fn client(State(s): State<AppState>, Visitor(c): Visitor, Path(
     }))
 }
 
-pub(crate) async fn update_client(State(s): State<AppState>, Path(id): Path<ClientId>, Posted { caller: c, form }: Posted) -> UiResult {
+pub(crate) async fn update_client(
+    State(s): State<AppState>,
+    Path(id): Path<ClientId>,
+    Posted { caller: c, form }: Posted,
+) -> UiResult {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
     let back = format!("/clients/{id}");
     let input = client_input(&form).map_err(|e| e.with_back(back.clone()))?;
@@ -231,19 +292,33 @@ pub(crate) async fn update_client(State(s): State<AppState>, Path(id): Path<Clie
 async fn set_client_archived(s: &AppState, c: &Caller, id: ClientId, archived: bool) -> UiResult {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
     let now = s.clock.now();
-    s.store.set_archived(Archivable::Client(id), archived.then_some(now), now).await?;
+    s.store
+        .set_archived(Archivable::Client(id), archived.then_some(now), now)
+        .await?;
     Ok(Redirect::to(&format!("/clients/{id}")).into_response())
 }
 
-pub(crate) async fn archive_client(State(s): State<AppState>, Path(id): Path<ClientId>, p: Posted) -> UiResult {
+pub(crate) async fn archive_client(
+    State(s): State<AppState>,
+    Path(id): Path<ClientId>,
+    p: Posted,
+) -> UiResult {
     set_client_archived(&s, &p.caller, id, true).await
 }
 
-pub(crate) async fn restore_client(State(s): State<AppState>, Path(id): Path<ClientId>, p: Posted) -> UiResult {
+pub(crate) async fn restore_client(
+    State(s): State<AppState>,
+    Path(id): Path<ClientId>,
+    p: Posted,
+) -> UiResult {
     set_client_archived(&s, &p.caller, id, false).await
 }
 
-pub(crate) async fn create_contact(State(s): State<AppState>, Path(id): Path<ClientId>, Posted { caller: c, form }: Posted) -> UiResult {
+pub(crate) async fn create_contact(
+    State(s): State<AppState>,
+    Path(id): Path<ClientId>,
+    Posted { caller: c, form }: Posted,
+) -> UiResult {
     c.authorize(Action::Write(Resource::Contact), Scope::Client(id))?;
     let back = format!("/clients/{id}");
     let input = ContactInput {
@@ -252,7 +327,9 @@ pub(crate) async fn create_contact(State(s): State<AppState>, Path(id): Path<Cli
         phone: form.opt("phone"),
         title: form.opt("title"),
     };
-    input.validate().map_err(|e| UiError::from(e).with_back(back.clone()))?;
+    input
+        .validate()
+        .map_err(|e| UiError::from(e).with_back(back.clone()))?;
     s.store.create_contact(id, &input, s.clock.now()).await?;
     Ok(Redirect::to(&back).into_response())
 }
@@ -267,27 +344,47 @@ struct SitesPage {
     next: Option<String>,
 }
 
-pub(crate) async fn sites(State(s): State<AppState>, Visitor(c): Visitor, Query(p): Query<PageQuery>) -> UiResult {
+pub(crate) async fn sites(
+    State(s): State<AppState>,
+    Visitor(c): Visitor,
+    Query(p): Query<PageQuery>,
+) -> UiResult {
     let (q, scope) = list_query(&c, p.cursor, None)?;
     c.authorize(Action::Read(Resource::Site), scope)?;
     let page: ListResponse<Site> = s.store.list_sites(&q).await?.into();
     let mut names: HashMap<ClientId, String> = HashMap::new();
     let mut rows = Vec::with_capacity(page.items.len());
     for site in &page.items {
-        if !names.contains_key(&site.client_id) {
-            names.insert(site.client_id, s.store.get_client(site.client_id).await?.name);
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(site.client_id) {
+            slot.insert(s.store.get_client(site.client_id).await?.name);
         }
         rows.push((site.clone(), names[&site.client_id].clone()));
     }
-    Ok(render(&SitesPage { shell: Shell::of(&c), next: next_cursor(&page), sites: rows }))
+    Ok(render(&SitesPage {
+        shell: Shell::of(&c),
+        next: next_cursor(&page),
+        sites: rows,
+    }))
 }
 
-pub(crate) async fn create_site(State(s): State<AppState>, Posted { caller: c, form }: Posted) -> UiResult {
-    let client_id: ClientId = form.get("client_id").parse().map_err(|_| FieldError::new("client_id", "no such client"))?;
+pub(crate) async fn create_site(
+    State(s): State<AppState>,
+    Posted { caller: c, form }: Posted,
+) -> UiResult {
+    let client_id: ClientId = form
+        .get("client_id")
+        .parse()
+        .map_err(|_| FieldError::new("client_id", "no such client"))?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(client_id))?;
     let back = format!("/clients/{client_id}");
-    let input = NewSite { client_id, name: form.get("name").to_owned(), url: form.get("url").trim().to_owned() };
-    input.validate().map_err(|e| UiError::from(e).with_back(back.clone()))?;
+    let input = NewSite {
+        client_id,
+        name: form.get("name").to_owned(),
+        url: form.get("url").trim().to_owned(),
+    };
+    input
+        .validate()
+        .map_err(|e| UiError::from(e).with_back(back.clone()))?;
     let site = s.store.create_site(&input, s.clock.now()).await?;
     Ok(Redirect::to(&format!("/sites/{}", site.id)).into_response())
 }
@@ -303,7 +400,11 @@ struct SitePage {
     can_write: bool,
 }
 
-pub(crate) async fn site(State(s): State<AppState>, Visitor(c): Visitor, Path(id): Path<SiteId>) -> UiResult {
+pub(crate) async fn site(
+    State(s): State<AppState>,
+    Visitor(c): Visitor,
+    Path(id): Path<SiteId>,
+) -> UiResult {
     let site = s.store.get_site(id).await?;
     let scope = Scope::Client(site.client_id);
     c.authorize(Action::Read(Resource::Site), scope)?;
@@ -319,17 +420,38 @@ pub(crate) async fn site(State(s): State<AppState>, Visitor(c): Visitor, Path(id
     }))
 }
 
-pub(crate) async fn create_environment(State(s): State<AppState>, Path(id): Path<SiteId>, Posted { caller: c, form }: Posted) -> UiResult {
+pub(crate) async fn create_environment(
+    State(s): State<AppState>,
+    Path(id): Path<SiteId>,
+    Posted { caller: c, form }: Posted,
+) -> UiResult {
     let site = s.store.get_site(id).await?;
-    c.authorize(Action::Write(Resource::Environment), Scope::Client(site.client_id))?;
+    c.authorize(
+        Action::Write(Resource::Environment),
+        Scope::Client(site.client_id),
+    )?;
     let back = format!("/sites/{id}");
     let kind = EnvironmentKind::ALL
         .into_iter()
         .find(|k| k.as_str() == form.get("kind"))
-        .ok_or_else(|| UiError::from(FieldError::new("kind", "choose dev, staging or live")).with_back(back.clone()))?;
-    let input = NewEnvironment { site_id: id, kind, name: form.get("name").to_owned(), url: form.opt("url"), position: None };
-    input.validate().map_err(|e| UiError::from(e).with_back(back.clone()))?;
-    s.store.create_environment(&input, s.clock.now()).await.map_err(|e| UiError::from(e).with_back(back.clone()))?;
+        .ok_or_else(|| {
+            UiError::from(FieldError::new("kind", "choose dev, staging or live"))
+                .with_back(back.clone())
+        })?;
+    let input = NewEnvironment {
+        site_id: id,
+        kind,
+        name: form.get("name").to_owned(),
+        url: form.opt("url"),
+        position: None,
+    };
+    input
+        .validate()
+        .map_err(|e| UiError::from(e).with_back(back.clone()))?;
+    s.store
+        .create_environment(&input, s.clock.now())
+        .await
+        .map_err(|e| UiError::from(e).with_back(back.clone()))?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -337,15 +459,25 @@ async fn set_site_archived(s: &AppState, c: &Caller, id: SiteId, archived: bool)
     let site = s.store.get_site(id).await?;
     c.authorize(Action::Write(Resource::Site), Scope::Client(site.client_id))?;
     let now = s.clock.now();
-    s.store.set_archived(Archivable::Site(id), archived.then_some(now), now).await?;
+    s.store
+        .set_archived(Archivable::Site(id), archived.then_some(now), now)
+        .await?;
     Ok(Redirect::to(&format!("/sites/{id}")).into_response())
 }
 
-pub(crate) async fn archive_site(State(s): State<AppState>, Path(id): Path<SiteId>, p: Posted) -> UiResult {
+pub(crate) async fn archive_site(
+    State(s): State<AppState>,
+    Path(id): Path<SiteId>,
+    p: Posted,
+) -> UiResult {
     set_site_archived(&s, &p.caller, id, true).await
 }
 
-pub(crate) async fn restore_site(State(s): State<AppState>, Path(id): Path<SiteId>, p: Posted) -> UiResult {
+pub(crate) async fn restore_site(
+    State(s): State<AppState>,
+    Path(id): Path<SiteId>,
+    p: Posted,
+) -> UiResult {
     set_site_archived(&s, &p.caller, id, false).await
 }
 
@@ -361,7 +493,11 @@ struct HostsPage {
     can_write: bool,
 }
 
-pub(crate) async fn hosts(State(s): State<AppState>, Visitor(c): Visitor, Query(p): Query<PageQuery>) -> UiResult {
+pub(crate) async fn hosts(
+    State(s): State<AppState>,
+    Visitor(c): Visitor,
+    Query(p): Query<PageQuery>,
+) -> UiResult {
     let (q, scope) = list_query(&c, p.cursor, None)?;
     c.authorize(Action::Read(Resource::Host), scope)?;
     let page: ListResponse<Host> = s.store.list_hosts(&q).await?.into();
@@ -374,16 +510,27 @@ pub(crate) async fn hosts(State(s): State<AppState>, Visitor(c): Visitor, Query(
     }))
 }
 
-pub(crate) async fn create_host(State(s): State<AppState>, Posted { caller: c, form }: Posted) -> UiResult {
+pub(crate) async fn create_host(
+    State(s): State<AppState>,
+    Posted { caller: c, form }: Posted,
+) -> UiResult {
     c.authorize(Action::Write(Resource::Host), Scope::Provider)?;
     let input = HostInput {
         client_id: None,
         name: form.get("name").trim().to_owned(),
-        addresses: form.get("addresses").split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect(),
+        addresses: form
+            .get("addresses")
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
         os: form.get("os").to_owned(),
         environment_ids: vec![],
     };
-    input.validate().map_err(|e| UiError::from(e).with_back("/hosts"))?;
+    input
+        .validate()
+        .map_err(|e| UiError::from(e).with_back("/hosts"))?;
     s.store.create_host(&input, s.clock.now()).await?;
     Ok(Redirect::to("/hosts").into_response())
 }
@@ -407,26 +554,49 @@ async fn tokens_page(s: &AppState, c: &Caller, new_secret: Option<String>) -> Ui
         .filter(|r| crate::auth::token_role_ok(c.principal.role, *r))
         .map(Role::as_str)
         .collect();
-    Ok(render(&TokensPage { shell: Shell::of(c), csrf: c.csrf(), tokens, roles, new_secret }))
+    Ok(render(&TokensPage {
+        shell: Shell::of(c),
+        csrf: c.csrf(),
+        tokens,
+        roles,
+        new_secret,
+    }))
 }
 
 pub(crate) async fn tokens(State(s): State<AppState>, Visitor(c): Visitor) -> UiResult {
     tokens_page(&s, &c, None).await
 }
 
-pub(crate) async fn create_token(State(s): State<AppState>, Posted { caller: c, form }: Posted) -> UiResult {
+pub(crate) async fn create_token(
+    State(s): State<AppState>,
+    Posted { caller: c, form }: Posted,
+) -> UiResult {
     let input = crate::api::NewToken {
         name: form.get("name").to_owned(),
-        role: Some(form.get("role").parse().map_err(|_| FieldError::new("role", "choose a role from the list"))?),
-        expires_in_days: Some(form.get("expires_in_days").parse().map_err(|_| FieldError::new("expires_in_days", "must be a number of days"))?),
+        role: Some(
+            form.get("role")
+                .parse()
+                .map_err(|_| FieldError::new("role", "choose a role from the list"))?,
+        ),
+        expires_in_days: Some(
+            form.get("expires_in_days")
+                .parse()
+                .map_err(|_| FieldError::new("expires_in_days", "must be a number of days"))?,
+        ),
     };
-    input.validate().map_err(|e| UiError::from(e).with_back("/tokens"))?;
+    input
+        .validate()
+        .map_err(|e| UiError::from(e).with_back("/tokens"))?;
     let issued = crate::api::issue_token(&s, &c, &input).await?;
     // The secret is shown in this response only; nothing stores it in the clear.
     tokens_page(&s, &c, Some(issued.secret)).await
 }
 
-pub(crate) async fn revoke_token(State(s): State<AppState>, Path(id): Path<TokenId>, Posted { caller: c, .. }: Posted) -> Result<Response, UiError> {
+pub(crate) async fn revoke_token(
+    State(s): State<AppState>,
+    Path(id): Path<TokenId>,
+    Posted { caller: c, .. }: Posted,
+) -> Result<Response, UiError> {
     let token = s.store.get_token(id).await?;
     if token.user_id != c.user.id {
         return Err(crate::ApiError::not_found().into());

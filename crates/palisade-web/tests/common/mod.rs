@@ -37,11 +37,27 @@ impl TestApp {
         let store = Arc::new(store);
         let clock = ManualClock::new(start_time());
         let state = AppState::new(store.clone(), Arc::new(clock.clone()), config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(palisade_web::serve(listener, state.clone(), std::future::pending()));
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base, store, clock, state, http, _dir: dir }
+        tokio::spawn(palisade_web::serve(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base,
+            store,
+            clock,
+            state,
+            http,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -57,7 +73,10 @@ impl TestApp {
             client_id: client,
             password_hash: palisade_auth::hash_password(PASSWORD).expect("hash"),
         };
-        self.store.create_user(&rec, self.clock.now_ts()).await.expect("create user")
+        self.store
+            .create_user(&rec, self.clock.now_ts())
+            .await
+            .expect("create user")
     }
 
     /// An API token for `user`, acting as `role`.
@@ -75,16 +94,35 @@ impl TestApp {
             last_used_at: None,
             revoked_at: None,
         };
-        self.store.create_token(&t, &palisade_auth::token_hash(&secret)).await.expect("token");
+        self.store
+            .create_token(&t, &palisade_auth::token_hash(&secret))
+            .await
+            .expect("token");
         secret
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
     }
 
-    pub async fn post_json(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 }
 

@@ -1,0 +1,205 @@
+//! End to end in a real browser: Chromium driven through chromedriver (WebDriver). A staff member
+//! signs in with a password, enrols TOTP and passes it, creates a client, a site and two
+//! environments and sees them listed; then a client user of another client signs in and cannot see
+//! any of it.
+//!
+//! Needs `chromedriver` and `chromium` on the PATH (Debian: chromium, chromium-driver). Without
+//! them the test reports that it did not run, except in CI (`CI` set), where it fails.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use palisade_auth::totp;
+use palisade_core::Role;
+use palisade_core::tenant::*;
+use palisade_store::Store;
+use palisade_web::WebConfig;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Starts chromedriver on a free port; readiness is its own "started successfully" line.
+async fn start_chromedriver() -> Option<(Child, u16)> {
+    let spawned = Command::new("chromedriver")
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_some() => panic!("chromedriver is required in CI: {e}"),
+        Err(e) => {
+            println!(
+                "browser test not run: chromedriver unavailable ({e}); install chromium and chromium-driver"
+            );
+            return None;
+        }
+    };
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    while let Some(line) = lines.next_line().await.expect("read chromedriver output") {
+        if let Some(port) = line.split("started successfully on port ").nth(1) {
+            let port = port.trim_end_matches('.').parse().expect("port number");
+            // Keep draining its output so it never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Some((child, port));
+        }
+    }
+    panic!("chromedriver exited before it was ready");
+}
+
+async fn browser(port: u16) -> Client {
+    let mut caps = serde_json::Map::new();
+    let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let mut opts = serde_json::json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,1000"]
+    });
+    if let Some(b) = binary {
+        opts["binary"] = serde_json::json!(b);
+    }
+    caps.insert("goog:chromeOptions".into(), opts);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("start a browser session")
+}
+
+async fn fill(b: &Client, id: &str, text: &str) {
+    let el = b
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("field #{id}: {e}"));
+    el.clear().await.expect("clear");
+    el.send_keys(text).await.expect("type");
+}
+
+async fn click(b: &Client, id: &str) {
+    b.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("button #{id}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn text_of(b: &Client, id: &str) -> String {
+    b.wait()
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("element #{id}: {e}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_with_mfa_build_the_spine_in_a_browser_and_another_client_sees_none_of_it() {
+    let Some((_driver, port)) = start_chromedriver().await else {
+        return;
+    };
+    let app = TestApp::start(WebConfig::default()).await;
+    app.user("ops-admin@example.com", Role::SuperAdmin, None)
+        .await;
+    let other = app
+        .store
+        .create_client(
+            &ClientInput {
+                name: "Other Org".into(),
+                contract: Contract {
+                    sla_tier: SlaTier::Basic,
+                    support_hours: SupportHours::office_hours("Europe/Berlin"),
+                    holiday_calendar: None,
+                    out_of_hours: false,
+                },
+            },
+            start_time(),
+        )
+        .await
+        .expect("other client");
+    app.user("someone@other.example", Role::ClientUser, Some(other.id))
+        .await;
+
+    let b = browser(port).await;
+    let result = async {
+        b.goto(&app.url("/")).await.expect("open");
+        fill(&b, "email", "ops-admin@example.com").await;
+        fill(&b, "password", PASSWORD).await;
+        click(&b, "sign-in").await;
+
+        // First sign-in of a staff member: enrol TOTP before anything else.
+        let secret = text_of(&b, "totp-secret").await;
+        let key = totp::secret_from_base32(&secret).expect("base32 secret on the page");
+        let code = totp::code_at_step(&key, totp::step_of(app.clock.now_ts().as_second()));
+        fill(&b, "code", &code).await;
+        click(&b, "enrol").await;
+        assert!(text_of(&b, "who").await.contains("super-admin user"));
+
+        b.goto(&app.url("/clients")).await.expect("clients");
+        fill(&b, "name", "Browser Bakery <Ltd>").await;
+        fill(&b, "time_zone", "Europe/London").await;
+        click(&b, "create-client").await;
+        assert_eq!(text_of(&b, "client-name").await, "Browser Bakery <Ltd>");
+        let client_url = b.current_url().await.expect("url").to_string();
+
+        fill(&b, "site-name", "shop").await;
+        fill(&b, "site-url", "https://shop.browser-bakery.example").await;
+        click(&b, "create-site").await;
+        assert_eq!(text_of(&b, "site-name").await, "shop");
+        let site_url = b.current_url().await.expect("url").to_string();
+
+        for (name, kind) in [("live", "live"), ("staging", "staging")] {
+            fill(&b, "env-name", name).await;
+            b.find(Locator::Id("env-kind"))
+                .await
+                .expect("kind")
+                .select_by_value(kind)
+                .await
+                .expect("select");
+            click(&b, "create-environment").await;
+        }
+        let envs = text_of(&b, "environments").await;
+        let (staging, live) = (
+            envs.find("staging").expect("staging listed"),
+            envs.rfind("live").expect("live listed"),
+        );
+        assert!(staging < live, "listed in promotion order: {envs}");
+
+        b.goto(&app.url("/clients")).await.expect("clients");
+        assert!(
+            text_of(&b, "clients")
+                .await
+                .contains("Browser Bakery <Ltd>")
+        );
+        b.goto(&app.url("/sites")).await.expect("sites");
+        assert!(text_of(&b, "sites").await.contains("shop"));
+        click(&b, "logout").await;
+
+        // A client user of another client: their portal, and nothing of the new client.
+        b.wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login page");
+        fill(&b, "email", "someone@other.example").await;
+        fill(&b, "password", PASSWORD).await;
+        click(&b, "sign-in").await;
+        assert_eq!(text_of(&b, "client-name").await, "Other Org");
+        for url in [&client_url, &site_url] {
+            b.goto(url).await.expect("open foreign page");
+            let msg = text_of(&b, "message").await;
+            assert!(msg.contains("no such record"), "{url}: {msg}");
+            assert!(!b.source().await.expect("source").contains("Browser Bakery"));
+        }
+        b.goto(&app.url("/sites")).await.expect("sites");
+        assert!(!text_of(&b, "sites").await.contains("shop"));
+    }
+    .await;
+    b.close().await.expect("close browser");
+    result
+}
