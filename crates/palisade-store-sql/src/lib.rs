@@ -68,6 +68,9 @@ impl SqlStore {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
+                // A broken connection surfaces as a query error anyway; pinging on every checkout
+                // doubles the round trips of every query.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await
@@ -86,6 +89,8 @@ impl SqlStore {
                 // An in-memory database exists per connection, so it must have exactly one.
                 .max_connections(if in_memory { 1 } else { 8 })
                 .min_connections(1)
+                // An embedded database cannot drop the connection; a ping per checkout is pure cost.
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .map_err(OpenError::Connect)?;

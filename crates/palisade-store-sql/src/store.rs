@@ -64,6 +64,22 @@ fn contract_json(input: &ClientInput) -> StoreResult<String> {
     serde_json::to_string(&input.contract).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// `INSERT INTO table (cols) VALUES ($1, …), (…), …` for `rows` rows of `width` columns.
+fn multi_row_insert(table: &str, cols: &str, width: usize, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * width + col + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 impl SqlStore {
     /// The client a new record will hang off, which must exist and not be archived.
     async fn live_client(&self, id: ClientId, field: &str) -> StoreResult<Client> {
@@ -668,16 +684,20 @@ impl Store for SqlStore {
         if records.is_empty() {
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO request_records ({REQUEST_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
+        // One multi-row INSERT per chunk: a statement per record would cost a round trip each.
+        // 10 columns x 500 rows stays well under both backends' parameter limits.
+        const ROWS_PER_STATEMENT: usize = 500;
         on_pool!(self, p => async {
             let mut tx = p.begin().await?;
-            for r in records {
-                sqlx::query(&sql).bind(r.id.to_string()).bind(micros(r.at)).bind(r.actor.map(|a| a.to_string()))
-                    .bind(r.client_scope.map(|c| c.to_string())).bind(&r.method).bind(&r.route)
-                    .bind(i32::from(r.status)).bind(r.latency_micros).bind(r.bytes_in).bind(r.bytes_out)
-                    .execute(&mut *tx).await?;
+            for chunk in records.chunks(ROWS_PER_STATEMENT) {
+                let sql = multi_row_insert("request_records", REQUEST_COLS, 10, chunk.len());
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    q = q.bind(r.id.to_string()).bind(micros(r.at)).bind(r.actor.map(|a| a.to_string()))
+                        .bind(r.client_scope.map(|c| c.to_string())).bind(&r.method).bind(&r.route)
+                        .bind(i32::from(r.status)).bind(r.latency_micros).bind(r.bytes_in).bind(r.bytes_out);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         }.await)

@@ -113,16 +113,21 @@ pub async fn authenticate(
                     "expected `Authorization: Bearer pal_…`",
                 )
             })?;
-        let Some(token) = state
-            .store
-            .token_by_hash(&palisade_auth::token_hash(secret.trim()))
-            .await?
-        else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "unknown API token",
-            ));
+        let hash = palisade_auth::token_hash(secret.trim());
+        let (token, user) = match state.tokens.get(&hash) {
+            Some(hit) => hit,
+            None => {
+                let Some(token) = state.store.token_by_hash(&hash).await? else {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_token",
+                        "unknown API token",
+                    ));
+                };
+                let user = state.store.get_user(token.user_id).await?;
+                state.tokens.put(hash, token.clone(), user.clone());
+                (token, user)
+            }
         };
         if !token.is_live(now) {
             return Err(ApiError::new(
@@ -131,7 +136,6 @@ pub async fn authenticate(
                 "this API token is revoked or expired",
             ));
         }
-        let user = state.store.get_user(token.user_id).await?;
         if user.disabled_at.is_some() {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -144,6 +148,8 @@ pub async fn authenticate(
             .is_none_or(|t| now.duration_since(t) > TOUCH_EVERY)
         {
             state.store.touch_token(token.id, now).await?;
+            // The cached copy still has the old time; drop it so the next request does not write again.
+            state.tokens.forget_token(token.id);
         }
         let principal = Principal {
             user_id: user.id,
@@ -408,4 +414,14 @@ pub fn session_cookie(state: &AppState, secret: Option<&str>) -> String {
 /// Whether `role` may be given to a token owned by someone with `owner` role.
 pub fn token_role_ok(owner: Role, requested: Role) -> bool {
     palisade_core::user::token_role_allowed(owner, requested)
+}
+
+/// Drops cached lookups of a token after it changed (revoked).
+pub(crate) fn token_changed(state: &AppState, id: palisade_core::TokenId) {
+    state.tokens.forget_token(id);
+}
+
+/// Drops cached lookups of a user's tokens after the user changed (disabled, enabled).
+pub(crate) fn user_changed(state: &AppState, id: palisade_core::UserId) {
+    state.tokens.forget_user(id);
 }

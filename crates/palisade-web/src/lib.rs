@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+mod authcache;
 pub mod error;
 mod extract;
 mod ratelimit;
@@ -76,6 +77,7 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub telemetry: telemetry::Telemetry,
     login_limiter: Arc<ratelimit::RateLimiter>,
+    tokens: Arc<authcache::TokenCache>,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             config: Arc::new(config),
             telemetry,
             login_limiter: Arc::new(limiter),
+            tokens: Arc::default(),
         }
     }
 }

@@ -121,6 +121,7 @@ async fn set_disabled(
     s.store
         .set_user_disabled(id, disabled.then(|| s.clock.now()))
         .await?;
+    crate::auth::user_changed(s, id);
     if disabled {
         s.store.delete_user_sessions(id).await?;
     }
@@ -281,6 +282,7 @@ async fn revoke_token(
             .map_err(|_| ApiError::not_found())?;
     }
     s.store.revoke_token(id, s.clock.now()).await?;
+    crate::auth::token_changed(&s, id);
     tracing::info!(token = %id, by = %c.user.id, "API token revoked.");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -602,5 +602,6 @@ pub(crate) async fn revoke_token(
         return Err(crate::ApiError::not_found().into());
     }
     s.store.revoke_token(id, s.clock.now()).await?;
+    crate::auth::token_changed(&s, id);
     Ok(Redirect::to("/tokens").into_response())
 }

@@ -1,0 +1,220 @@
+//! The binary, black box: the README's run command (`palisade demo`) starts a living system whose
+//! demo admin can use the API with the printed token, SIGTERM shuts it down cleanly, bad
+//! configuration is refused naming the key, and the admin commands work.
+
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn palisade() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    c.env_remove("PALISADE_DATABASE_URL")
+        .env_remove("PALISADE_LISTEN")
+        .kill_on_drop(true);
+    c
+}
+
+#[tokio::test]
+async fn demo_serves_seeded_data_to_the_printed_token_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = palisade()
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start palisade demo");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut token, mut base, mut banner) = (None, None, String::new());
+    while let Some(line) = lines.next_line().await.expect("read") {
+        banner.push_str(&line);
+        banner.push('\n');
+        if let Some(t) = line.split("(shown once): ").nth(1) {
+            token = Some(t.trim().to_owned());
+        }
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            base = Some(addr.trim().to_owned());
+            break;
+        }
+    }
+    let (token, base) = (
+        token.expect("token printed"),
+        base.expect("address printed"),
+    );
+    assert!(banner.contains("12 clients"), "{banner}");
+    assert!(
+        banner.contains("DEMO MODE"),
+        "the demo says MFA is relaxed: {banner}"
+    );
+
+    let http = reqwest::Client::new();
+    let me: serde_json::Value = http
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["user"]["email"], "admin@demo.palisade.test");
+    let sites: serde_json::Value = http
+        .get(format!("{base}/api/v1/sites?limit=100"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sites")
+        .json()
+        .await
+        .expect("json");
+    assert!(sites["items"].as_array().expect("items").len() >= 12);
+
+    let pid = child.id().expect("pid").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().await.expect("wait");
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = palisade()
+        .args(["serve", "--listen", "everywhere", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listen") && err.contains("everywhere"),
+        "{err}"
+    );
+
+    let cfg = dir.path().join("palisade.toml");
+    std::fs::write(&cfg, "session_idle_minutes = -5\n").expect("write");
+    let out = palisade()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("migrate")
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("session_idle_minutes"));
+}
+
+#[tokio::test]
+async fn admin_commands_create_a_user_and_a_token_and_migrate_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path").to_owned();
+    for _ in 0..2 {
+        let out = palisade()
+            .args(["migrate", "--data-dir", &data])
+            .output()
+            .await
+            .expect("migrate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut child = palisade()
+        .args([
+            "admin",
+            "create-user",
+            "--data-dir",
+            &data,
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+            "--role",
+            "operations",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("create-user");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"a long enough passphrase\n")
+            .await
+            .expect("write");
+    }
+    let out = child.wait_with_output().await.expect("wait");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("created user ops@example.com (operations)")
+    );
+
+    let out = palisade()
+        .args([
+            "admin",
+            "create-user",
+            "--data-dir",
+            &data,
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--role",
+            "client-user",
+        ])
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--client-id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = palisade()
+        .args([
+            "admin",
+            "create-token",
+            "--data-dir",
+            &data,
+            "--email",
+            "ops@example.com",
+            "--role",
+            "super-admin",
+        ])
+        .output()
+        .await
+        .expect("run");
+    assert!(
+        !out.status.success(),
+        "a token cannot be stronger than its owner"
+    );
+    let out = palisade()
+        .args([
+            "admin",
+            "create-token",
+            "--data-dir",
+            &data,
+            "--email",
+            "ops@example.com",
+        ])
+        .output()
+        .await
+        .expect("run");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .starts_with("pal_")
+    );
+}
