@@ -80,13 +80,31 @@ async fn fill(b: &Client, id: &str, text: &str) {
     el.send_keys(text).await.expect("type");
 }
 
+/// Clicks a button that submits a form and waits until the browser has left the old page: the
+/// old document's root element going stale is the readiness signal.
 async fn click(b: &Client, id: &str) {
+    let old_root = b.find(Locator::Css("html")).await.expect("page root");
     b.find(Locator::Id(id))
         .await
         .unwrap_or_else(|e| panic!("button #{id}: {e}"))
         .click()
         .await
         .expect("click");
+    for _ in 0..10_000 {
+        match old_root.tag_name().await {
+            // Chromium reports a node of a replaced document either as stale or, mid-navigation,
+            // as not belonging to the document: both mean the old page is gone.
+            Err(e)
+                if e.is_stale_element_reference()
+                    || e.to_string().contains("does not belong to the document") =>
+            {
+                return;
+            }
+            Err(e) => panic!("waiting for navigation after #{id}: {e}"),
+            Ok(_) => {}
+        }
+    }
+    panic!("clicking #{id} did not navigate");
 }
 
 async fn text_of(b: &Client, id: &str) -> String {
