@@ -46,7 +46,7 @@ async fn on_every_backend(name: &str, scenario: Scenario) {
             store.migrate().await.expect("migrate postgres");
             scenario(store.clone()).await;
             store.close().await;
-            sqlx::query(&format!("DROP DATABASE {db}"))
+            sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
                 .execute(&admin)
                 .await
                 .expect("drop test database");
