@@ -4,6 +4,7 @@
 //! `$N` in ascending order, which SQLite binds by first appearance. Where the dialects really differ
 //! a query says so. Each backend has its own embedded migrations folder, applied at start.
 
+mod reader;
 mod rows;
 mod store;
 
@@ -36,6 +37,8 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     backend: Backend,
+    /// The rusqlite read path, for an SQLite file (not for `:memory:`, which other connections cannot see).
+    reader: Option<std::sync::Arc<reader::Reader>>,
 }
 
 /// Runs the same expression against whichever pool is in use. The body is compiled once per
@@ -65,6 +68,7 @@ impl SqlStore {
     /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`, `postgres://…`). Does not
     /// migrate: call [`SqlStore::migrate`].
     pub async fn connect(url: &str) -> Result<Self, OpenError> {
+        let mut reader = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -85,6 +89,11 @@ impl SqlStore {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let in_memory = url.contains(":memory:");
+            if !in_memory {
+                reader = Some(reader::Reader::new(
+                    opts.get_filename().to_string_lossy().into_owned(),
+                ));
+            }
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists per connection, so it must have exactly one.
                 .max_connections(if in_memory { 1 } else { 8 })
@@ -98,7 +107,7 @@ impl SqlStore {
         } else {
             return Err(OpenError::Scheme(redact(url)));
         };
-        Ok(Self { backend })
+        Ok(Self { backend, reader })
     }
 
     /// Applies the embedded migrations this backend has not seen yet.

@@ -16,6 +16,7 @@ use palisade_store::{
     StoreResult, UserAuth,
 };
 
+use crate::reader::{Arg, FromSqliteRow, args};
 use crate::rows::*;
 use crate::{SqlStore, db_err, on_pool, rows_on_pool};
 
@@ -81,6 +82,58 @@ fn multi_row_insert(table: &str, cols: &str, width: usize, rows: usize) -> Strin
 }
 
 impl SqlStore {
+    /// Reads every row of a query: through the rusqlite reader for an SQLite file, through sqlx
+    /// otherwise.
+    async fn read_all<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<T>>
+    where
+        T: FromSqliteRow
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin
+            + 'static,
+    {
+        if let Some(reader) = &self.reader {
+            return reader.all(sql.to_owned(), args).await;
+        }
+        on_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, T>(sql);
+            for a in args {
+                q = match a {
+                    Arg::Text(v) => q.bind(v),
+                    Arg::Int(v) => q.bind(v),
+                    Arg::Bool(b) => q.bind(b),
+                };
+            }
+            q.fetch_all(p).await
+        })
+        .map_err(db_err)
+    }
+
+    async fn read_opt<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Option<T>>
+    where
+        T: FromSqliteRow
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin
+            + 'static,
+    {
+        Ok(self.read_all(sql, args).await?.into_iter().next())
+    }
+
+    async fn read_one<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<T>
+    where
+        T: FromSqliteRow
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin
+            + 'static,
+    {
+        self.read_opt(sql, args).await?.ok_or(StoreError::NotFound)
+    }
+
     /// The client a new record will hang off, which must exist and not be archived.
     async fn live_client(&self, id: ClientId, field: &str) -> StoreResult<Client> {
         match self.get_client(id).await {
@@ -93,8 +146,8 @@ impl SqlStore {
 
     async fn host_environment_ids(&self, host: &str) -> StoreResult<Vec<String>> {
         let sql = "SELECT environment_id FROM host_environments WHERE host_id = $1 ORDER BY environment_id";
-        on_pool!(self, p => sqlx::query_scalar::<_, String>(sql).bind(host).fetch_all(p).await)
-            .map_err(db_err)
+        let rows: Vec<EnvironmentIdRow> = self.read_all(sql, args![host]).await?;
+        Ok(rows.into_iter().map(|r| r.environment_id).collect())
     }
 
     /// Checks every environment a host claims to serve exists, is live, and (for a dedicated host)
@@ -194,18 +247,23 @@ impl Store for SqlStore {
 
     async fn get_client(&self, id: ClientId) -> StoreResult<Client> {
         let sql = format!("SELECT {CLIENT_COLS} FROM clients WHERE id = $1");
-        let row: ClientRow =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
-                .map_err(db_err)?;
+        let row: ClientRow = self.read_one(&sql, args![id.to_string()]).await?;
         row.try_into()
     }
 
     async fn list_clients(&self, q: &ListQuery) -> StoreResult<Page<Client>> {
         let sql = list_sql(CLIENT_COLS, "clients", "id");
-        let rows: Vec<ClientRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
-            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
-        .map_err(db_err)?;
+        let rows: Vec<ClientRow> = self
+            .read_all(
+                &sql,
+                args![
+                    q.client.map(|c| c.to_string()),
+                    &q.after,
+                    q.include_archived,
+                    i64::from(q.page_size()) + 1
+                ],
+            )
+            .await?;
         page(rows, q, |c: &Client| c.id.to_string())
     }
 
@@ -244,18 +302,23 @@ impl Store for SqlStore {
 
     async fn get_contact(&self, id: ContactId) -> StoreResult<Contact> {
         let sql = format!("SELECT {CONTACT_COLS} FROM contacts WHERE id = $1");
-        let row: ContactRow =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
-                .map_err(db_err)?;
+        let row: ContactRow = self.read_one(&sql, args![id.to_string()]).await?;
         row.try_into()
     }
 
     async fn list_contacts(&self, q: &ListQuery) -> StoreResult<Page<Contact>> {
         let sql = list_sql(CONTACT_COLS, "contacts", "client_id");
-        let rows: Vec<ContactRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
-            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
-        .map_err(db_err)?;
+        let rows: Vec<ContactRow> = self
+            .read_all(
+                &sql,
+                args![
+                    q.client.map(|c| c.to_string()),
+                    &q.after,
+                    q.include_archived,
+                    i64::from(q.page_size()) + 1
+                ],
+            )
+            .await?;
         page(rows, q, |c: &Contact| c.id.to_string())
     }
 
@@ -288,18 +351,23 @@ impl Store for SqlStore {
 
     async fn get_site(&self, id: SiteId) -> StoreResult<Site> {
         let sql = format!("SELECT {SITE_COLS} FROM sites WHERE id = $1");
-        let row: SiteRow =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
-                .map_err(db_err)?;
+        let row: SiteRow = self.read_one(&sql, args![id.to_string()]).await?;
         row.try_into()
     }
 
     async fn list_sites(&self, q: &ListQuery) -> StoreResult<Page<Site>> {
         let sql = list_sql(SITE_COLS, "sites", "client_id");
-        let rows: Vec<SiteRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
-            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
-        .map_err(db_err)?;
+        let rows: Vec<SiteRow> = self
+            .read_all(
+                &sql,
+                args![
+                    q.client.map(|c| c.to_string()),
+                    &q.after,
+                    q.include_archived,
+                    i64::from(q.page_size()) + 1
+                ],
+            )
+            .await?;
         page(rows, q, |s: &Site| s.id.to_string())
     }
 
@@ -350,9 +418,7 @@ impl Store for SqlStore {
 
     async fn get_environment(&self, id: EnvironmentId) -> StoreResult<Environment> {
         let sql = format!("SELECT {ENV_COLS} FROM environments WHERE id = $1");
-        let row: EnvironmentRow =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
-                .map_err(db_err)?;
+        let row: EnvironmentRow = self.read_one(&sql, args![id.to_string()]).await?;
         row.try_into()
     }
 
@@ -365,19 +431,25 @@ impl Store for SqlStore {
             "SELECT {ENV_COLS} FROM environments WHERE site_id = $1 AND ($2 OR archived_at IS NULL) \
              ORDER BY position, name"
         );
-        let rows: Vec<EnvironmentRow> =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(site.to_string())
-            .bind(include_archived).fetch_all(p).await)
-            .map_err(db_err)?;
+        let rows: Vec<EnvironmentRow> = self
+            .read_all(&sql, args![site.to_string(), include_archived])
+            .await?;
         rows.into_iter().map(Environment::try_from).collect()
     }
 
     async fn list_environments(&self, q: &ListQuery) -> StoreResult<Page<Environment>> {
         let sql = list_sql(ENV_COLS, "environments", "client_id");
-        let rows: Vec<EnvironmentRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
-            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
-        .map_err(db_err)?;
+        let rows: Vec<EnvironmentRow> = self
+            .read_all(
+                &sql,
+                args![
+                    q.client.map(|c| c.to_string()),
+                    &q.after,
+                    q.include_archived,
+                    i64::from(q.page_size()) + 1
+                ],
+            )
+            .await?;
         page(rows, q, |e: &Environment| e.id.to_string())
     }
 
@@ -406,19 +478,24 @@ impl Store for SqlStore {
 
     async fn get_host(&self, id: HostId) -> StoreResult<Host> {
         let sql = format!("SELECT {HOST_COLS} FROM hosts WHERE id = $1");
-        let row: HostRow =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
-                .map_err(db_err)?;
+        let row: HostRow = self.read_one(&sql, args![id.to_string()]).await?;
         let envs = self.host_environment_ids(&row.id).await?;
         row.into_host(envs)
     }
 
     async fn list_hosts(&self, q: &ListQuery) -> StoreResult<Page<Host>> {
         let sql = list_sql(HOST_COLS, "hosts", "client_id");
-        let rows: Vec<HostRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(q.include_archived)
-            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
-        .map_err(db_err)?;
+        let rows: Vec<HostRow> = self
+            .read_all(
+                &sql,
+                args![
+                    q.client.map(|c| c.to_string()),
+                    &q.after,
+                    q.include_archived,
+                    i64::from(q.page_size()) + 1
+                ],
+            )
+            .await?;
         let size = q.page_size() as usize;
         let more = rows.len() > size;
         let mut items = Vec::with_capacity(size.min(rows.len()));
@@ -495,10 +572,16 @@ impl Store for SqlStore {
             "SELECT {USER_COLS} FROM users WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR id > $2) \
              ORDER BY id LIMIT $3"
         );
-        let rows: Vec<UserRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(q.client.map(|c| c.to_string())).bind(&q.after)
-            .bind(i64::from(q.page_size()) + 1).fetch_all(p).await)
-        .map_err(db_err)?;
+        let rows: Vec<UserRow> = self
+            .read_all(
+                &sql,
+                args![
+                    q.client.map(|c| c.to_string()),
+                    &q.after,
+                    i64::from(q.page_size()) + 1
+                ],
+            )
+            .await?;
         let auth: Page<UserAuth> = page(rows, q, |u: &UserAuth| u.user.id.to_string())?;
         Ok(Page {
             items: auth.items.into_iter().map(|a| a.user).collect(),
@@ -508,18 +591,13 @@ impl Store for SqlStore {
 
     async fn user_auth_by_email(&self, email: &str) -> StoreResult<Option<UserAuth>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE email_key = $1");
-        let row: Option<UserRow> =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(email.to_lowercase())
-            .fetch_optional(p).await)
-            .map_err(db_err)?;
+        let row: Option<UserRow> = self.read_opt(&sql, args![email.to_lowercase()]).await?;
         row.map(UserAuth::try_from).transpose()
     }
 
     async fn user_auth(&self, id: UserId) -> StoreResult<UserAuth> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
-        let row: UserRow =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
-                .map_err(db_err)?;
+        let row: UserRow = self.read_one(&sql, args![id.to_string()]).await?;
         row.try_into()
     }
 
@@ -599,9 +677,7 @@ impl Store for SqlStore {
 
     async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1");
-        let row: Option<SessionRow> =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(token_hash).fetch_optional(p).await)
-                .map_err(db_err)?;
+        let row: Option<SessionRow> = self.read_opt(&sql, args![token_hash]).await?;
         row.map(Session::try_from).transpose()
     }
 
@@ -644,25 +720,19 @@ impl Store for SqlStore {
 
     async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
         let sql = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = $1");
-        let row: Option<TokenRow> =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(token_hash).fetch_optional(p).await)
-                .map_err(db_err)?;
+        let row: Option<TokenRow> = self.read_opt(&sql, args![token_hash]).await?;
         row.map(ApiToken::try_from).transpose()
     }
 
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
         let sql = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id");
-        let rows: Vec<TokenRow> =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(user.to_string()).fetch_all(p).await)
-                .map_err(db_err)?;
+        let rows: Vec<TokenRow> = self.read_all(&sql, args![user.to_string()]).await?;
         rows.into_iter().map(ApiToken::try_from).collect()
     }
 
     async fn get_token(&self, id: TokenId) -> StoreResult<ApiToken> {
         let sql = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = $1");
-        let row: TokenRow =
-            on_pool!(self, p => sqlx::query_as(&sql).bind(id.to_string()).fetch_one(p).await)
-                .map_err(db_err)?;
+        let row: TokenRow = self.read_one(&sql, args![id.to_string()]).await?;
         row.try_into()
     }
 
@@ -709,10 +779,16 @@ impl Store for SqlStore {
             "SELECT {REQUEST_COLS} FROM request_records WHERE ($1 IS NULL OR client_scope = $1) \
              AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
         );
-        let rows: Vec<RequestRow> = on_pool!(self, p => sqlx::query_as(&sql)
-            .bind(q.client.map(|c| c.to_string())).bind(&q.after).bind(i64::from(q.page_size()) + 1)
-            .fetch_all(p).await)
-        .map_err(db_err)?;
+        let rows: Vec<RequestRow> = self
+            .read_all(
+                &sql,
+                args![
+                    q.client.map(|c| c.to_string()),
+                    &q.after,
+                    i64::from(q.page_size()) + 1
+                ],
+            )
+            .await?;
         page(rows, q, |r: &RequestRecord| r.id.to_string())
     }
 }
