@@ -695,3 +695,177 @@ async fn health_readiness_metrics_and_openapi_are_served() {
     assert!(doc["paths"]["/api/v1/sites"]["get"].is_object());
     assert!(doc["components"]["schemas"]["Client"].is_object());
 }
+
+#[tokio::test]
+async fn ui_forms_update_and_archive_every_spine_record_with_csrf_and_policy_checked() {
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
+    let admin = app.user("admin@example.com", Role::SuperAdmin, None).await;
+    let t = app.token(&admin, Role::SuperAdmin).await;
+    let client: Value = app
+        .post_json("/api/v1/clients", &t, &client_body("Acme", "Europe/London"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let cid = client["id"].as_str().expect("id").to_owned();
+    app.user(
+        "owner@acme.example",
+        Role::ClientUser,
+        Some(cid.parse().expect("uuid")),
+    )
+    .await;
+    let site: Value = app
+        .post_json(
+            "/api/v1/sites",
+            &t,
+            &json!({"client_id": cid, "name": "www", "url": "https://www.acme.example"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let sid = site["id"].as_str().expect("id").to_owned();
+    let env: Value = app
+        .post_json(
+            "/api/v1/environments",
+            &t,
+            &json!({"site_id": sid, "kind": "staging", "name": "staging"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let eid = env["id"].as_str().expect("id").to_owned();
+    let host: Value = app.post_json("/api/v1/hosts", &t, &json!({"client_id": cid, "name": "web-1", "os": "Debian 12", "environment_ids": [eid]})).await.json().await.expect("json");
+    let hid = host["id"].as_str().expect("id").to_owned();
+    let contact: Value = app
+        .post_json(
+            &format!("/api/v1/clients/{cid}/contacts"),
+            &t,
+            &json!({"name": "Ana", "email": "ana@acme.example"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ctid = contact["id"].as_str().expect("id").to_owned();
+
+    // A client user may look but not change, whatever the form says.
+    let owner = Browser::new(&app);
+    owner.login("owner@acme.example").await;
+    let csrf = owner.csrf().await;
+    let r = owner
+        .post_form(
+            &format!("/sites/{sid}"),
+            &[
+                ("csrf", &csrf),
+                ("name", "hacked"),
+                ("url", "https://evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    let b = Browser::new(&app);
+    b.login("admin@example.com").await;
+    let r = b
+        .post_form(
+            &format!("/sites/{sid}"),
+            &[("name", "no token"), ("url", "https://x.example")],
+        )
+        .await;
+    assert_eq!(r.status(), 403, "a form without the CSRF token is refused");
+    let csrf = b.csrf().await;
+    let ok = |r: reqwest::Response| assert_eq!(r.status(), 303, "form accepted");
+    ok(b.post_form(
+        &format!("/sites/{sid}"),
+        &[
+            ("csrf", &csrf),
+            ("name", "shop"),
+            ("url", "https://shop.acme.example"),
+        ],
+    )
+    .await);
+    ok(b.post_form(
+        &format!("/environments/{eid}"),
+        &[
+            ("csrf", &csrf),
+            ("name", "pre-live"),
+            ("kind", "staging"),
+            ("url", ""),
+            ("position", "25"),
+        ],
+    )
+    .await);
+    ok(b.post_form(
+        &format!("/hosts/{hid}"),
+        &[
+            ("csrf", &csrf),
+            ("name", "web-2"),
+            ("addresses", "127.0.0.1, ::1"),
+            ("os", "Debian 13"),
+        ],
+    )
+    .await);
+    let r = b
+        .post_form(
+            &format!("/hosts/{hid}"),
+            &[
+                ("csrf", &csrf),
+                ("name", "web-2"),
+                ("addresses", "not-an-ip"),
+                ("os", "Debian 13"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text().await.expect("text").contains("addresses[0]"),
+        "the page names the field"
+    );
+
+    let get = |path: String| {
+        let (app, t) = (&app, &t);
+        async move { app.get(&path, t).await.json::<Value>().await.expect("json") }
+    };
+    assert_eq!(get(format!("/api/v1/sites/{sid}")).await["name"], "shop");
+    let e = get(format!("/api/v1/environments/{eid}")).await;
+    assert_eq!(
+        (e["name"].as_str(), e["position"].as_i64()),
+        (Some("pre-live"), Some(25))
+    );
+    let h = get(format!("/api/v1/hosts/{hid}")).await;
+    assert_eq!(h["addresses"], json!(["127.0.0.1", "::1"]));
+    assert_eq!(
+        h["environment_ids"],
+        json!([eid]),
+        "editing a host keeps what it serves"
+    );
+
+    for path in [
+        format!("/environments/{eid}/archive"),
+        format!("/hosts/{hid}/archive"),
+        format!("/contacts/{ctid}/archive"),
+    ] {
+        ok(b.post_form(&path, &[("csrf", &csrf)]).await);
+    }
+    for path in [
+        format!("/api/v1/environments/{eid}"),
+        format!("/api/v1/hosts/{hid}"),
+        format!("/api/v1/contacts/{ctid}"),
+    ] {
+        assert!(
+            get(path.clone()).await["archived_at"].is_string(),
+            "{path} archived, still readable"
+        );
+    }
+    let page = b.page(&format!("/sites/{sid}")).await;
+    assert!(
+        !page.contains("pre-live"),
+        "archived environments leave the site page"
+    );
+}

@@ -2,6 +2,7 @@
 //! JavaScript. Pages use the same store, the same policy and the same authentication as the API;
 //! every form that changes something carries the session's CSRF token, checked in [`Posted`].
 
+mod edit;
 mod forms;
 mod pages;
 
@@ -34,11 +35,22 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/clients/{id}/restore", post(pages::restore_client))
         .route("/clients/{id}/contacts", post(pages::create_contact))
         .route("/sites", get(pages::sites).post(pages::create_site))
-        .route("/sites/{id}", get(pages::site))
+        .route("/sites/{id}", get(pages::site).post(edit::update_site))
         .route("/sites/{id}/environments", post(pages::create_environment))
         .route("/sites/{id}/archive", post(pages::archive_site))
         .route("/sites/{id}/restore", post(pages::restore_site))
+        .route(
+            "/environments/{id}",
+            get(edit::environment).post(edit::update_environment),
+        )
+        .route(
+            "/environments/{id}/archive",
+            post(edit::archive_environment),
+        )
+        .route("/contacts/{id}/archive", post(edit::archive_contact))
         .route("/hosts", get(pages::hosts).post(pages::create_host))
+        .route("/hosts/{id}", get(edit::host).post(edit::update_host))
+        .route("/hosts/{id}/archive", post(edit::archive_host))
         .route("/tokens", get(pages::tokens).post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/static/app.css", get(stylesheet))
