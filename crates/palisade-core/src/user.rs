@@ -103,6 +103,28 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
+    /// A new token record for `secret` (whose hash is stored beside it, never the secret itself).
+    pub fn issue(
+        user_id: UserId,
+        name: String,
+        role: Role,
+        secret: &str,
+        now: Timestamp,
+        lifetime: jiff::SignedDuration,
+    ) -> Self {
+        Self {
+            id: TokenId::new(),
+            user_id,
+            name,
+            role,
+            prefix: secret.chars().take(10).collect(),
+            created_at: now,
+            expires_at: now + lifetime,
+            last_used_at: None,
+            revoked_at: None,
+        }
+    }
+
     /// Usable now: neither revoked nor expired.
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && now < self.expires_at

@@ -297,17 +297,14 @@ async fn run_admin(cfg_file: Option<&std::path::Path>, admin: Admin) -> anyhow::
             }
             let now = jiff::Timestamp::now();
             let secret = palisade_auth::new_api_token();
-            let token = ApiToken {
-                id: palisade_core::TokenId::new(),
-                user_id: user.id,
+            let token = ApiToken::issue(
+                user.id,
                 name,
                 role,
-                prefix: secret.chars().take(10).collect(),
-                created_at: now,
-                expires_at: now + jiff::SignedDuration::from_hours(24 * i64::from(days)),
-                last_used_at: None,
-                revoked_at: None,
-            };
+                &secret,
+                now,
+                jiff::SignedDuration::from_hours(24 * i64::from(days)),
+            );
             store
                 .create_token(&token, &palisade_auth::token_hash(&secret))
                 .await?;

@@ -309,17 +309,14 @@ pub async fn seed(
 
     let admin = admin.context("demo admin missing")?;
     let secret = palisade_auth::new_api_token();
-    let token = ApiToken {
-        id: palisade_core::TokenId::new(),
-        user_id: admin.id,
-        name: "demo".into(),
-        role: Role::SuperAdmin,
-        prefix: secret.chars().take(10).collect(),
-        created_at: now,
-        expires_at: now + jiff::SignedDuration::from_hours(24 * 90),
-        last_used_at: None,
-        revoked_at: None,
-    };
+    let token = ApiToken::issue(
+        admin.id,
+        "demo".into(),
+        Role::SuperAdmin,
+        &secret,
+        now,
+        jiff::SignedDuration::from_hours(24 * 90),
+    );
     store
         .create_token(&token, &palisade_auth::token_hash(&secret))
         .await?;

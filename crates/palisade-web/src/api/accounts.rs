@@ -251,17 +251,7 @@ pub(crate) async fn issue_token(
             .unwrap_or(SignedDuration::from_hours(24 * 90)),
     };
     let secret = palisade_auth::new_api_token();
-    let token = ApiToken {
-        id: TokenId::new(),
-        user_id: c.user.id,
-        name: input.name.clone(),
-        role,
-        prefix: secret.chars().take(10).collect(),
-        created_at: now,
-        expires_at: now + lifetime,
-        last_used_at: None,
-        revoked_at: None,
-    };
+    let token = ApiToken::issue(c.user.id, input.name.clone(), role, &secret, now, lifetime);
     s.store
         .create_token(&token, &palisade_auth::token_hash(&secret))
         .await?;

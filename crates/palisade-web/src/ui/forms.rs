@@ -53,17 +53,6 @@ fn login_cookie(state: &AppState, value: &str) -> String {
     )
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn login_form(
     state: &AppState,
     status: StatusCode,
@@ -96,7 +85,7 @@ pub(crate) async fn login_page(State(s): State<AppState>, headers: HeaderMap) ->
 
 pub(crate) async fn login(State(s): State<AppState>, req: Request) -> Response {
     let ip = auth::client_ip(req.extensions());
-    let expected = cookie_value(req.headers(), LOGIN_CSRF_COOKIE).map(str::to_owned);
+    let expected = auth::cookie(req.headers(), LOGIN_CSRF_COOKIE).map(str::to_owned);
     let form = match read_form(req, &s).await {
         Ok(f) => f,
         Err(r) => return r,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use palisade_core::clock::ManualClock;
 use palisade_core::user::{ApiToken, User};
-use palisade_core::{ClientId, Role, TokenId};
+use palisade_core::{ClientId, Role};
 use palisade_store::{NewUserRecord, Store};
 use palisade_store_sql::SqlStore;
 use palisade_web::{AppState, WebConfig};
@@ -83,17 +83,14 @@ impl TestApp {
     pub async fn token(&self, user: &User, role: Role) -> String {
         let secret = palisade_auth::new_api_token();
         let now = self.clock.now_ts();
-        let t = ApiToken {
-            id: TokenId::new(),
-            user_id: user.id,
-            name: "test".into(),
+        let t = ApiToken::issue(
+            user.id,
+            "test".into(),
             role,
-            prefix: secret.chars().take(10).collect(),
-            created_at: now,
-            expires_at: now + jiff::SignedDuration::from_hours(24 * 30),
-            last_used_at: None,
-            revoked_at: None,
-        };
+            &secret,
+            now,
+            jiff::SignedDuration::from_hours(24 * 30),
+        );
         self.store
             .create_token(&t, &palisade_auth::token_hash(&secret))
             .await
