@@ -285,7 +285,14 @@ pub async fn seed(
             .await?;
     }
 
-    let progress_every = (extra_sites / 20).max(1);
+    let bar = indicatif::ProgressBar::new(extra_sites as u64).with_message("seeding extra sites");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    if extra_sites == 0 {
+        bar.finish_and_clear();
+    }
     for n in 0..extra_sites {
         let client = &clients[n % clients.len()];
         store
@@ -299,13 +306,9 @@ pub async fn seed(
             )
             .await?;
         sites += 1;
-        if (n + 1) % progress_every == 0 {
-            eprint!("\rseeding sites: {}/{extra_sites}", n + 1);
-        }
+        bar.inc(1);
     }
-    if extra_sites > 0 {
-        eprintln!();
-    }
+    bar.finish_and_clear();
 
     let admin = admin.context("demo admin missing")?;
     let secret = palisade_auth::new_api_token();
