@@ -86,13 +86,19 @@ pub(crate) trait FromSqliteRow: Sized {
 pub(crate) struct Reader {
     path: String,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// Reads running at once. More than the machine's cores only adds threads contending for them.
+    running: tokio::sync::Semaphore,
 }
 
 impl Reader {
     pub(crate) fn new(path: String) -> Arc<Self> {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         Arc::new(Self {
             path,
             idle: Mutex::new(Vec::new()),
+            running: tokio::sync::Semaphore::new(cores.clamp(2, MAX_IDLE)),
         })
     }
 
@@ -116,6 +122,11 @@ impl Reader {
         sql: String,
         args: Vec<Arg>,
     ) -> Result<Vec<T>, StoreError> {
+        let _turn = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             let conn = me.connection()?;
