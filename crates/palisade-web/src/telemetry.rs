@@ -29,6 +29,8 @@ use crate::AppState;
 const RECORD_QUEUE: usize = 50_000;
 /// Most records written in one transaction.
 const RECORD_BATCH: usize = 1_000;
+/// Longest a record waits for others to share its transaction. `Telemetry::flush` cuts it short.
+const RECORD_LINGER: std::time::Duration = std::time::Duration::from_millis(200);
 
 tokio::task_local! {
     static REQUEST_ID: RequestId;
@@ -152,20 +154,28 @@ async fn write_records(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, failu
     let mut waiters = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
+        let deadline = tokio::time::Instant::now() + RECORD_LINGER;
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Record(r) => batch.push(r),
                 Msg::Flush(w) => waiters.push(w),
             }
-            if batch.len() < RECORD_BATCH {
-                next = rx.try_recv().ok();
+            // Gather until the batch is full, someone waits for a flush, or the linger is over:
+            // a transaction per handful of records would cost more than the requests themselves.
+            if batch.len() < RECORD_BATCH && waiters.is_empty() {
+                next = tokio::time::timeout_at(deadline, rx.recv())
+                    .await
+                    .ok()
+                    .flatten();
             }
         }
-        if let Err(error) = store.insert_request_records(&batch).await {
-            failures.inc();
-            tracing::warn!(%error, count = batch.len(), "Could not store request records.");
+        if !batch.is_empty() {
+            if let Err(error) = store.insert_request_records(&batch).await {
+                failures.inc();
+                tracing::warn!(%error, count = batch.len(), "Could not store request records.");
+            }
+            batch.clear();
         }
-        batch.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
