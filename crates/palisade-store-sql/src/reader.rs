@@ -1,10 +1,11 @@
-//! The SQLite read path. sqlx's SQLite driver runs each connection on its own worker thread and
+//! The SQLite read path (and bulk appends). sqlx's SQLite driver runs each connection on its own worker thread and
 //! hands every command and row across threads; measured here, a 50-row page costs it 220–560 µs
 //! against 38 µs through rusqlite on the same file (`examples/list_latency.rs`). Reads therefore go
 //! through a small pool of rusqlite connections on Tokio's blocking threads, while writes and
 //! migrations stay on sqlx. Both drivers link the same SQLite library and, in WAL mode, a read
 //! connection sees every committed write. The SQL text is the same for both drivers and for
-//! PostgreSQL: only the execution differs.
+//! PostgreSQL: only the execution differs. Bulk appends (request records) use one read-write
+//! rusqlite connection for the same reason; SQLite's own write lock orders them with sqlx's writes.
 
 use std::sync::{Arc, Mutex};
 
@@ -88,6 +89,8 @@ pub(crate) struct Reader {
     idle: Mutex<Vec<rusqlite::Connection>>,
     /// Reads running at once. More than the machine's cores only adds threads contending for them.
     running: tokio::sync::Semaphore,
+    /// The connection bulk appends use, opened on first use.
+    writer: Mutex<Option<rusqlite::Connection>>,
 }
 
 impl Reader {
@@ -99,6 +102,7 @@ impl Reader {
             path,
             idle: Mutex::new(Vec::new()),
             running: tokio::sync::Semaphore::new(cores.clamp(2, MAX_IDLE)),
+            writer: Mutex::new(None),
         })
     }
 
@@ -144,6 +148,37 @@ impl Reader {
         })
         .await
         .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+        .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
+impl Reader {
+    /// Runs `statements` in one immediate write transaction: all of them or none.
+    pub(crate) async fn write_batch(
+        self: &Arc<Self>,
+        statements: Vec<(String, Vec<Arg>)>,
+    ) -> Result<(), StoreError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut slot = me.writer.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_none() {
+                let c = rusqlite::Connection::open(&me.path)?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c.pragma_update(None, "foreign_keys", true)?;
+                *slot = Some(c);
+            }
+            let Some(conn) = slot.as_mut() else {
+                unreachable!("opened above")
+            };
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (sql, args) in &statements {
+                let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+                tx.prepare_cached(sql)?.execute(params.as_slice())?;
+            }
+            tx.commit()
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?
         .map_err(|e| StoreError::Backend(e.to_string()))
     }
 }

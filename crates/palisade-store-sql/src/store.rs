@@ -757,6 +757,33 @@ impl Store for SqlStore {
         // One multi-row INSERT per chunk: a statement per record would cost a round trip each.
         // 10 columns x 500 rows stays well under both backends' parameter limits.
         const ROWS_PER_STATEMENT: usize = 500;
+        if let Some(direct) = &self.reader {
+            let statements = records
+                .chunks(ROWS_PER_STATEMENT)
+                .map(|chunk| {
+                    let sql = multi_row_insert("request_records", REQUEST_COLS, 10, chunk.len());
+                    let args = chunk
+                        .iter()
+                        .flat_map(|r| {
+                            args![
+                                r.id.to_string(),
+                                micros(r.at),
+                                r.actor.map(|a| a.to_string()),
+                                r.client_scope.map(|c| c.to_string()),
+                                r.method.as_str(),
+                                r.route.as_str(),
+                                i64::from(r.status),
+                                r.latency_micros,
+                                r.bytes_in,
+                                r.bytes_out
+                            ]
+                        })
+                        .collect();
+                    (sql, args)
+                })
+                .collect();
+            return direct.write_batch(statements).await;
+        }
         on_pool!(self, p => async {
             let mut tx = p.begin().await?;
             for chunk in records.chunks(ROWS_PER_STATEMENT) {
