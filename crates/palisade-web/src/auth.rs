@@ -13,7 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use palisade_auth::totp;
 use palisade_core::policy::{self, Action, Principal, Scope};
 use palisade_core::user::User;
-use palisade_core::{Role, SessionId, TokenId};
+use palisade_core::{SessionId, TokenId};
 use palisade_store::{Session, StoreError, UserAuth};
 
 use crate::telemetry::ActorSlot;
@@ -410,11 +410,6 @@ pub fn session_cookie(state: &AppState, secret: Option<&str>) -> String {
         ),
         None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
-}
-
-/// Whether `role` may be given to a token owned by someone with `owner` role.
-pub fn token_role_ok(owner: Role, requested: Role) -> bool {
-    palisade_core::user::token_role_allowed(owner, requested)
 }
 
 /// Drops cached lookups of a token after it changed (revoked).

@@ -234,7 +234,7 @@ pub(crate) async fn issue_token(
 ) -> ApiResult<IssuedToken> {
     let role = input.role.unwrap_or(c.principal.role);
     // Judged against the role in force, so a read-only token cannot mint a stronger one.
-    if !crate::auth::token_role_ok(c.principal.role, role) {
+    if !palisade_core::user::token_role_allowed(c.principal.role, role) {
         return Err(FieldError::new(
             "role",
             format!(

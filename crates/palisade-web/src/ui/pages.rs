@@ -551,7 +551,7 @@ async fn tokens_page(s: &AppState, c: &Caller, new_secret: Option<String>) -> Ui
     let tokens = s.store.list_tokens(c.user.id).await?;
     let roles = Role::ALL
         .into_iter()
-        .filter(|r| crate::auth::token_role_ok(c.principal.role, *r))
+        .filter(|r| palisade_core::user::token_role_allowed(c.principal.role, *r))
         .map(Role::as_str)
         .collect();
     Ok(render(&TokensPage {
