@@ -869,3 +869,123 @@ async fn ui_forms_update_and_archive_every_spine_record_with_csrf_and_policy_che
         "archived environments leave the site page"
     );
 }
+
+#[tokio::test]
+async fn super_admins_manage_users_in_the_ui_and_managers_only_look() {
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
+    let admin = app.user("admin@example.com", Role::SuperAdmin, None).await;
+    app.user("mgr@example.com", Role::Manager, None).await;
+    let t = app.token(&admin, Role::SuperAdmin).await;
+    let client: Value = app
+        .post_json("/api/v1/clients", &t, &client_body("Acme", "Europe/London"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let cid = client["id"].as_str().expect("id").to_owned();
+
+    let b = Browser::new(&app);
+    b.login("admin@example.com").await;
+    let csrf = b.csrf().await;
+    let r = b
+        .post_form(
+            "/users",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Owner"),
+                ("email", "owner@acme.example"),
+                ("role", "client-user"),
+                ("client_id", ""),
+                ("password", "a long enough passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "a client user needs a client");
+    assert!(r.text().await.expect("text").contains("client_id"));
+    let r = b
+        .post_form(
+            "/users",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Owner"),
+                ("email", "owner@acme.example"),
+                ("role", "client-user"),
+                ("client_id", &cid),
+                ("password", "a long enough passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let list = b.page("/users").await;
+    assert!(
+        list.contains("owner@acme.example") && list.contains("Acme"),
+        "listed with its client"
+    );
+
+    let owner = Browser::new(&app);
+    assert_eq!(
+        owner
+            .try_login("owner@acme.example", "a long enough passphrase")
+            .await
+            .status(),
+        303
+    );
+    let users: Value = app
+        .get("/api/v1/users?limit=500", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let oid = users["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|u| u["email"] == "owner@acme.example")
+        .expect("owner")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        b.post_form(&format!("/users/{oid}/disable"), &[("csrf", &csrf)])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        owner
+            .http
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        401,
+        "disabling ends their sessions"
+    );
+    assert_eq!(
+        Browser::new(&app)
+            .try_login("owner@acme.example", "a long enough passphrase")
+            .await
+            .status(),
+        401
+    );
+
+    let m = Browser::new(&app);
+    m.login("mgr@example.com").await;
+    let page = m.page("/users").await;
+    assert!(
+        page.contains("owner@acme.example") && !page.contains("id=\"new-user\""),
+        "managers see the list without the forms"
+    );
+    let mcsrf = m.csrf().await;
+    assert_eq!(
+        m.post_form(&format!("/users/{oid}/enable"), &[("csrf", &mcsrf)])
+            .await
+            .status(),
+        403
+    );
+}

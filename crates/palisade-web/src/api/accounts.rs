@@ -76,6 +76,11 @@ async fn create_user(
     c: Caller,
     ApiJson(input): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
+    Ok((StatusCode::CREATED, Json(add_user(&s, &c, input).await?)))
+}
+
+/// Creates a user; shared by the API and the UI. The input is already validated.
+pub(crate) async fn add_user(s: &AppState, c: &Caller, input: NewUser) -> ApiResult<User> {
     c.authorize(Action::Write(Resource::User), Scope::Provider)?;
     let password_hash = palisade_auth::hash_password(&input.password).map_err(|e| {
         tracing::error!(error = %e, "Password hashing failed.");
@@ -90,7 +95,7 @@ async fn create_user(
     };
     let user = s.store.create_user(&rec, s.clock.now()).await?;
     tracing::info!(user = %user.id, role = %user.role, by = %c.user.id, "User created.");
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok(user)
 }
 
 /// One user.
@@ -104,7 +109,7 @@ async fn get_user(
     Ok(Json(s.store.get_user(id).await?))
 }
 
-async fn set_disabled(
+pub(crate) async fn set_disabled(
     s: &AppState,
     c: &Caller,
     id: UserId,
@@ -163,12 +168,19 @@ async fn revoke_user_sessions(
     c: Caller,
     ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<Json<Revoked>> {
+    Ok(Json(Revoked {
+        sessions: revoke_sessions(&s, &c, id).await?,
+    }))
+}
+
+/// Ends a user's sessions; shared by the API and the UI.
+pub(crate) async fn revoke_sessions(s: &AppState, c: &Caller, id: UserId) -> ApiResult<u64> {
     if id != c.user.id {
         c.authorize(Action::Write(Resource::User), Scope::Provider)?;
     }
     let sessions = s.store.delete_user_sessions(id).await?;
     tracing::info!(user = %id, sessions, by = %c.user.id, "Sessions revoked.");
-    Ok(Json(Revoked { sessions }))
+    Ok(sessions)
 }
 
 /// Fields of a new API token.

@@ -5,7 +5,7 @@
 mod accounts;
 mod spine;
 
-pub(crate) use accounts::{NewToken, issue_token};
+pub(crate) use accounts::{NewToken, add_user, issue_token, revoke_sessions, set_disabled};
 
 use axum::Json;
 use axum::http::StatusCode;

@@ -5,6 +5,7 @@
 mod edit;
 mod forms;
 mod pages;
+mod users;
 
 use askama::Template;
 use axum::Router;
@@ -51,6 +52,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/hosts", get(pages::hosts).post(pages::create_host))
         .route("/hosts/{id}", get(edit::host).post(edit::update_host))
         .route("/hosts/{id}/archive", post(edit::archive_host))
+        .route("/users", get(users::users).post(users::create_user))
+        .route("/users/{id}/disable", post(users::disable_user))
+        .route("/users/{id}/enable", post(users::enable_user))
+        .route("/users/{id}/sessions/revoke", post(users::revoke_sessions))
         .route("/tokens", get(pages::tokens).post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/static/app.css", get(stylesheet))
@@ -71,6 +76,8 @@ pub(crate) struct Shell {
     pub name: String,
     pub role: &'static str,
     pub staff: bool,
+    /// May see the user list.
+    pub users: bool,
     pub csrf: String,
 }
 
@@ -80,6 +87,12 @@ impl Shell {
             name: c.user.display_name.clone(),
             role: c.principal.role.label(),
             staff: c.principal.role.is_staff(),
+            users: palisade_core::policy::authorize(
+                &c.principal,
+                palisade_core::policy::Action::Read(palisade_core::policy::Resource::User),
+                palisade_core::policy::Scope::Provider,
+            )
+            .is_ok(),
             csrf: c.csrf(),
         })
     }

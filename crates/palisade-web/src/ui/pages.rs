@@ -20,7 +20,7 @@ use crate::auth::Caller;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 fn can(c: &Caller, action: Action, scope: Scope) -> bool {
