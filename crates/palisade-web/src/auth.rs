@@ -345,9 +345,29 @@ pub async fn password_login(
     Ok(NewSession { secret, session })
 }
 
+/// Replaces a session that just passed MFA with a new one (new secret, same absolute expiry): a
+/// secret seen before the second factor is never the one that carries its privileges.
+async fn elevate(state: &AppState, old: &Session) -> Result<NewSession, LoginError> {
+    let secret = palisade_auth::new_session_token();
+    let session = Session {
+        id: SessionId::new(),
+        token_hash: palisade_auth::token_hash(&secret),
+        last_seen_at: state.clock.now(),
+        mfa_passed: true,
+        ..old.clone()
+    };
+    state.store.create_session(&session).await?;
+    state.store.delete_session(old.id).await?;
+    Ok(NewSession { secret, session })
+}
+
 /// Step two: a TOTP code for a session that owes it. Wrong codes count towards the lockout, and a
-/// code is accepted only once.
-pub async fn totp_login(state: &AppState, caller: &Caller, code: &str) -> Result<(), LoginError> {
+/// code is accepted only once. Success replaces the session (see [`elevate`]).
+pub async fn totp_login(
+    state: &AppState,
+    caller: &Caller,
+    code: &str,
+) -> Result<NewSession, LoginError> {
     let now = state.clock.now();
     let Via::Session { session, .. } = &caller.via else {
         return Err(LoginError::BadCode);
@@ -362,10 +382,9 @@ pub async fn totp_login(state: &AppState, caller: &Caller, code: &str) -> Result
     let matched = totp::verify(secret, code, now.as_second(), auth.totp_last_step);
     match matched {
         Some(step) if state.store.claim_totp_step(auth.user.id, step).await? => {
-            state.store.touch_session(session.id, now, true).await?;
             state.store.set_login_state(auth.user.id, 0, None).await?;
             tracing::info!(user = %auth.user.id, "Second factor accepted.");
-            Ok(())
+            elevate(state, session).await
         }
         _ => {
             record_failure(state, &auth, now).await?;
@@ -374,25 +393,25 @@ pub async fn totp_login(state: &AppState, caller: &Caller, code: &str) -> Result
     }
 }
 
-/// Enrols TOTP for the caller once they prove their app has the secret; the session counts as
-/// having passed MFA.
+/// Enrols TOTP for the caller once they prove their app has the secret; the session is replaced by
+/// one that has passed MFA.
 pub async fn enrol_totp(
     state: &AppState,
     caller: &Caller,
     secret: &[u8],
     code: &str,
-) -> Result<(), LoginError> {
+) -> Result<NewSession, LoginError> {
     let now = state.clock.now();
+    let Via::Session { session, .. } = &caller.via else {
+        return Err(LoginError::BadCode);
+    };
     let step = totp::verify(secret, code, now.as_second(), None).ok_or(LoginError::BadCode)?;
     state
         .store
         .set_totp(caller.user.id, Some(secret), Some(step))
         .await?;
-    if let Via::Session { session, .. } = &caller.via {
-        state.store.touch_session(session.id, now, true).await?;
-    }
     tracing::info!(user = %caller.user.id, "TOTP enrolled.");
-    Ok(())
+    elevate(state, session).await
 }
 
 /// The `Set-Cookie` value for a session secret (or, with `None`, one that clears it).

@@ -989,3 +989,76 @@ async fn super_admins_manage_users_in_the_ui_and_managers_only_look() {
         403
     );
 }
+
+#[tokio::test]
+async fn passing_mfa_replaces_the_session_so_a_pre_mfa_cookie_gains_nothing() {
+    let app = TestApp::start(WebConfig::default()).await;
+    app.user("sec@example.com", Role::Security, None).await;
+    // A client without a cookie store, so the cookies can be compared by hand.
+    let http = &app.http;
+    let set_cookie = |r: &reqwest::Response| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("palisade_session="))
+            .map(|v| v.split(';').next().expect("pair").to_owned())
+    };
+    let login = http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("login page");
+    let csrf_cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let csrf = hidden(&login.text().await.expect("text"), "csrf");
+    let r = http
+        .post(app.url("/login"))
+        .header("cookie", &csrf_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "sec@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("login");
+    let before = set_cookie(&r).expect("session cookie");
+    let enrol = http
+        .get(app.url("/mfa/enrol"))
+        .header("cookie", &before)
+        .send()
+        .await
+        .expect("enrol")
+        .text()
+        .await
+        .expect("text");
+    let (secret, csrf) = (hidden(&enrol, "secret"), hidden(&enrol, "csrf"));
+    let code = code_now(&app, &secret);
+    let r = http
+        .post(app.url("/mfa/enrol"))
+        .header("cookie", &before)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("secret", secret.as_str()),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .expect("enrol");
+    let after = set_cookie(&r).expect("a new session cookie");
+    assert_ne!(before, after);
+    let me = app.url("/api/v1/me");
+    let status = |cookie: String| http.get(&me).header("cookie", cookie).send();
+    assert_eq!(status(after).await.expect("me").status(), 200);
+    assert_eq!(
+        status(before).await.expect("me").status(),
+        401,
+        "the pre-MFA session is gone"
+    );
+}

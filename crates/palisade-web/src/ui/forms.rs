@@ -122,6 +122,21 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> Response {
     }
 }
 
+/// Sets the cookie of a new session and sends the visitor home.
+fn signed_in(state: &AppState, new: &auth::NewSession) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                auth::session_cookie(state, Some(&new.secret)),
+            ),
+            (header::LOCATION, "/".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
 /// The caller of a sign-in step, who may still owe MFA.
 async fn pending_caller(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     match auth::authenticate(headers, s).await {
@@ -166,7 +181,7 @@ pub(crate) async fn mfa(State(s): State<AppState>, req: Request) -> Response {
         return Redirect::to("/login").into_response();
     }
     match auth::totp_login(&s, &c, form.get("code")).await {
-        Ok(()) => Redirect::to("/").into_response(),
+        Ok(new) => signed_in(&s, &new),
         Err(e) => (
             StatusCode::UNAUTHORIZED,
             render(&MfaPage {
@@ -219,7 +234,7 @@ pub(crate) async fn enrol(State(s): State<AppState>, req: Request) -> Response {
         return Redirect::to("/mfa/enrol").into_response();
     };
     match auth::enrol_totp(&s, &c, &secret, form.get("code")).await {
-        Ok(()) => Redirect::to("/").into_response(),
+        Ok(new) => signed_in(&s, &new),
         Err(e) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             render(&enrol_form(&s, &c, &secret, Some(e.to_string()))),
