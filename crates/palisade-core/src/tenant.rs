@@ -2,6 +2,8 @@
 //! Everything else in Palisade hangs off these records, and every query a client user can reach is
 //! scoped by the client they belong to.
 
+use std::str::FromStr;
+
 use jiff::Timestamp;
 use jiff::civil::{Time, Weekday};
 use serde::{Deserialize, Serialize};
@@ -80,6 +82,35 @@ impl Day {
         }
     }
 }
+
+/// The text was not one of a closed set of names; the message lists them.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{got:?} is not one of {expected}")]
+pub struct UnknownName {
+    pub got: String,
+    pub expected: &'static str,
+}
+
+/// Parses the API/database name of a closed enum (`as_str` is the single spelling).
+macro_rules! from_name {
+    ($ty:ty, $expected:literal) => {
+        impl FromStr for $ty {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                <$ty>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownName {
+                        got: s.to_owned(),
+                        expected: $expected,
+                    })
+            }
+        }
+    };
+}
+
+from_name!(SlaTier, "basic, standard, premium");
+from_name!(Day, "monday … sunday");
 
 /// One weekday's support window, as local wall-clock times in the contract's zone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -401,6 +432,8 @@ pub struct EnvironmentUpdate {
     pub url: Option<String>,
     pub position: i32,
 }
+
+from_name!(EnvironmentKind, "dev, staging, live");
 
 impl EnvironmentKind {
     /// Where an environment of this kind goes in the promotion order unless told otherwise.

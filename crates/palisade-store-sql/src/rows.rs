@@ -134,13 +134,6 @@ impl TryFrom<SiteRow> for Site {
     }
 }
 
-pub(crate) fn kind_from(s: &str) -> Result<EnvironmentKind, StoreError> {
-    EnvironmentKind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| StoreError::Corrupt(format!("environment kind {s:?}")))
-}
-
 row!(EnvironmentRow {
     id: String,
     site_id: String,
@@ -160,7 +153,7 @@ impl TryFrom<EnvironmentRow> for Environment {
             id: parse("environment id", &r.id)?,
             site_id: parse("site id", &r.site_id)?,
             client_id: parse("client id", &r.client_id)?,
-            kind: kind_from(&r.kind)?,
+            kind: parse::<EnvironmentKind>("environment kind", &r.kind)?,
             name: r.name,
             url: r.url,
             position: r.position,
@@ -339,4 +332,7 @@ impl TryFrom<RequestRow> for RequestRecord {
     }
 }
 
-row!(EnvironmentIdRow { pub(crate) environment_id: String });
+row!(HostEnvironmentRow {
+    pub(crate) host_id: String,
+    pub(crate) environment_id: String,
+});

@@ -1,6 +1,8 @@
 //! The `Store` implementation. Every method is one piece of SQL text run on either backend through
 //! `on_pool!`; multi-statement writes run in one transaction so a failure leaves nothing half-written.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use palisade_core::tenant::{
@@ -144,10 +146,30 @@ impl SqlStore {
         }
     }
 
-    async fn host_environment_ids(&self, host: &str) -> StoreResult<Vec<String>> {
-        let sql = "SELECT environment_id FROM host_environments WHERE host_id = $1 ORDER BY environment_id";
-        let rows: Vec<EnvironmentIdRow> = self.read_all(sql, args![host]).await?;
-        Ok(rows.into_iter().map(|r| r.environment_id).collect())
+    /// The environments each of `hosts` serves, in one query (a list page must not cost a query per host).
+    async fn host_environment_ids(
+        &self,
+        hosts: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<String>>> {
+        let mut by_host: HashMap<String, Vec<String>> = hosts
+            .iter()
+            .map(|h| ((*h).to_owned(), Vec::new()))
+            .collect();
+        if hosts.is_empty() {
+            return Ok(by_host);
+        }
+        let placeholders: Vec<String> = (1..=hosts.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT host_id, environment_id FROM host_environments WHERE host_id IN ({}) ORDER BY environment_id",
+            placeholders.join(", ")
+        );
+        let rows: Vec<HostEnvironmentRow> = self
+            .read_all(&sql, hosts.iter().map(|h| Arg::from(*h)).collect())
+            .await?;
+        for r in rows {
+            by_host.entry(r.host_id).or_default().push(r.environment_id);
+        }
+        Ok(by_host)
     }
 
     /// Checks every environment a host claims to serve exists, is live, and (for a dedicated host)
@@ -479,8 +501,12 @@ impl Store for SqlStore {
     async fn get_host(&self, id: HostId) -> StoreResult<Host> {
         let sql = format!("SELECT {HOST_COLS} FROM hosts WHERE id = $1");
         let row: HostRow = self.read_one(&sql, args![id.to_string()]).await?;
-        let envs = self.host_environment_ids(&row.id).await?;
-        row.into_host(envs)
+        let served = self
+            .host_environment_ids(&[&row.id])
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default();
+        row.into_host(served)
     }
 
     async fn list_hosts(&self, q: &ListQuery) -> StoreResult<Page<Host>> {
@@ -498,11 +524,16 @@ impl Store for SqlStore {
             .await?;
         let size = q.page_size() as usize;
         let more = rows.len() > size;
-        let mut items = Vec::with_capacity(size.min(rows.len()));
-        for row in rows.into_iter().take(size) {
-            let envs = self.host_environment_ids(&row.id).await?;
-            items.push(row.into_host(envs)?);
-        }
+        let rows: Vec<HostRow> = rows.into_iter().take(size).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut envs = self.host_environment_ids(&ids).await?;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let served = envs.remove(&row.id).unwrap_or_default();
+                row.into_host(served)
+            })
+            .collect::<StoreResult<Vec<Host>>>()?;
         let next_after = if more {
             items.last().map(|h: &Host| h.id.to_string())
         } else {

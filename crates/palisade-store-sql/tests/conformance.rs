@@ -157,6 +157,18 @@ fn spine(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let mut envs = vec![live.id, staging.id];
         envs.sort();
         assert_eq!(host.environment_ids, envs);
+        let listed = s
+            .list_hosts(&ListQuery {
+                client: Some(acme.id),
+                ..Default::default()
+            })
+            .await
+            .expect("list hosts");
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(
+            listed.items[0].environment_ids, envs,
+            "a list carries what each host serves"
+        );
 
         // A dedicated host cannot serve another client's environment, and nothing is half-written.
         let other = client(&s, "Other").await;

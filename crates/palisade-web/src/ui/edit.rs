@@ -107,10 +107,12 @@ pub(crate) async fn update_environment(
     )?;
     let back = format!("/environments/{id}");
     let bad = |e: FieldError| UiError::from(e).with_back(back.clone());
-    let kind = EnvironmentKind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == form.get("kind"))
-        .ok_or_else(|| bad(FieldError::new("kind", "choose dev, staging or live")))?;
+    let kind: EnvironmentKind =
+        form.get("kind")
+            .parse()
+            .map_err(|e: palisade_core::tenant::UnknownName| {
+                bad(FieldError::new("kind", e.to_string()))
+            })?;
     let position = form
         .get("position")
         .trim()
@@ -198,13 +200,7 @@ pub(crate) async fn update_host(
     let input = HostInput {
         client_id: host.client_id,
         name: form.get("name").trim().to_owned(),
-        addresses: form
-            .get("addresses")
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        addresses: form.list("addresses"),
         os: form.get("os").to_owned(),
         environment_ids: host.environment_ids,
     };

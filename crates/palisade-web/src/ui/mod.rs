@@ -228,6 +228,16 @@ impl FormData {
             .map(str::to_owned)
     }
 
+    /// A comma-separated field as its non-empty, trimmed items.
+    pub(crate) fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub(crate) fn all(&self, name: &str) -> impl Iterator<Item = &str> {
         self.0
             .iter()

@@ -37,10 +37,6 @@ fn list_query(
     Ok(params.query(c)?)
 }
 
-fn next_cursor<T: utoipa::ToSchema>(r: &ListResponse<T>) -> Option<String> {
-    r.next_cursor.clone()
-}
-
 // ---- home ----
 
 #[derive(Template)]
@@ -154,16 +150,15 @@ impl ClientForm {
 }
 
 fn client_input(f: &super::FormData) -> Result<ClientInput, UiError> {
-    let sla_tier = SlaTier::ALL
-        .into_iter()
-        .find(|t| t.as_str() == f.get("sla_tier"))
-        .ok_or_else(|| FieldError::new("sla_tier", "choose basic, standard or premium"))?;
+    let sla_tier: SlaTier = f
+        .get("sla_tier")
+        .parse()
+        .map_err(|e: UnknownName| FieldError::new("sla_tier", e.to_string()))?;
     let mut ranges = Vec::new();
     for day in f.all("day") {
-        let day = Day::ALL
-            .into_iter()
-            .find(|d| d.as_str() == day)
-            .ok_or_else(|| FieldError::new("day", "unknown weekday"))?;
+        let day: Day = day
+            .parse()
+            .map_err(|e: UnknownName| FieldError::new("day", e.to_string()))?;
         ranges.push(DayRange {
             day,
             start: f.get("start").trim().into(),
@@ -218,7 +213,7 @@ pub(crate) async fn clients(
     Ok(render(&ClientsPage {
         shell: Shell::of(&c),
         csrf: c.csrf(),
-        next: next_cursor(&page),
+        next: page.next_cursor.clone(),
         clients: page.items,
         can_write: can(&c, Action::Write(Resource::Client), Scope::Provider),
         form: ClientForm::of(None),
@@ -362,7 +357,7 @@ pub(crate) async fn sites(
     }
     Ok(render(&SitesPage {
         shell: Shell::of(&c),
-        next: next_cursor(&page),
+        next: page.next_cursor.clone(),
         sites: rows,
     }))
 }
@@ -431,13 +426,9 @@ pub(crate) async fn create_environment(
         Scope::Client(site.client_id),
     )?;
     let back = format!("/sites/{id}");
-    let kind = EnvironmentKind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == form.get("kind"))
-        .ok_or_else(|| {
-            UiError::from(FieldError::new("kind", "choose dev, staging or live"))
-                .with_back(back.clone())
-        })?;
+    let kind: EnvironmentKind = form.get("kind").parse().map_err(|e: UnknownName| {
+        UiError::from(FieldError::new("kind", e.to_string())).with_back(back.clone())
+    })?;
     let input = NewEnvironment {
         site_id: id,
         kind,
@@ -504,7 +495,7 @@ pub(crate) async fn hosts(
     Ok(render(&HostsPage {
         shell: Shell::of(&c),
         csrf: c.csrf(),
-        next: next_cursor(&page),
+        next: page.next_cursor.clone(),
         hosts: page.items,
         can_write: can(&c, Action::Write(Resource::Host), Scope::Provider),
     }))
@@ -518,13 +509,7 @@ pub(crate) async fn create_host(
     let input = HostInput {
         client_id: None,
         name: form.get("name").trim().to_owned(),
-        addresses: form
-            .get("addresses")
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        addresses: form.list("addresses"),
         os: form.get("os").to_owned(),
         environment_ids: vec![],
     };
