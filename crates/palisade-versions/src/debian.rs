@@ -47,6 +47,11 @@ impl DebianVersion {
     pub fn revision(&self) -> &str {
         &self.revision
     }
+
+    /// The text the version was parsed from.
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
 }
 
 impl FromStr for DebianVersion {

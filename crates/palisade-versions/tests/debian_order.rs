@@ -1,6 +1,7 @@
-//! Debian version ordering: property tests (a total order) and a differential test against the
-//! native implementation, `dpkg --compare-versions`, on 10,000 generated pairs. Without dpkg the
-//! differential test reports that it did not run, except in CI (`CI` set), where it fails.
+//! Debian version ordering: property tests (a total order; any string parses or fails without
+//! panicking) and a differential test against the native implementation, `dpkg
+//! --compare-versions`, on 10,000 generated pairs. Without dpkg the differential test reports that
+//! it did not run, except in CI (`CI` set), where it fails.
 
 use std::cmp::Ordering;
 use std::process::Command;
@@ -29,6 +30,34 @@ proptest! {
         v.sort();
         prop_assert!(v[0] <= v[1] && v[1] <= v[2] && v[0] <= v[2]);
     }
+
+    #[test]
+    fn any_string_parses_or_fails_cleanly(s in ".*") {
+        assert_roundtrip(&s)?;
+    }
+
+    #[test]
+    fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+        assert_roundtrip(&String::from_utf8_lossy(&bytes))?;
+    }
+
+    #[test]
+    fn version_like_strings_parse_or_fail_cleanly(s in "[ 0-9:.+~a-zA-Z_-]{0,16}") {
+        assert_roundtrip(&s)?;
+    }
+}
+
+/// No panic; if it parses, it prints back as given and parses the same way again.
+fn assert_roundtrip(s: &str) -> Result<(), TestCaseError> {
+    match (s.parse::<DebianVersion>(), s.parse::<DebianVersion>()) {
+        (Ok(a), Ok(b)) => {
+            prop_assert_eq!(a.to_string(), s);
+            prop_assert_eq!(a.cmp(&b), Ordering::Equal);
+        }
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        _ => prop_assert!(false, "parsing {:?} is not deterministic", s),
+    }
+    Ok(())
 }
 
 /// SplitMix64: a small deterministic generator, so every run checks the same pairs.

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`, `version`.
+//! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`,
+//! `advisories import|sync|status|show`, `scan`, `version`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -57,6 +58,33 @@ pub enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(Admin),
+    /// The local advisory store: import, sync, status, show.
+    #[command(subcommand)]
+    Advisories(Advisories),
+    /// Scan lockfiles, dpkg status files and SBOMs offline against the local advisory store.
+    Scan {
+        #[command(flatten)]
+        db: DbPlace,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::scan::OutputFormat,
+        /// Exit with status 1 when a vulnerability at or above this severity (low, medium, high,
+        /// critical) is found; unknown severities count as meeting it.
+        #[arg(long, value_name = "SEVERITY")]
+        fail_on: Option<palisade_vulns::SeverityLevel>,
+        /// Ignore file (default: ./.palisade-ignore.toml when present).
+        #[arg(long, value_name = "FILE")]
+        ignore_file: Option<PathBuf>,
+        /// Debian release (codename or number) for dpkg status files that do not reveal it.
+        #[arg(long, value_name = "RELEASE")]
+        debian_release: Option<String>,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Files or folders to scan; folders are searched for lockfiles and inventories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
     /// Print the version.
     Version,
 }
@@ -70,6 +98,48 @@ pub struct Place {
     /// sqlite://FILE or postgres://USER@HOST/DB (default: SQLite in the data folder).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+}
+
+/// Where the advisory store lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbPlace {
+    /// Folder of the advisory store (default: `advisories` in the data folder).
+    #[arg(long, value_name = "DIR")]
+    pub db: Option<PathBuf>,
+    /// Data folder (default ./palisade-data).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Advisories {
+    /// Load advisories from files, folders, OSV zip archives or URLs: OSV JSON, the RustSec
+    /// database, FriendsOfPHP YAML, the Debian security tracker JSON, CISA KEV, EPSS CSV.
+    Import {
+        #[command(flatten)]
+        db: DbPlace,
+        #[arg(required = true, value_name = "PATH|URL")]
+        locations: Vec<String>,
+    },
+    /// Refresh the configured sources, importing only records modified since the last run.
+    Sync {
+        #[command(flatten)]
+        db: DbPlace,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// What the store holds and when each source was last synced.
+    Status {
+        #[command(flatten)]
+        db: DbPlace,
+    },
+    /// The stored records for an advisory id or alias, and its alias group.
+    Show {
+        #[command(flatten)]
+        db: DbPlace,
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,13 +206,77 @@ fn init_logging(json: bool) {
     };
 }
 
-/// Runs one command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The configuration with the advisory store folder resolved: `--db`, else the configured one.
+fn load_db(
+    cli_config: Option<&std::path::Path>,
+    db: &DbPlace,
+) -> anyhow::Result<(Config, PathBuf)> {
+    let place = Place {
+        data_dir: db.data_dir.clone(),
+        database_url: None,
+    };
+    let cfg = load(cli_config, &place, None)?;
+    let dir = db.db.clone().unwrap_or_else(|| cfg.advisory_db.clone());
+    Ok((cfg, dir))
+}
+
+/// Runs one command and returns the process exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let cfg_file = cli.config.as_deref();
     match cli.command {
+        Command::Scan {
+            db,
+            format,
+            fail_on,
+            ignore_file,
+            debian_release,
+            output,
+            paths,
+        } => {
+            // A scan that cannot run exits 2, so CI can tell it from "vulnerabilities found" (1).
+            let result = load_db(cfg_file, &db).and_then(|(_, dir)| {
+                crate::scan::run(crate::scan::ScanArgs {
+                    db_dir: &dir,
+                    paths: &paths,
+                    format,
+                    fail_on,
+                    ignore_file: ignore_file.as_deref(),
+                    debian_release,
+                    output: output.as_deref(),
+                })
+            });
+            match result {
+                Ok(code) => Ok(code),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Ok(2)
+                }
+            }
+        }
+        Command::Advisories(cmd) => {
+            match cmd {
+                Advisories::Import { db, locations } => {
+                    let (_, dir) = load_db(cfg_file, &db)?;
+                    crate::advisories::import(&dir, &locations).await?;
+                }
+                Advisories::Sync { db, source } => {
+                    let (cfg, dir) = load_db(cfg_file, &db)?;
+                    crate::advisories::sync(&dir, &cfg.advisory_sources, source.as_deref()).await?;
+                }
+                Advisories::Status { db } => {
+                    let (_, dir) = load_db(cfg_file, &db)?;
+                    crate::advisories::status(&dir)?;
+                }
+                Advisories::Show { db, id } => {
+                    let (_, dir) = load_db(cfg_file, &db)?;
+                    crate::advisories::show(&dir, &id)?;
+                }
+            }
+            Ok(0)
+        }
         Command::Version => {
             println!("palisade {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            Ok(0)
         }
         Command::Serve {
             place,
@@ -155,7 +289,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo {
                 seed_demo(&store, 0).await?;
             }
-            serve::serve(&cfg, store, demo).await
+            serve::serve(&cfg, store, demo).await?;
+            Ok(0)
         }
         Command::Demo {
             place,
@@ -169,9 +304,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             seed_demo(&store, extra_sites).await?;
             if seed_only {
                 store.close().await;
-                return Ok(());
+                return Ok(0);
             }
-            serve::serve(&cfg, store, true).await
+            serve::serve(&cfg, store, true).await?;
+            Ok(0)
         }
         Command::Migrate { place } => {
             let cfg = load(cfg_file, &place, None)?;
@@ -179,9 +315,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = serve::open_store(&cfg).await?;
             println!("migrations applied ({})", store.backend_name());
             store.close().await;
-            Ok(())
+            Ok(0)
         }
-        Command::Admin(admin) => run_admin(cfg_file, admin).await,
+        Command::Admin(admin) => {
+            run_admin(cfg_file, admin).await?;
+            Ok(0)
+        }
     }
 }
 

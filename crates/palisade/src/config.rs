@@ -34,6 +34,19 @@ pub struct Settings {
     pub session_absolute_hours: u64,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Folder of the local advisory store; defaults to `advisories` in `data_dir`.
+    pub advisory_db: Option<PathBuf>,
+    /// Advisory sources `palisade advisories sync` refreshes, as `[[advisory_sources]]` tables.
+    pub advisory_sources: Vec<AdvisorySource>,
+}
+
+/// One advisory source: a file, folder or archive on disk, or an `https://` (or loopback
+/// `http://`) address of one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisorySource {
+    pub name: String,
+    pub location: String,
 }
 
 impl Default for Settings {
@@ -48,6 +61,8 @@ impl Default for Settings {
             session_idle_minutes: 120,
             session_absolute_hours: 12,
             log_format: "text".into(),
+            advisory_db: None,
+            advisory_sources: Vec::new(),
         }
     }
 }
@@ -63,6 +78,8 @@ pub struct Config {
     pub session_idle: Duration,
     pub session_absolute: Duration,
     pub json_logs: bool,
+    pub advisory_db: PathBuf,
+    pub advisory_sources: Vec<AdvisorySource>,
 }
 
 impl std::fmt::Debug for Config {
@@ -112,7 +129,7 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 10] = [
     "listen",
     "data_dir",
     "database_url",
@@ -122,6 +139,7 @@ pub const KEYS: [&str; 9] = [
     "session_idle_minutes",
     "session_absolute_hours",
     "log_format",
+    "advisory_db",
 ];
 
 /// The environment source used by the binary: `PALISADE_LISTEN`, `PALISADE_DATABASE_URL`, …
@@ -177,7 +195,31 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
             bail!("invalid configuration: log_format = {other:?} must be \"text\" or \"json\"")
         }
     };
+    let mut names = std::collections::HashSet::new();
+    for (i, src) in s.advisory_sources.iter().enumerate() {
+        if src.name.trim().is_empty() || !names.insert(src.name.as_str()) {
+            bail!(
+                "invalid configuration: advisory_sources[{i}].name = {:?} must be non-empty and unique",
+                src.name
+            );
+        }
+        let loc = src.location.trim();
+        if loc.is_empty()
+            || (loc.contains("://") && !loc.starts_with("https://") && !loc.starts_with("http://"))
+        {
+            bail!(
+                "invalid configuration: advisory_sources[{i}].location = {:?} must be a path or an http(s) URL",
+                src.location
+            );
+        }
+    }
+    let advisory_db = s
+        .advisory_db
+        .clone()
+        .unwrap_or_else(|| s.data_dir.join("advisories"));
     Ok(Config {
+        advisory_db,
+        advisory_sources: s.advisory_sources,
         listen,
         data_dir: s.data_dir,
         database_url,

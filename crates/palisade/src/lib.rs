@@ -1,7 +1,9 @@
 //! The `palisade` binary's library half: command-line parsing, configuration, start-up wiring and
 //! the demo data set. Kept as a library so integration tests drive exactly what the binary runs.
 
+pub mod advisories;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod scan;
 pub mod serve;

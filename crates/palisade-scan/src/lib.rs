@@ -1,0 +1,415 @@
+//! `palisade scan`: inventories found under the given paths, matched offline against the local
+//! advisory store. Each installed package is looked up by its key; every affected entry found is
+//! evaluated by the OSV rules; results are vulnerabilities, informational notices (unmaintained,
+//! unsound) kept apart, and "cannot evaluate" verdicts, which are counted and shown rather than
+//! guessed. A file that fails to parse is reported and the rest of the scan goes on.
+
+pub mod discover;
+pub mod ignore;
+pub mod report;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use palisade_inventory::{Inventory, MAX_INPUT_BYTES};
+use palisade_vulndb::{Candidate, DbError, VulnDb};
+use palisade_vulns::{
+    Advisory, AdvisoryKind, CompiledAffected, Ecosystem, PackageKey, SeverityLevel, Verdict,
+};
+use serde::Serialize;
+
+pub use ignore::{IgnoreEntry, IgnoreFile};
+
+/// How to scan.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// The Debian release (codename or number) for dpkg status files that do not reveal it.
+    pub debian_release: Option<String>,
+    pub ignore: IgnoreFile,
+    /// "Today", for ignore-entry expiry; a parameter so tests control it.
+    pub today: Date,
+}
+
+/// A CISA KEV listing, as shown with a finding.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KevFlag {
+    pub cve: String,
+    pub date_added: Date,
+    pub due_date: Option<Date>,
+    pub ransomware: bool,
+}
+
+/// EPSS as shown with a finding.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpssFlag {
+    pub cve: String,
+    pub score: f64,
+    pub percentile: f64,
+}
+
+/// One installed package affected by one advisory.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub path: String,
+    pub line: Option<u32>,
+    pub ecosystem: Ecosystem,
+    pub package: String,
+    pub installed: String,
+    pub dev: bool,
+    pub advisory: String,
+    pub source: String,
+    pub aliases: Vec<String>,
+    pub kind: AdvisoryKind,
+    pub summary: String,
+    pub severity: SeverityLevel,
+    pub score: Option<f64>,
+    pub kev: Option<KevFlag>,
+    pub epss: Option<EpssFlag>,
+    pub fixed: Vec<String>,
+    /// "Possibly fixed after": the source's hint when it gives no upper bound.
+    pub last_known_affected: Option<String>,
+    pub url: Option<String>,
+    /// Set when an ignore entry covers this finding: its reason.
+    pub ignored: Option<String>,
+}
+
+/// A package the scanner could not decide about, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Undecided {
+    pub path: String,
+    pub package: String,
+    pub installed: String,
+    pub advisory: Option<String>,
+    pub reason: String,
+}
+
+/// What happened to one file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileResult {
+    pub path: String,
+    pub format: Option<String>,
+    pub packages: usize,
+    pub dev_packages: usize,
+    pub error: Option<String>,
+}
+
+/// The scan's result.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub files: Vec<FileResult>,
+    /// Vulnerabilities and malicious packages, most severe first.
+    pub findings: Vec<Finding>,
+    /// Informational advisories (unmaintained, unsound, notices).
+    pub notices: Vec<Finding>,
+    pub cannot_evaluate: Vec<Undecided>,
+    pub warnings: Vec<String>,
+    pub packages: usize,
+}
+
+impl Report {
+    /// Live (not ignored) vulnerability findings at or above `level`. An unknown severity counts
+    /// as meeting any threshold: not knowing how bad it is is no reason to pass.
+    pub fn failing(&self, level: SeverityLevel) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.ignored.is_none())
+            .filter(|f| f.severity >= level || f.severity == SeverityLevel::Unknown)
+            .count()
+    }
+}
+
+/// Why a scan could not run at all (a bad file is not one of these: it is in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Per-scan caches: each package key is looked up once, each advisory decoded once, however
+/// many files share them.
+struct Cache<'a> {
+    db: &'a VulnDb,
+    candidates: HashMap<PackageKey, Vec<(Candidate, CompiledAffected)>>,
+    advisories: HashMap<i64, Advisory>,
+    flags: HashMap<i64, (Option<KevFlag>, Option<EpssFlag>)>,
+}
+
+impl Cache<'_> {
+    fn candidates(
+        &mut self,
+        key: &PackageKey,
+    ) -> Result<&[(Candidate, CompiledAffected)], DbError> {
+        if !self.candidates.contains_key(key) {
+            let list = self
+                .db
+                .candidates(key)?
+                .into_iter()
+                .map(|c| {
+                    let compiled = CompiledAffected::compile(&c.affected, &c.kind);
+                    (c, compiled)
+                })
+                .collect();
+            self.candidates.insert(key.clone(), list);
+        }
+        Ok(&self.candidates[key])
+    }
+
+    fn advisory(&mut self, rowid: i64) -> Result<&Advisory, DbError> {
+        if !self.advisories.contains_key(&rowid) {
+            let a = self.db.advisory(rowid)?;
+            self.advisories.insert(rowid, a);
+        }
+        Ok(&self.advisories[&rowid])
+    }
+
+    /// KEV and EPSS through the alias group and upstream ids: they are attached to CVE ids,
+    /// and a GHSA or RUSTSEC record inherits them from its CVE.
+    fn flags(&mut self, rowid: i64) -> Result<(Option<KevFlag>, Option<EpssFlag>), DbError> {
+        if let Some(f) = self.flags.get(&rowid) {
+            return Ok(f.clone());
+        }
+        let adv = self.advisory(rowid)?.clone();
+        let mut ids: Vec<String> = self.db.alias_group(&adv.id)?;
+        ids.extend(adv.aliases.iter().cloned());
+        ids.extend(adv.upstream.iter().cloned());
+        ids.sort();
+        ids.dedup();
+        let (mut kev, mut epss) = (None::<KevFlag>, None::<EpssFlag>);
+        for cve in ids.iter().filter(|i| i.starts_with("CVE-")) {
+            if kev.is_none()
+                && let Some(k) = self.db.kev(cve)?
+            {
+                kev = Some(KevFlag {
+                    cve: k.cve,
+                    date_added: k.date_added,
+                    due_date: k.due_date,
+                    ransomware: k.ransomware,
+                });
+            }
+            if let Some(e) = self.db.epss(cve)?
+                && epss.as_ref().is_none_or(|x| e.score > x.score)
+            {
+                epss = Some(EpssFlag {
+                    cve: e.cve,
+                    score: e.score,
+                    percentile: e.percentile,
+                });
+            }
+        }
+        self.flags.insert(rowid, (kev.clone(), epss.clone()));
+        Ok((kev, epss))
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_INPUT_BYTES as u64 {
+        return Err(format!(
+            "larger than the {MAX_INPUT_BYTES}-byte limit for one inventory"
+        ));
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
+}
+
+/// Scans every inventory under `paths` against `db`.
+pub fn scan(db: &VulnDb, paths: &[PathBuf], opts: &ScanOptions) -> Result<Report, ScanError> {
+    let (files, walk_errors) = discover::discover(paths);
+    let mut report = Report {
+        warnings: walk_errors,
+        ..Report::default()
+    };
+    let mut cache = Cache {
+        db,
+        candidates: HashMap::new(),
+        advisories: HashMap::new(),
+        flags: HashMap::new(),
+    };
+    let mut used_ignores = vec![false; opts.ignore.ignore.len()];
+    for file in files {
+        let shown = file.display().to_string();
+        let parsed = read_file(&file).and_then(|bytes| {
+            palisade_inventory::parse_auto(&shown, &bytes).map_err(|e| e.to_string())
+        });
+        match parsed {
+            Err(e) => report.files.push(FileResult {
+                path: shown.clone(),
+                format: None,
+                packages: 0,
+                dev_packages: 0,
+                error: Some(if e.starts_with(&shown) {
+                    e
+                } else {
+                    format!("{shown}: {e}")
+                }),
+            }),
+            Ok(inv) => {
+                scan_inventory(
+                    &mut cache,
+                    &shown,
+                    inv,
+                    opts,
+                    &mut report,
+                    &mut used_ignores,
+                )?;
+            }
+        }
+    }
+    for (i, used) in used_ignores.iter().enumerate() {
+        let e = &opts.ignore.ignore[i];
+        if e.expires < opts.today {
+            report.warnings.push(format!(
+                "ignore entry {} expired on {}: it no longer applies",
+                e.id, e.expires
+            ));
+        } else if !used {
+            report.warnings.push(format!(
+                "ignore entry {} matches nothing in this scan: remove it or check its id",
+                e.id
+            ));
+        }
+    }
+    report.findings.sort_by(|a, b| {
+        b.kev
+            .is_some()
+            .cmp(&a.kev.is_some())
+            .then(b.severity.cmp(&a.severity))
+            .then(a.path.cmp(&b.path))
+            .then(a.package.cmp(&b.package))
+            .then(a.advisory.cmp(&b.advisory))
+    });
+    Ok(report)
+}
+
+fn scan_inventory(
+    cache: &mut Cache<'_>,
+    shown: &str,
+    mut inv: Inventory,
+    opts: &ScanOptions,
+    report: &mut Report,
+    used_ignores: &mut [bool],
+) -> Result<(), DbError> {
+    let dev_packages = inv.packages.iter().filter(|p| p.dev).count();
+    report.files.push(FileResult {
+        path: shown.to_owned(),
+        format: Some(inv.format.name().to_owned()),
+        packages: inv.packages.len(),
+        dev_packages,
+        error: None,
+    });
+    report.packages += inv.packages.len();
+    for u in inv.unevaluable.drain(..) {
+        report.cannot_evaluate.push(Undecided {
+            path: shown.to_owned(),
+            package: u.name,
+            installed: u.requirement,
+            advisory: None,
+            reason: u.reason,
+        });
+    }
+    let release = opts
+        .debian_release
+        .as_deref()
+        .map(|r| {
+            palisade_vulns::ecosystem::debian_codename(r)
+                .map(str::to_owned)
+                .unwrap_or_else(|| r.to_ascii_lowercase())
+        })
+        .or(inv.debian_release.clone());
+    let mut debian_unknown = false;
+    for pkg in &mut inv.packages {
+        if pkg.key.ecosystem == Ecosystem::Debian {
+            match &release {
+                Some(r) => pkg.key.qualifier = r.clone(),
+                None => debian_unknown = true,
+            }
+        }
+    }
+    if debian_unknown {
+        report.cannot_evaluate.push(Undecided {
+            path: shown.to_owned(),
+            package: "*".to_owned(),
+            installed: String::new(),
+            advisory: None,
+            reason: "the Debian release is unknown (no base-files package): pass --debian-release"
+                .to_owned(),
+        });
+        return Ok(());
+    }
+    for pkg in &inv.packages {
+        let hits: Vec<(i64, Verdict, Vec<String>, Option<String>)> = cache
+            .candidates(&pkg.key)?
+            .iter()
+            .map(|(c, compiled)| {
+                (
+                    c.advisory,
+                    compiled.evaluate(&pkg.version),
+                    c.affected.fixed.clone(),
+                    c.affected.last_known_affected.clone(),
+                )
+            })
+            .collect();
+        // One advisory may list the same package in several entries: report it once.
+        let mut seen: Vec<i64> = Vec::new();
+        for (rowid, verdict, fixed, lka) in hits {
+            match verdict {
+                Verdict::NotAffected => {}
+                Verdict::CannotEvaluate(reason) => {
+                    let adv = cache.advisory(rowid)?;
+                    report.cannot_evaluate.push(Undecided {
+                        path: shown.to_owned(),
+                        package: pkg.key.name.clone(),
+                        installed: pkg.version.clone(),
+                        advisory: Some(adv.id.clone()),
+                        reason,
+                    });
+                }
+                Verdict::Affected => {
+                    if seen.contains(&rowid) {
+                        continue;
+                    }
+                    seen.push(rowid);
+                    let (kev, epss) = cache.flags(rowid)?;
+                    let adv = cache.advisory(rowid)?;
+                    let mut finding = Finding {
+                        path: shown.to_owned(),
+                        line: pkg.line,
+                        ecosystem: pkg.key.ecosystem,
+                        package: pkg.key.name.clone(),
+                        installed: pkg.version.clone(),
+                        dev: pkg.dev,
+                        advisory: adv.id.clone(),
+                        source: adv.source.name().to_owned(),
+                        aliases: adv.aliases.iter().chain(&adv.upstream).cloned().collect(),
+                        kind: adv.kind.clone(),
+                        summary: adv.summary.clone(),
+                        severity: adv.severity_level(),
+                        score: adv.score(),
+                        kev,
+                        epss,
+                        fixed,
+                        last_known_affected: lka,
+                        url: adv.references.first().cloned(),
+                        ignored: None,
+                    };
+                    let ids: Vec<&str> = std::iter::once(finding.advisory.as_str())
+                        .chain(finding.aliases.iter().map(String::as_str))
+                        .collect();
+                    if let Some((i, entry)) =
+                        opts.ignore
+                            .matching(opts.today, &ids, &finding.package, &finding.path)
+                    {
+                        used_ignores[i] = true;
+                        finding.ignored = Some(entry.reason.clone());
+                    }
+                    if finding.kind.is_vulnerability() {
+                        report.findings.push(finding);
+                    } else {
+                        report.notices.push(finding);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! Rendering a scan report: a table for people, JSON for programs, SARIF 2.1.0 for code-scanning
+//! dashboards, and CycloneDX 1.6 VEX for exchanging vulnerability status with other tools.
+
+use std::fmt::Write as _;
+
+use palisade_vulns::{Ecosystem, SeverityLevel};
+use serde_json::{Value, json};
+
+use crate::{Finding, Report};
+
+/// The package URL of a finding's package (purl spec).
+pub fn purl(f: &Finding) -> String {
+    let enc = |s: &str| {
+        s.replace('%', "%25")
+            .replace('@', "%40")
+            .replace(' ', "%20")
+    };
+    let name = match f.ecosystem {
+        Ecosystem::Npm => match f.package.strip_prefix('@') {
+            Some(rest) => format!("%40{}", rest),
+            None => enc(&f.package),
+        },
+        Ecosystem::Debian => format!("debian/{}", enc(&f.package)),
+        _ => f.package.split('/').map(enc).collect::<Vec<_>>().join("/"),
+    };
+    format!(
+        "pkg:{}/{}@{}",
+        f.ecosystem.purl_type(),
+        name,
+        enc(&f.installed)
+    )
+}
+
+fn ids(f: &Finding) -> String {
+    if f.aliases.is_empty() {
+        f.advisory.clone()
+    } else {
+        format!("{} ({})", f.advisory, f.aliases.join(", "))
+    }
+}
+
+fn fixed(f: &Finding) -> String {
+    if !f.fixed.is_empty() {
+        f.fixed.join(", ")
+    } else if let Some(l) = &f.last_known_affected {
+        format!("none known (last affected {l})")
+    } else {
+        "none known".to_owned()
+    }
+}
+
+fn severity(f: &Finding) -> String {
+    match f.score {
+        Some(s) => format!("{} {s:.1}", f.severity.name()),
+        None => f.severity.name().to_owned(),
+    }
+}
+
+/// Lays out rows in columns as wide as their widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let mut first = true;
+        for (i, c) in cells.enumerate() {
+            if !first {
+                out.push_str("  ");
+            }
+            first = false;
+            let pad = width[i] - c.chars().count();
+            out.push_str(c);
+            if i + 1 < width.len() {
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    line(&mut out, &mut header.iter().copied());
+    let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+    line(&mut out, &mut rule.iter().map(String::as_str));
+    for r in rows {
+        line(&mut out, &mut r.iter().map(String::as_str));
+    }
+    out
+}
+
+/// The human-readable report.
+pub fn to_table(r: &Report) -> String {
+    let mut out = String::new();
+    let row = |f: &Finding| {
+        let mut pkg = f.package.clone();
+        if f.dev {
+            pkg.push_str(" (dev)");
+        }
+        vec![
+            pkg,
+            f.installed.clone(),
+            ids(f),
+            severity(f),
+            match &f.kev {
+                Some(k) if k.ransomware => "yes, ransomware".to_owned(),
+                Some(_) => "yes".to_owned(),
+                None => String::new(),
+            },
+            f.epss
+                .as_ref()
+                .map(|e| format!("{:.1}%", e.score * 100.0))
+                .unwrap_or_default(),
+            fixed(f),
+            match f.line {
+                Some(l) => format!("{}:{l}", f.path),
+                None => f.path.clone(),
+            },
+        ]
+    };
+    let header = [
+        "PACKAGE",
+        "INSTALLED",
+        "ADVISORY",
+        "SEVERITY",
+        "KEV",
+        "EPSS",
+        "FIXED IN",
+        "PATH",
+    ];
+    let live: Vec<_> = r.findings.iter().filter(|f| f.ignored.is_none()).collect();
+    if live.is_empty() {
+        out.push_str("No known vulnerabilities found.\n");
+    } else {
+        let rows: Vec<_> = live.iter().map(|f| row(f)).collect();
+        out.push_str(&table(&header, &rows));
+    }
+    if !r.notices.is_empty() {
+        let _ = writeln!(out, "\nInformational advisories (not vulnerabilities):");
+        let rows: Vec<_> = r
+            .notices
+            .iter()
+            .map(|f| {
+                let label = match &f.kind {
+                    palisade_vulns::AdvisoryKind::Informational(l) => l.clone(),
+                    _ => String::new(),
+                };
+                vec![
+                    f.package.clone(),
+                    f.installed.clone(),
+                    f.advisory.clone(),
+                    label,
+                    f.summary.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["PACKAGE", "INSTALLED", "ADVISORY", "KIND", "SUMMARY"],
+            &rows,
+        ));
+    }
+    let ignored: Vec<_> = r.findings.iter().filter(|f| f.ignored.is_some()).collect();
+    if !ignored.is_empty() {
+        let _ = writeln!(out, "\nIgnored by the ignore file:");
+        for f in ignored {
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {}",
+                f.package,
+                f.installed,
+                f.advisory,
+                f.ignored.as_deref().unwrap_or("")
+            );
+        }
+    }
+    if !r.cannot_evaluate.is_empty() {
+        let _ = writeln!(out, "\nCannot evaluate ({}):", r.cannot_evaluate.len());
+        for u in &r.cannot_evaluate {
+            let adv = u
+                .advisory
+                .as_deref()
+                .map(|a| format!(" {a}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}: {} {}{adv}: {}",
+                u.path, u.package, u.installed, u.reason
+            );
+        }
+    }
+    for f in r.files.iter().filter(|f| f.error.is_some()) {
+        let _ = writeln!(out, "\nerror: {}", f.error.as_deref().unwrap_or(""));
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "\n{} files, {} packages: {} vulnerabilities ({} ignored), {} informational, {} cannot evaluate, {} files with errors",
+        r.files.len(),
+        r.packages,
+        r.findings.len() - r.findings.iter().filter(|f| f.ignored.is_some()).count(),
+        r.findings.iter().filter(|f| f.ignored.is_some()).count(),
+        r.notices.len(),
+        r.cannot_evaluate.len(),
+        r.files.iter().filter(|f| f.error.is_some()).count(),
+    );
+    out
+}
+
+/// The report as JSON.
+pub fn to_json(r: &Report) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn sarif_level(s: SeverityLevel) -> &'static str {
+    match s {
+        SeverityLevel::Critical | SeverityLevel::High | SeverityLevel::Unknown => "error",
+        SeverityLevel::Medium => "warning",
+        SeverityLevel::Low | SeverityLevel::None => "note",
+    }
+}
+
+/// SARIF 2.1.0: one rule per advisory, one result per affected installation.
+pub fn to_sarif(r: &Report) -> String {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut results = Vec::new();
+    for f in r.findings.iter().chain(&r.notices) {
+        if seen.insert(f.advisory.clone()) {
+            let mut rule = json!({
+                "id": f.advisory,
+                "shortDescription": {"text": if f.summary.is_empty() { &f.advisory } else { &f.summary }},
+                "properties": {"tags": ["security", "vulnerability"]},
+            });
+            if let Some(s) = f.score {
+                rule["properties"]["security-severity"] = json!(format!("{s:.1}"));
+            }
+            if let Some(u) = &f.url {
+                rule["helpUri"] = json!(u);
+            }
+            rules.push(rule);
+        }
+        let mut result = json!({
+            "ruleId": f.advisory,
+            "level": if f.kind.is_vulnerability() { sarif_level(f.severity) } else { "note" },
+            "message": {"text": format!(
+                "{} {} is affected by {}; fixed in {}",
+                f.package, f.installed, ids(f), fixed(f)
+            )},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": f.path},
+                "region": {"startLine": f.line.unwrap_or(1)},
+            }}],
+            "properties": {"purl": purl(f), "dev": f.dev, "kev": f.kev.is_some()},
+        });
+        if let Some(reason) = &f.ignored {
+            result["suppressions"] = json!([{"kind": "external", "justification": reason}]);
+        }
+        results.push(result);
+    }
+    let doc = json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "palisade",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// CycloneDX 1.6 VEX: the affected components and one vulnerability per advisory, with the
+/// components it affects. Ignored findings carry their reason as the analysis detail.
+pub fn to_cyclonedx_vex(r: &Report, timestamp: jiff::Timestamp) -> String {
+    let mut components = Vec::new();
+    let mut seen_components = std::collections::HashSet::new();
+    let mut vulns: Vec<(String, Value)> = Vec::new();
+    for f in r.findings.iter().chain(&r.notices) {
+        let p = purl(f);
+        if seen_components.insert(p.clone()) {
+            components.push(json!({
+                "type": "library", "bom-ref": p, "name": f.package, "version": f.installed, "purl": p,
+            }));
+        }
+        if let Some((_, v)) = vulns.iter_mut().find(|(id, _)| *id == f.advisory) {
+            if let Some(list) = v["affects"].as_array_mut()
+                && !list.iter().any(|a| a["ref"] == json!(p))
+            {
+                list.push(json!({"ref": p}));
+            }
+            continue;
+        }
+        let mut v = json!({
+            "bom-ref": format!("vuln:{}", f.advisory),
+            "id": f.advisory,
+            "source": {"name": f.source},
+            "references": f.aliases.iter().map(|a| json!({"id": a, "source": {"name": a.split('-').next().unwrap_or("")}})).collect::<Vec<_>>(),
+            "description": f.summary,
+            "ratings": [{"severity": match f.severity {
+                SeverityLevel::Unknown => "unknown",
+                SeverityLevel::None => "none",
+                l => l.name(),
+            }}],
+            "affects": [{"ref": p}],
+            "analysis": match &f.ignored {
+                Some(reason) => json!({"state": "in_triage", "response": ["will_not_fix"], "detail": reason}),
+                None => json!({"state": "in_triage"}),
+            },
+        });
+        if let Some(s) = f.score {
+            v["ratings"][0]["score"] = json!(s);
+        }
+        if !f.fixed.is_empty() {
+            v["recommendation"] = json!(format!("Upgrade to {}", f.fixed.join(" or ")));
+        }
+        vulns.push((f.advisory.clone(), v));
+    }
+    let doc = json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "version": 1,
+        "metadata": {
+            "timestamp": timestamp.to_string(),
+            "tools": {"components": [{"type": "application", "name": "palisade", "version": env!("CARGO_PKG_VERSION")}]},
+        },
+        "components": components,
+        "vulnerabilities": vulns.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}

@@ -1,0 +1,85 @@
+//! The store's tables. The store is a cache of public data that can always be re-imported, so a
+//! schema change bumps `SCHEMA_VERSION` and rebuilds the file instead of migrating it.
+
+use rusqlite::{Connection, OptionalExtension};
+
+pub const SCHEMA_VERSION: &str = "1";
+
+const TABLES: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE advisories (
+    rowid INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    modified INTEGER,
+    withdrawn INTEGER,
+    severity TEXT NOT NULL,
+    score REAL,
+    summary TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    body BLOB NOT NULL,
+    UNIQUE (source, id)
+);
+CREATE INDEX advisories_id ON advisories (id);
+CREATE TABLE affected (
+    package TEXT NOT NULL,
+    advisory INTEGER NOT NULL REFERENCES advisories (rowid),
+    entry TEXT NOT NULL
+);
+CREATE INDEX affected_package ON affected (package);
+CREATE INDEX affected_advisory ON affected (advisory);
+CREATE TABLE aliases (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    advisory INTEGER NOT NULL REFERENCES advisories (rowid)
+);
+CREATE INDEX aliases_a ON aliases (a);
+CREATE INDEX aliases_b ON aliases (b);
+CREATE INDEX aliases_advisory ON aliases (advisory);
+CREATE TABLE kev (cve TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE epss (cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL NOT NULL);
+CREATE TABLE sources (
+    name TEXT PRIMARY KEY,
+    location TEXT NOT NULL,
+    high_water INTEGER,
+    etag TEXT,
+    last_run INTEGER
+);
+";
+
+pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    let has_meta: bool = c
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if has_meta {
+        let version: Option<String> = c
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if version.as_deref() == Some(SCHEMA_VERSION) {
+            return Ok(());
+        }
+        c.execute_batch(
+            "DROP TABLE IF EXISTS affected; DROP TABLE IF EXISTS aliases; \
+             DROP TABLE IF EXISTS advisories; DROP TABLE IF EXISTS kev; DROP TABLE IF EXISTS epss; \
+             DROP TABLE IF EXISTS sources; DROP TABLE IF EXISTS meta;",
+        )?;
+    }
+    let tx = c.unchecked_transaction()?;
+    tx.execute_batch(TABLES)?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+        [SCHEMA_VERSION],
+    )?;
+    tx.commit()
+}
