@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 use palisade_inventory::{Inventory, MAX_INPUT_BYTES};
-use palisade_vulndb::{Candidate, DbError, VulnDb};
+use palisade_vulndb::{AdvisoryHead, Candidate, DbError, VulnDb};
 use palisade_vulns::{
-    Advisory, AdvisoryKind, CompiledAffected, Ecosystem, PackageKey, SeverityLevel, Verdict,
+    AdvisoryKind, CompiledAffected, Ecosystem, PackageKey, SeverityLevel, Verdict,
 };
 use serde::Serialize;
 
@@ -126,12 +126,14 @@ pub enum ScanError {
     Db(#[from] DbError),
 }
 
-/// Per-scan caches: each package key is looked up once, each advisory decoded once, however
-/// many files share them.
+/// Per-scan caches: each package key is looked up once, each advisory read once, however many
+/// files share them.
 struct Cache<'a> {
     db: &'a VulnDb,
+    /// Whether KEV or EPSS data is loaded at all; without it there is nothing to look up.
+    enrichment: bool,
     candidates: HashMap<PackageKey, Vec<(Candidate, CompiledAffected)>>,
-    advisories: HashMap<i64, Advisory>,
+    advisories: HashMap<i64, AdvisoryHead>,
     flags: HashMap<i64, (Option<KevFlag>, Option<EpssFlag>)>,
 }
 
@@ -155,24 +157,31 @@ impl Cache<'_> {
         Ok(&self.candidates[key])
     }
 
-    fn advisory(&mut self, rowid: i64) -> Result<&Advisory, DbError> {
+    fn advisory(&mut self, rowid: i64) -> Result<&AdvisoryHead, DbError> {
         if !self.advisories.contains_key(&rowid) {
-            let a = self.db.advisory(rowid)?;
+            let a = self.db.head(rowid)?;
             self.advisories.insert(rowid, a);
         }
         Ok(&self.advisories[&rowid])
     }
 
-    /// KEV and EPSS through the alias group and upstream ids: they are attached to CVE ids,
-    /// and a GHSA or RUSTSEC record inherits them from its CVE.
+    /// KEV and EPSS through aliases, upstream ids and the alias group: they are attached to CVE
+    /// ids, and a GHSA or RUSTSEC record inherits them from its CVE.
     fn flags(&mut self, rowid: i64) -> Result<(Option<KevFlag>, Option<EpssFlag>), DbError> {
+        if !self.enrichment {
+            return Ok((None, None));
+        }
         if let Some(f) = self.flags.get(&rowid) {
             return Ok(f.clone());
         }
-        let adv = self.advisory(rowid)?.clone();
-        let mut ids: Vec<String> = self.db.alias_group(&adv.id)?;
-        ids.extend(adv.aliases.iter().cloned());
-        ids.extend(adv.upstream.iter().cloned());
+        let adv = self.advisory(rowid)?;
+        let mut ids: Vec<String> = adv.aliases.clone();
+        let own = adv.id.clone();
+        // The record's own aliases usually name its CVE; the group is walked only when not.
+        if !ids.iter().any(|i| i.starts_with("CVE-")) {
+            ids.extend(self.db.alias_group(&own)?);
+        }
+        ids.push(own);
         ids.sort();
         ids.dedup();
         let (mut kev, mut epss) = (None::<KevFlag>, None::<EpssFlag>);
@@ -212,8 +221,16 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| e.to_string())
 }
 
-/// Scans every inventory under `paths` against `db`.
+/// Scans every inventory under `paths` against `db`, in one consistent snapshot of the store.
 pub fn scan(db: &VulnDb, paths: &[PathBuf], opts: &ScanOptions) -> Result<Report, ScanError> {
+    db.snapshot(|| scan_in_snapshot(db, paths, opts))
+}
+
+fn scan_in_snapshot(
+    db: &VulnDb,
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+) -> Result<Report, ScanError> {
     let (files, walk_errors) = discover::discover(paths);
     let mut report = Report {
         warnings: walk_errors,
@@ -221,6 +238,7 @@ pub fn scan(db: &VulnDb, paths: &[PathBuf], opts: &ScanOptions) -> Result<Report
     };
     let mut cache = Cache {
         db,
+        enrichment: db.has_enrichment()?,
         candidates: HashMap::new(),
         advisories: HashMap::new(),
         flags: HashMap::new(),
@@ -336,6 +354,14 @@ fn scan_inventory(
         });
         return Ok(());
     }
+    // Look keys up in index order: neighbouring keys share B-tree pages, so each page of the
+    // store is touched once instead of once per package in file order.
+    let mut keys: Vec<&PackageKey> = inv.packages.iter().map(|p| &p.key).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        cache.candidates(key)?;
+    }
     for pkg in &inv.packages {
         let hits: Vec<(i64, Verdict, Vec<String>, Option<String>)> = cache
             .candidates(&pkg.key)?
@@ -379,17 +405,17 @@ fn scan_inventory(
                         installed: pkg.version.clone(),
                         dev: pkg.dev,
                         advisory: adv.id.clone(),
-                        source: adv.source.name().to_owned(),
-                        aliases: adv.aliases.iter().chain(&adv.upstream).cloned().collect(),
+                        source: adv.source.clone(),
+                        aliases: adv.aliases.clone(),
                         kind: adv.kind.clone(),
                         summary: adv.summary.clone(),
-                        severity: adv.severity_level(),
-                        score: adv.score(),
+                        severity: adv.severity,
+                        score: adv.score,
                         kev,
                         epss,
                         fixed,
                         last_known_affected: lka,
-                        url: adv.references.first().cloned(),
+                        url: adv.url.clone(),
                         ignored: None,
                     };
                     let ids: Vec<&str> = std::iter::once(finding.advisory.as_str())

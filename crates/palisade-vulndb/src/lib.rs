@@ -51,6 +51,20 @@ pub struct Candidate {
     pub affected: Affected,
 }
 
+/// The columns a report needs about an advisory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdvisoryHead {
+    pub id: String,
+    pub source: String,
+    pub kind: AdvisoryKind,
+    pub summary: String,
+    pub severity: palisade_vulns::SeverityLevel,
+    pub score: Option<f64>,
+    /// Aliases, then upstream ids.
+    pub aliases: Vec<String>,
+    pub url: Option<String>,
+}
+
 /// Counts per source, for `palisade advisories status`.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct StoreStats {
@@ -87,6 +101,8 @@ pub struct UpsertStats {
 pub struct VulnDb {
     conn: Connection,
     path: PathBuf,
+    /// The store's compression dictionary, once one has been trained.
+    dict: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for VulnDb {
@@ -116,6 +132,62 @@ fn kind_from_text(s: &str) -> AdvisoryKind {
     }
 }
 
+/// An affected entry as stored: the package is the row's index key, so it is not repeated, and
+/// empty fields are left out (half the size of the full form on osv.dev-like data).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredEntry {
+    #[serde(default, rename = "i", skip_serializing_if = "Vec::is_empty")]
+    intervals: Vec<palisade_vulns::Interval>,
+    #[serde(default, rename = "v", skip_serializing_if = "Vec::is_empty")]
+    versions: Vec<String>,
+    #[serde(default, rename = "f", skip_serializing_if = "Vec::is_empty")]
+    fixed: Vec<String>,
+    #[serde(default, rename = "l", skip_serializing_if = "Option::is_none")]
+    last_known_affected: Option<String>,
+    #[serde(default, rename = "s", skip_serializing_if = "Vec::is_empty")]
+    skipped_ranges: Vec<String>,
+    #[serde(default, rename = "p", skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+    #[serde(default, rename = "d", skip_serializing_if = "Option::is_none")]
+    debian: Option<palisade_vulns::DebianState>,
+}
+
+impl StoredEntry {
+    fn from_affected(a: &Affected) -> StoredEntry {
+        StoredEntry {
+            intervals: a.intervals.clone(),
+            versions: a.versions.clone(),
+            fixed: a.fixed.clone(),
+            last_known_affected: a.last_known_affected.clone(),
+            skipped_ranges: a.skipped_ranges.clone(),
+            problem: a.problem.clone(),
+            debian: a.debian.clone(),
+        }
+    }
+
+    fn into_affected(self, package: PackageKey) -> Affected {
+        Affected {
+            package,
+            intervals: self.intervals,
+            versions: self.versions,
+            fixed: self.fixed,
+            last_known_affected: self.last_known_affected,
+            skipped_ranges: self.skipped_ranges,
+            problem: self.problem,
+            debian: self.debian,
+        }
+    }
+}
+
+/// Body encodings: a leading byte says how the rest is compressed.
+const BODY_PLAIN: u8 = 0;
+const BODY_DICT: u8 = 1;
+
+/// Size of the zstd dictionary trained on a store's first records. Advisories are small JSON
+/// documents that repeat the same keys and phrases; a shared dictionary roughly halves them where
+/// compressing each alone cannot.
+const DICT_BYTES: usize = 64 * 1024;
+
 fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
@@ -132,18 +204,150 @@ impl VulnDb {
             path: path.display().to_string(),
             source,
         })?;
-        let db = VulnDb { conn, path };
+        let mut db = VulnDb {
+            conn,
+            path,
+            dict: None,
+        };
         db.run(schema::migrate)?;
+        db.dict = db.load_dict()?;
         Ok(db)
     }
 
-    /// Opens an existing store for reading; an absent store is an error that says how to fill it.
+    /// Opens an existing store read-only, as a scan does; an absent store is an error that says
+    /// how to fill it, and one written by another schema version asks for a re-import.
     pub fn open_existing(dir: &Path) -> Result<VulnDb, DbError> {
         let path = dir.join(DB_FILE);
         if !path.exists() {
             return Err(DbError::Missing(path.display().to_string()));
         }
-        VulnDb::open(dir)
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| DbError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut db = VulnDb {
+            conn,
+            path,
+            dict: None,
+        };
+        // Reads map the file: page faults on the page cache instead of a copy per page.
+        db.run(|c| c.execute_batch("PRAGMA mmap_size = 268435456"))?;
+        let version: Option<String> = db
+            .run(|c| {
+                c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .ok()
+            .flatten();
+        if version.as_deref() != Some(schema::SCHEMA_VERSION) {
+            return Err(DbError::Corrupt {
+                path: db.path.display().to_string(),
+                message: "written by another version of Palisade: import the advisories again"
+                    .into(),
+            });
+        }
+        db.dict = db.load_dict()?;
+        Ok(db)
+    }
+
+    fn load_dict(&self) -> Result<Option<Vec<u8>>, DbError> {
+        self.run(|c| {
+            c.query_row("SELECT value FROM blobs WHERE key = 'zstd_dict'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    /// Trains and stores the compression dictionary from sample records, unless the store has
+    /// one. Called by the importer with its first full batch; smaller stores do without.
+    pub fn train_dictionary(&mut self, samples: &[Advisory]) -> Result<(), DbError> {
+        if self.dict.is_some() || samples.len() < 500 {
+            return Ok(());
+        }
+        let encoded: Vec<Vec<u8>> = samples
+            .iter()
+            .filter_map(|a| serde_json::to_vec(a).ok())
+            .collect();
+        let Ok(dict) = zstd::dict::from_samples(&encoded, DICT_BYTES) else {
+            return Ok(());
+        };
+        self.run(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO blobs (key, value) VALUES ('zstd_dict', ?1)",
+                [&dict],
+            )
+        })?;
+        self.dict = Some(dict);
+        Ok(())
+    }
+
+    /// A compressor for a batch of bodies: building one loads the dictionary, so it is reused.
+    fn compressor(&self) -> std::io::Result<(u8, zstd::bulk::Compressor<'static>)> {
+        Ok(match &self.dict {
+            Some(d) => (BODY_DICT, zstd::bulk::Compressor::with_dictionary(3, d)?),
+            None => (BODY_PLAIN, zstd::bulk::Compressor::new(3)?),
+        })
+    }
+
+    /// What a report shows about an advisory, read from columns without decoding the record.
+    pub fn head(&self, rowid: i64) -> Result<AdvisoryHead, DbError> {
+        let row = self.run(|c| {
+            c.prepare_cached(
+                "SELECT id, source, kind, summary, severity, score, aliases, url \
+                 FROM advisories WHERE rowid = ?1",
+            )?
+            .query_row([rowid], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<f64>>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            })
+        })?;
+        let (id, source, kind, summary, severity, score, aliases, url) = row;
+        Ok(AdvisoryHead {
+            id,
+            source,
+            kind: kind_from_text(&kind),
+            summary,
+            severity: severity.parse().unwrap_or_default(),
+            score,
+            aliases: serde_json::from_str(&aliases).unwrap_or_default(),
+            url,
+        })
+    }
+
+    /// Runs `f` inside one read transaction: a consistent snapshot, and the file lock taken
+    /// once rather than for every query (a scan makes hundreds).
+    pub fn snapshot<T, E: From<DbError>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        self.run(|c| c.execute_batch("BEGIN"))?;
+        let out = f();
+        // A read transaction has nothing to commit; ending it only releases the lock.
+        self.run(|c| c.execute_batch("COMMIT"))?;
+        out
+    }
+
+    /// Whether any KEV or EPSS data is loaded (when none is, a scan skips looking for it).
+    pub fn has_enrichment(&self) -> Result<bool, DbError> {
+        self.run(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM kev) OR EXISTS (SELECT 1 FROM epss)",
+                [],
+                |r| r.get(0),
+            )
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -169,6 +373,22 @@ impl VulnDb {
             path: path.clone(),
             source,
         };
+        let io = |source| DbError::Io {
+            path: path.clone(),
+            source,
+        };
+        let (tag, mut compressor) = self.compressor().map_err(io)?;
+        let mut encoded = Vec::with_capacity(batch.len());
+        for adv in batch {
+            let json = serde_json::to_vec(adv).map_err(|e| DbError::Corrupt {
+                path: path.clone(),
+                message: format!("{}: cannot encode: {e}", adv.id),
+            })?;
+            let hash = Sha256::digest(&json)[..16].to_vec();
+            let mut body = vec![tag];
+            body.extend(compressor.compress(&json).map_err(io)?);
+            encoded.push((hash, body));
+        }
         let tx = self.conn.transaction().map_err(to_err)?;
         let mut stats = UpsertStats::default();
         {
@@ -178,14 +398,15 @@ impl VulnDb {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO advisories (source, id, kind, modified, withdrawn, severity, \
-                     score, summary, hash, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     score, summary, aliases, url, hash, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(to_err)?;
             let mut update = tx
                 .prepare_cached(
                     "UPDATE advisories SET kind = ?2, modified = ?3, withdrawn = ?4, \
-                     severity = ?5, score = ?6, summary = ?7, hash = ?8, body = ?9 \
-                     WHERE rowid = ?1",
+                     severity = ?5, score = ?6, summary = ?7, aliases = ?8, url = ?9, hash = ?10, \
+                     body = ?11 WHERE rowid = ?1",
                 )
                 .map_err(to_err)?;
             let mut del_affected = tx
@@ -196,18 +417,14 @@ impl VulnDb {
                 .map_err(to_err)?;
             let mut add_affected = tx
                 .prepare_cached(
-                    "INSERT INTO affected (package, advisory, entry) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO affected (package, advisory, seq, kind, entry) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(to_err)?;
             let mut add_alias = tx
                 .prepare_cached("INSERT INTO aliases (a, b, advisory) VALUES (?1, ?2, ?3)")
                 .map_err(to_err)?;
-            for adv in batch {
-                let json = serde_json::to_vec(adv).map_err(|e| DbError::Corrupt {
-                    path: path.clone(),
-                    message: format!("{}: cannot encode: {e}", adv.id),
-                })?;
-                let hash = Sha256::digest(&json)[..16].to_vec();
+            for (adv, (hash, body)) in batch.iter().zip(encoded) {
                 let existing: Option<(i64, Vec<u8>)> = find
                     .query_row(params![adv.source.name(), adv.id], |r| {
                         Ok((r.get(0)?, r.get(1)?))
@@ -220,15 +437,14 @@ impl VulnDb {
                     stats.unchanged += 1;
                     continue;
                 }
-                let body = zstd::bulk::compress(&json, 3).map_err(|source| DbError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
                 let severity = adv.severity_level().name();
                 let score = adv.score();
                 let modified = adv.modified.map(micros);
                 let withdrawn = adv.withdrawn.map(micros);
                 let kind = kind_text(&adv.kind);
+                let names: Vec<&String> = adv.aliases.iter().chain(&adv.upstream).collect();
+                let aliases = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
+                let url = adv.references.first();
                 let rowid = match existing {
                     Some((rowid, _)) => {
                         update
@@ -240,6 +456,8 @@ impl VulnDb {
                                 severity,
                                 score,
                                 adv.summary,
+                                aliases,
+                                url,
                                 hash,
                                 body
                             ])
@@ -260,6 +478,8 @@ impl VulnDb {
                                 severity,
                                 score,
                                 adv.summary,
+                                aliases,
+                                url,
                                 hash,
                                 body
                             ])
@@ -268,13 +488,28 @@ impl VulnDb {
                         tx.last_insert_rowid()
                     }
                 };
-                for a in &adv.affected {
-                    let entry = serde_json::to_string(a).map_err(|e| DbError::Corrupt {
-                        path: path.clone(),
-                        message: format!("{}: cannot encode: {e}", adv.id),
-                    })?;
+                // Withdrawn records match no one, so they get no index rows at all.
+                let live = if adv.is_withdrawn() {
+                    &[][..]
+                } else {
+                    &adv.affected[..]
+                };
+                for (seq, a) in live.iter().enumerate() {
+                    let entry =
+                        serde_json::to_string(&StoredEntry::from_affected(a)).map_err(|e| {
+                            DbError::Corrupt {
+                                path: path.clone(),
+                                message: format!("{}: cannot encode: {e}", adv.id),
+                            }
+                        })?;
                     add_affected
-                        .execute(params![a.package.to_string(), rowid, entry])
+                        .execute(params![
+                            a.package.to_string(),
+                            rowid,
+                            seq as i64,
+                            kind,
+                            entry
+                        ])
                         .map_err(to_err)?;
                 }
                 // Withdrawn records keep no alias edges: they must not join groups (osv.dev
@@ -298,11 +533,7 @@ impl VulnDb {
     pub fn candidates(&self, key: &PackageKey) -> Result<Vec<Candidate>, DbError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT f.advisory, a.kind, f.entry FROM affected f \
-                 JOIN advisories a ON a.rowid = f.advisory \
-                 WHERE f.package = ?1 AND a.withdrawn IS NULL",
-            )
+            .prepare_cached("SELECT advisory, kind, entry FROM affected WHERE package = ?1")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([key.to_string()], |r| {
@@ -316,11 +547,12 @@ impl VulnDb {
         let mut out = Vec::new();
         for row in rows {
             let (advisory, kind, entry) = row.map_err(|e| self.err(e))?;
-            let affected: Affected =
+            let stored: StoredEntry =
                 serde_json::from_str(&entry).map_err(|e| DbError::Corrupt {
                     path: self.path.display().to_string(),
                     message: format!("affected entry of advisory {advisory}: {e}"),
                 })?;
+            let affected = stored.into_affected(key.clone());
             out.push(Candidate {
                 advisory,
                 kind: kind_from_text(&kind),
@@ -345,7 +577,22 @@ impl VulnDb {
             path: self.path.display().to_string(),
             message: format!("advisory {what}: {message}"),
         };
-        let json = zstd::stream::decode_all(body).map_err(|e| corrupt(e.to_string()))?;
+        let json = match body.split_first() {
+            Some((&BODY_PLAIN, rest)) => zstd::stream::decode_all(rest),
+            Some((&BODY_DICT, rest)) => match &self.dict {
+                Some(d) => zstd::stream::Decoder::with_dictionary(rest, d).and_then(|mut dec| {
+                    let mut out = Vec::new();
+                    std::io::Read::read_to_end(&mut dec, &mut out).map(|_| out)
+                }),
+                None => {
+                    return Err(corrupt(
+                        "compressed with a dictionary the store lacks".into(),
+                    ));
+                }
+            },
+            _ => return Err(corrupt("unknown body encoding".into())),
+        }
+        .map_err(|e| corrupt(e.to_string()))?;
         serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
     }
 

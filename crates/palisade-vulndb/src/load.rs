@@ -123,6 +123,7 @@ impl Importer<'_> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        self.db.train_dictionary(&self.batch)?;
         let s = self.db.upsert(&self.batch)?;
         self.stats.inserted += s.inserted;
         self.stats.updated += s.updated;

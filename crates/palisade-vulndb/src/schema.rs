@@ -3,10 +3,11 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "4";
 
 const TABLES: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blobs (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE advisories (
     rowid INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
@@ -17,17 +18,24 @@ CREATE TABLE advisories (
     severity TEXT NOT NULL,
     score REAL,
     summary TEXT NOT NULL,
+    aliases TEXT NOT NULL,
+    url TEXT,
     hash BLOB NOT NULL,
     body BLOB NOT NULL,
     UNIQUE (source, id)
 );
 CREATE INDEX advisories_id ON advisories (id);
+-- Clustered by package key, so a scan reads each package's entries as one contiguous range and
+-- never touches the (much larger) advisories table for packages with no live advisory. Withdrawn
+-- advisories have no rows here; their full records stay in `advisories`.
 CREATE TABLE affected (
     package TEXT NOT NULL,
     advisory INTEGER NOT NULL REFERENCES advisories (rowid),
-    entry TEXT NOT NULL
-);
-CREATE INDEX affected_package ON affected (package);
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (package, advisory, seq)
+) WITHOUT ROWID;
 CREATE INDEX affected_advisory ON affected (advisory);
 CREATE TABLE aliases (
     a TEXT NOT NULL,
@@ -72,7 +80,7 @@ pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
         c.execute_batch(
             "DROP TABLE IF EXISTS affected; DROP TABLE IF EXISTS aliases; \
              DROP TABLE IF EXISTS advisories; DROP TABLE IF EXISTS kev; DROP TABLE IF EXISTS epss; \
-             DROP TABLE IF EXISTS sources; DROP TABLE IF EXISTS meta;",
+             DROP TABLE IF EXISTS sources; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blobs;",
         )?;
     }
     let tx = c.unchecked_transaction()?;

@@ -35,7 +35,9 @@ impl Bound {
 /// A set of versions between two bounds; `None` is unbounded on that side.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interval {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower: Option<Bound>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upper: Option<Bound>,
 }
 

@@ -220,8 +220,21 @@ fn load_db(
     Ok((cfg, dir))
 }
 
-/// Runs one command and returns the process exit status.
-pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+impl Command {
+    /// Whether the command needs the async runtime. The offline commands run without one: a scan
+    /// in CI is started once per lockfile, and the runtime's start-up would be most of its time.
+    pub fn needs_runtime(&self) -> bool {
+        !matches!(
+            self,
+            Command::Scan { .. }
+                | Command::Version
+                | Command::Advisories(Advisories::Status { .. } | Advisories::Show { .. })
+        )
+    }
+}
+
+/// Runs a command that needs no async runtime (see [`Command::needs_runtime`]).
+pub fn run_offline(cli: Cli) -> anyhow::Result<u8> {
     let cfg_file = cli.config.as_deref();
     match cli.command {
         Command::Scan {
@@ -253,6 +266,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
         }
+        Command::Advisories(Advisories::Status { db }) => {
+            let (_, dir) = load_db(cfg_file, &db)?;
+            crate::advisories::status(&dir)?;
+            Ok(0)
+        }
+        Command::Advisories(Advisories::Show { db, id }) => {
+            let (_, dir) = load_db(cfg_file, &db)?;
+            crate::advisories::show(&dir, &id)?;
+            Ok(0)
+        }
+        Command::Version => {
+            println!("palisade {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        other => bail!("{other:?} needs the async runtime"),
+    }
+}
+
+/// Runs one command and returns the process exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    if !cli.command.needs_runtime() {
+        return run_offline(cli);
+    }
+    let cfg_file = cli.config.as_deref();
+    match cli.command {
         Command::Advisories(cmd) => {
             match cmd {
                 Advisories::Import { db, locations } => {
@@ -263,21 +301,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                     let (cfg, dir) = load_db(cfg_file, &db)?;
                     crate::advisories::sync(&dir, &cfg.advisory_sources, source.as_deref()).await?;
                 }
-                Advisories::Status { db } => {
-                    let (_, dir) = load_db(cfg_file, &db)?;
-                    crate::advisories::status(&dir)?;
-                }
-                Advisories::Show { db, id } => {
-                    let (_, dir) = load_db(cfg_file, &db)?;
-                    crate::advisories::show(&dir, &id)?;
+                Advisories::Status { .. } | Advisories::Show { .. } => {
+                    return run_offline(Cli {
+                        config: cli.config,
+                        command: Command::Advisories(cmd),
+                    });
                 }
             }
             Ok(0)
         }
-        Command::Version => {
-            println!("palisade {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
-        }
+        Command::Scan { .. } | Command::Version => run_offline(cli),
         Command::Serve {
             place,
             listen,

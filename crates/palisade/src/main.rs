@@ -4,21 +4,27 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = palisade::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    let result = if cli.command.needs_runtime() {
+        run_async(cli)
+    } else {
+        palisade::cli::run_offline(cli)
     };
-    match runtime.block_on(palisade::cli::run(cli)) {
+    match result {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn run_async(cli: palisade::cli::Cli) -> anyhow::Result<u8> {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => anyhow::bail!("cannot start the async runtime: {e}"),
+    };
+    runtime.block_on(palisade::cli::run(cli))
 }

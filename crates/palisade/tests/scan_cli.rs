@@ -1,0 +1,214 @@
+//! `palisade advisories` and `palisade scan`, black box: import from a folder and from a URL,
+//! incremental sync from a loopback HTTP server that honours entity tags, and the scanner's exit
+//! codes and output formats as a CI job sees them.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use tokio::process::Command;
+
+const GHSA: &str = r#"{"id": "GHSA-1111-2222-3333", "modified": "2024-01-01T00:00:00Z",
+ "aliases": ["CVE-2024-0001"], "summary": "Prototype pollution in minimist",
+ "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+ "affected": [{"package": {"ecosystem": "npm", "name": "minimist"},
+   "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2.6"}]}]}]}"#;
+
+const LOCK: &str = r#"{"name": "s", "lockfileVersion": 3, "packages": {"": {}, "node_modules/minimist": {"version": "1.2.5"}}}"#;
+
+fn palisade(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    c.current_dir(dir).kill_on_drop(true);
+    c
+}
+
+async fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = palisade(dir)
+        .args(args)
+        .output()
+        .await
+        .expect("run palisade");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("feed")).unwrap();
+    std::fs::write(dir.path().join("feed/ghsa.json"), GHSA).unwrap();
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("site/package-lock.json"), LOCK).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn scan_exit_codes_follow_fail_on_and_a_missing_store_is_an_error() {
+    let dir = setup();
+    let d = dir.path();
+    let (code, _, err) = run(d, &["scan", "--db", "db", "site"]).await;
+    assert_eq!(code, 2, "no store yet: {err}");
+    assert!(err.contains("advisories import"), "{err}");
+
+    let (code, out, _) = run(d, &["advisories", "import", "--db", "db", "feed"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("1 new"), "{out}");
+
+    let (code, out, _) = run(d, &["scan", "--db", "db", "site"]).await;
+    assert_eq!(code, 0, "without --fail-on a finding does not fail: {out}");
+    assert!(
+        out.contains("minimist") && out.contains("GHSA-1111-2222-3333") && out.contains("1.2.6"),
+        "{out}"
+    );
+    let (code, _, _) = run(d, &["scan", "--db", "db", "--fail-on", "high", "site"]).await;
+    assert_eq!(code, 1);
+    let (code, _, _) = run(d, &["scan", "--db", "db", "--fail-on", "critical", "site"]).await;
+    assert_eq!(code, 0, "a high finding does not fail a critical threshold");
+    let (code, _, err) = run(d, &["scan", "--db", "db", "--fail-on", "severe", "site"]).await;
+    assert_eq!(code, 2, "{err}");
+
+    let (code, out, _) = run(d, &["scan", "--db", "db", "--format", "sarif", "site"]).await;
+    assert_eq!(code, 0);
+    let sarif: serde_json::Value = serde_json::from_str(&out).expect("SARIF is JSON");
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["ruleId"],
+        "GHSA-1111-2222-3333"
+    );
+
+    // An ignore entry with a reason silences the failure until it expires.
+    std::fs::write(
+        d.join(".palisade-ignore.toml"),
+        "[[ignore]]\nid = \"CVE-2024-0001\"\nreason = \"build-time only\"\nexpires = \"2999-01-01\"\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(d, &["scan", "--db", "db", "--fail-on", "high", "site"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("build-time only"), "{out}");
+}
+
+/// Serves one file with an entity tag, answering 304 to a matching If-None-Match.
+async fn serve(body: Arc<std::sync::Mutex<(Vec<u8>, String)>>, hits: Arc<AtomicUsize>) -> String {
+    let app = axum::Router::new().route(
+        "/osv/all.zip",
+        axum::routing::get(move |headers: HeaderMap| {
+            let body = body.clone();
+            let hits = hits.clone();
+            async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                let (bytes, etag) = body.lock().unwrap().clone();
+                if headers
+                    .get(header::IF_NONE_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    == Some(&etag)
+                {
+                    return (StatusCode::NOT_MODIFIED, HeaderMap::new(), Vec::new());
+                }
+                let mut h = HeaderMap::new();
+                h.insert(header::ETAG, etag.parse().unwrap());
+                (StatusCode::OK, h, bytes)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/osv/all.zip")
+}
+
+fn zip_of(records: &[(&str, String)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut buf);
+    for (name, body) in records {
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(body.as_bytes()).unwrap();
+    }
+    z.finish().unwrap();
+    buf.into_inner()
+}
+
+#[tokio::test]
+async fn sync_downloads_only_when_changed_and_imports_only_newer_records() {
+    let dir = setup();
+    let d = dir.path();
+    let other = GHSA
+        .replace("GHSA-1111-2222-3333", "GHSA-4444-5555-6666")
+        .replace("minimist", "left-pad");
+    let body = Arc::new(std::sync::Mutex::new((
+        zip_of(&[("a.json", GHSA.to_owned()), ("b.json", other.clone())]),
+        "\"v1\"".to_owned(),
+    )));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let url = serve(body.clone(), hits.clone()).await;
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!("[[advisory_sources]]\nname = \"osv-npm\"\nlocation = \"{url}\"\n"),
+    )
+    .unwrap();
+
+    let (code, out, err) = run(d, &["advisories", "sync", "--db", "db"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 records: 2 new"), "{out}");
+
+    let (code, out, _) = run(d, &["advisories", "sync", "--db", "db"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("unchanged since the last sync"), "{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    // One record is modified upstream: the archive changes, and only that record is imported.
+    let newer = other.replace("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z");
+    *body.lock().unwrap() = (
+        zip_of(&[("a.json", GHSA.to_owned()), ("b.json", newer)]),
+        "\"v2\"".to_owned(),
+    );
+    let (code, out, _) = run(d, &["advisories", "sync", "--db", "db"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("1 updated") && out.contains("1 not modified since last sync"),
+        "{out}"
+    );
+
+    let (code, out, _) = run(d, &["advisories", "status", "--db", "db"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("osv  ") || out.contains("osv "), "{out}");
+    assert!(out.contains("source osv-npm"), "{out}");
+    assert!(
+        out.contains("2024-02-01"),
+        "the high-water mark is shown: {out}"
+    );
+
+    let (code, out, _) = run(d, &["advisories", "show", "--db", "db", "CVE-2024-0001"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("GHSA-1111-2222-3333"), "{out}");
+}
+
+#[tokio::test]
+async fn import_from_a_url_and_report_bad_files_without_stopping() {
+    let dir = setup();
+    let d = dir.path();
+    std::fs::write(
+        d.join("feed/broken.json"),
+        "{\"id\": \"GHSA-x\", \"modified\": ",
+    )
+    .unwrap();
+    let (code, out, err) = run(d, &["advisories", "import", "--db", "db", "feed"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("1 new") && out.contains("1 errors"), "{out}");
+    assert!(
+        err.contains("broken.json"),
+        "the error names the file: {err}"
+    );
+
+    let body = Arc::new(std::sync::Mutex::new((
+        zip_of(&[("a.json", GHSA.replace("2024-01-01", "2024-03-01"))]),
+        "\"z\"".to_owned(),
+    )));
+    let url = serve(body, Arc::new(AtomicUsize::new(0))).await;
+    let (code, out, err) = run(d, &["advisories", "import", "--db", "db", &url]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 updated"), "{out}");
+}
