@@ -14,7 +14,8 @@ use std::fmt;
 use palisade_vulns::{Ecosystem, PackageKey};
 use serde::{Deserialize, Serialize};
 
-mod cargo;
+#[doc(hidden)]
+pub mod cargo;
 mod composer;
 mod de;
 mod detect;

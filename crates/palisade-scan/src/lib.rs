@@ -157,6 +157,24 @@ impl Cache<'_> {
         Ok(&self.candidates[key])
     }
 
+    /// Looks up many keys in one statement.
+    fn prefetch(&mut self, keys: Vec<PackageKey>) -> Result<(), DbError> {
+        for chunk in keys.chunks(10_000) {
+            let found = self.db.candidates_many(chunk)?;
+            for (key, list) in chunk.iter().zip(found) {
+                let compiled = list
+                    .into_iter()
+                    .map(|c| {
+                        let compiled = CompiledAffected::compile(&c.affected, &c.kind);
+                        (c, compiled)
+                    })
+                    .collect();
+                self.candidates.insert(key.clone(), compiled);
+            }
+        }
+        Ok(())
+    }
+
     fn advisory(&mut self, rowid: i64) -> Result<&AdvisoryHead, DbError> {
         if !self.advisories.contains_key(&rowid) {
             let a = self.db.head(rowid)?;
@@ -356,12 +374,16 @@ fn scan_inventory(
     }
     // Look keys up in index order: neighbouring keys share B-tree pages, so each page of the
     // store is touched once instead of once per package in file order.
-    let mut keys: Vec<&PackageKey> = inv.packages.iter().map(|p| &p.key).collect();
+    let mut keys: Vec<PackageKey> = inv
+        .packages
+        .iter()
+        .map(|p| &p.key)
+        .filter(|k| !cache.candidates.contains_key(*k))
+        .cloned()
+        .collect();
     keys.sort();
     keys.dedup();
-    for key in keys {
-        cache.candidates(key)?;
-    }
+    cache.prefetch(keys)?;
     for pkg in &inv.packages {
         let hits: Vec<(i64, Verdict, Vec<String>, Option<String>)> = cache
             .candidates(&pkg.key)?

@@ -531,32 +531,42 @@ impl VulnDb {
 
     /// Every live (not withdrawn) affected entry for `key`.
     pub fn candidates(&self, key: &PackageKey) -> Result<Vec<Candidate>, DbError> {
+        let mut all = self.candidates_many(std::slice::from_ref(key))?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Every live affected entry for each of `keys`, in the same order: one statement for the
+    /// whole list (the keys travel as one JSON array), not one per key.
+    pub fn candidates_many(&self, keys: &[PackageKey]) -> Result<Vec<Vec<Candidate>>, DbError> {
+        let names: Vec<String> = keys.iter().map(PackageKey::to_string).collect();
+        let list = serde_json::to_string(&names).map_err(|e| DbError::Corrupt {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut out: Vec<Vec<Candidate>> = vec![Vec::new(); keys.len()];
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT advisory, kind, entry FROM affected WHERE package = ?1")
+            .prepare_cached(
+                "SELECT k.key, f.advisory, f.kind, f.entry \
+                 FROM json_each(?1) AS k JOIN affected AS f ON f.package = k.value",
+            )
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([key.to_string()], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (advisory, kind, entry) = row.map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([list]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(usize, i64, String, String)> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            };
+            let (i, advisory, kind, entry) = read(r).map_err(|e| self.err(e))?;
             let stored: StoredEntry =
                 serde_json::from_str(&entry).map_err(|e| DbError::Corrupt {
                     path: self.path.display().to_string(),
                     message: format!("affected entry of advisory {advisory}: {e}"),
                 })?;
-            let affected = stored.into_affected(key.clone());
-            out.push(Candidate {
+            let Some(slot) = out.get_mut(i) else { continue };
+            slot.push(Candidate {
                 advisory,
                 kind: kind_from_text(&kind),
-                affected,
+                affected: stored.into_affected(keys[i].clone()),
             });
         }
         Ok(out)
