@@ -126,50 +126,54 @@ pub enum ScanError {
     Db(#[from] DbError),
 }
 
-/// Per-scan caches: each package key is looked up once, each advisory read once, however many
-/// files share them.
+/// What one advisory entry says about one installed version, when it says anything: the
+/// advisory, the verdict (affected or cannot evaluate), its fixed versions and the "last known
+/// affected" hint.
+type Hit = (i64, Verdict, Vec<String>, Option<String>);
+
+/// Per-scan caches: each (package, version) is evaluated once and each advisory read once,
+/// however many files share them. Only verdicts that say something are kept; the entries they
+/// came from are dropped as soon as they are evaluated (keeping ten thousand compiled entries
+/// to the end of a large scan cost a fifth of its time in freeing them).
 struct Cache<'a> {
     db: &'a VulnDb,
     /// Whether KEV or EPSS data is loaded at all; without it there is nothing to look up.
     enrichment: bool,
-    candidates: HashMap<PackageKey, Vec<(Candidate, CompiledAffected)>>,
+    verdicts: HashMap<(PackageKey, String), Vec<Hit>>,
     advisories: HashMap<i64, AdvisoryHead>,
     flags: HashMap<i64, (Option<KevFlag>, Option<EpssFlag>)>,
 }
 
 impl Cache<'_> {
-    fn candidates(
-        &mut self,
-        key: &PackageKey,
-    ) -> Result<&[(Candidate, CompiledAffected)], DbError> {
-        if !self.candidates.contains_key(key) {
-            let list = self
-                .db
-                .candidates(key)?
-                .into_iter()
-                .map(|c| {
-                    let compiled = CompiledAffected::compile(&c.affected, &c.kind);
-                    (c, compiled)
-                })
-                .collect();
-            self.candidates.insert(key.clone(), list);
-        }
-        Ok(&self.candidates[key])
-    }
-
-    /// Looks up many keys in one statement.
-    fn prefetch(&mut self, keys: Vec<PackageKey>) -> Result<(), DbError> {
-        for chunk in keys.chunks(10_000) {
-            let found = self.db.candidates_many(chunk)?;
-            for (key, list) in chunk.iter().zip(found) {
-                let compiled = list
+    /// Evaluates every (package, versions) pair not yet seen, looking the packages up in one
+    /// statement per ten thousand.
+    fn evaluate(&mut self, wanted: Vec<(PackageKey, Vec<String>)>) -> Result<(), DbError> {
+        for chunk in wanted.chunks(10_000) {
+            let keys: Vec<PackageKey> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            let found = self.db.candidates_many(&keys)?;
+            for ((key, versions), list) in chunk.iter().zip(found) {
+                let compiled: Vec<(Candidate, CompiledAffected)> = list
                     .into_iter()
                     .map(|c| {
                         let compiled = CompiledAffected::compile(&c.affected, &c.kind);
                         (c, compiled)
                     })
                     .collect();
-                self.candidates.insert(key.clone(), compiled);
+                for v in versions {
+                    let hits = compiled
+                        .iter()
+                        .filter_map(|(c, comp)| match comp.evaluate(v) {
+                            Verdict::NotAffected => None,
+                            verdict => Some((
+                                c.advisory,
+                                verdict,
+                                c.affected.fixed.clone(),
+                                c.affected.last_known_affected.clone(),
+                            )),
+                        })
+                        .collect();
+                    self.verdicts.insert((key.clone(), v.clone()), hits);
+                }
             }
         }
         Ok(())
@@ -257,7 +261,7 @@ fn scan_in_snapshot(
     let mut cache = Cache {
         db,
         enrichment: db.has_enrichment()?,
-        candidates: HashMap::new(),
+        verdicts: HashMap::new(),
         advisories: HashMap::new(),
         flags: HashMap::new(),
     };
@@ -372,31 +376,26 @@ fn scan_inventory(
         });
         return Ok(());
     }
-    // Look keys up in index order: neighbouring keys share B-tree pages, so each page of the
-    // store is touched once instead of once per package in file order.
-    let mut keys: Vec<PackageKey> = inv
-        .packages
-        .iter()
-        .map(|p| &p.key)
-        .filter(|k| !cache.candidates.contains_key(*k))
-        .cloned()
-        .collect();
-    keys.sort();
-    keys.dedup();
-    cache.prefetch(keys)?;
+    // Look keys up in index order: neighbouring keys share B-tree pages.
+    let mut wanted: std::collections::BTreeMap<PackageKey, Vec<String>> = Default::default();
+    for p in &inv.packages {
+        if !cache
+            .verdicts
+            .contains_key(&(p.key.clone(), p.version.clone()))
+        {
+            let versions = wanted.entry(p.key.clone()).or_default();
+            if !versions.contains(&p.version) {
+                versions.push(p.version.clone());
+            }
+        }
+    }
+    cache.evaluate(wanted.into_iter().collect())?;
     for pkg in &inv.packages {
-        let hits: Vec<(i64, Verdict, Vec<String>, Option<String>)> = cache
-            .candidates(&pkg.key)?
-            .iter()
-            .map(|(c, compiled)| {
-                (
-                    c.advisory,
-                    compiled.evaluate(&pkg.version),
-                    c.affected.fixed.clone(),
-                    c.affected.last_known_affected.clone(),
-                )
-            })
-            .collect();
+        let hits: Vec<Hit> = cache
+            .verdicts
+            .get(&(pkg.key.clone(), pkg.version.clone()))
+            .cloned()
+            .unwrap_or_default();
         // One advisory may list the same package in several entries: report it once.
         let mut seen: Vec<i64> = Vec::new();
         for (rowid, verdict, fixed, lka) in hits {

@@ -234,8 +234,8 @@ impl VulnDb {
             path,
             dict: None,
         };
-        // Reads map the file: page faults on the page cache instead of a copy per page.
-        db.run(|c| c.execute_batch("PRAGMA mmap_size = 268435456"))?;
+        // No memory map: mapped pages count as the scanner's own memory, and on a 10 MB SBOM
+        // that doubled the peak (417 MB against 178 MB) for no measurable gain in speed.
         let version: Option<String> = db
             .run(|c| {
                 c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
