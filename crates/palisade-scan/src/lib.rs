@@ -245,15 +245,28 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Scans every inventory under `paths` against `db`, in one consistent snapshot of the store.
 pub fn scan(db: &VulnDb, paths: &[PathBuf], opts: &ScanOptions) -> Result<Report, ScanError> {
-    db.snapshot(|| scan_in_snapshot(db, paths, opts))
+    scan_with_progress(db, paths, opts, &mut |_, _| {})
+}
+
+/// [`scan`], calling `progress(files done, files found)` after each file, for a progress bar on
+/// scans of whole fleets' folders.
+pub fn scan_with_progress(
+    db: &VulnDb,
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Report, ScanError> {
+    db.snapshot(|| scan_in_snapshot(db, paths, opts, progress))
 }
 
 fn scan_in_snapshot(
     db: &VulnDb,
     paths: &[PathBuf],
     opts: &ScanOptions,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, ScanError> {
     let (files, walk_errors) = discover::discover(paths);
+    let total = files.len();
     let mut report = Report {
         warnings: walk_errors,
         ..Report::default()
@@ -266,7 +279,8 @@ fn scan_in_snapshot(
         flags: HashMap::new(),
     };
     let mut used_ignores = vec![false; opts.ignore.ignore.len()];
-    for file in files {
+    for (done, file) in files.into_iter().enumerate() {
+        progress(done, total);
         let shown = file.display().to_string();
         let parsed = read_file(&file).and_then(|bytes| {
             palisade_inventory::parse_auto(&shown, &bytes).map_err(|e| e.to_string())

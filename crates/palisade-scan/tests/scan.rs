@@ -274,3 +274,18 @@ fn reimporting_unchanged_records_writes_nothing() {
     let s = db.upsert(&list).unwrap();
     assert_eq!((s.inserted, s.updated, s.unchanged), (0, 0, 1));
 }
+
+#[test]
+fn progress_is_reported_for_every_file_found() {
+    let f = fixture();
+    let mut calls = Vec::new();
+    let r = palisade_scan::scan_with_progress(
+        &f.db,
+        std::slice::from_ref(&f.project),
+        &opts(),
+        &mut |done, total| calls.push((done, total)),
+    )
+    .unwrap();
+    assert_eq!(calls, [(0, 3), (1, 3), (2, 3)]);
+    assert_eq!(r.files.len(), 3);
+}

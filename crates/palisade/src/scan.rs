@@ -46,7 +46,22 @@ pub fn run(a: ScanArgs<'_>) -> anyhow::Result<u8> {
         ignore,
         today: now.to_zoned(jiff::tz::TimeZone::UTC).date(),
     };
-    let r = palisade_scan::scan(&db, a.paths, &opts)?;
+    // A bar only for scans long enough to want one; indicatif draws nothing when stderr is not
+    // a terminal, so CI logs stay clean.
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} files")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("scanning");
+    let r = palisade_scan::scan_with_progress(&db, a.paths, &opts, &mut |done, total| {
+        if total >= 20 {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    })?;
+    bar.finish_and_clear();
     let text = match a.format {
         OutputFormat::Table => report::to_table(&r),
         OutputFormat::Json => report::to_json(&r),
