@@ -289,3 +289,57 @@ fn progress_is_reported_for_every_file_found() {
     assert_eq!(calls, [(0, 3), (1, 3), (2, 3)]);
     assert_eq!(r.files.len(), 3);
 }
+
+/// A Debian host: packages are matched by their *source* package and source version (a binNMU
+/// carries its own), only installed packages count, and the release (read from base-files, or
+/// given) decides which of the tracker's per-release verdicts applies.
+#[test]
+fn a_dpkg_status_is_matched_by_source_package_and_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = r#"{"openssl": {"CVE-2099-0100": {"description": "example overread", "scope": "remote",
+      "releases": {
+        "bookworm": {"status": "resolved", "repositories": {}, "fixed_version": "3.0.14-1~deb12u1", "urgency": "medium"},
+        "bullseye": {"status": "resolved", "repositories": {}, "fixed_version": "0", "urgency": "not yet assigned"}
+      }}}}"#;
+    write(&dir.path().join("feed/debian.json"), tracker);
+    let mut db = VulnDb::open(&dir.path().join("db")).unwrap();
+    let s = palisade_vulndb::import_path(&mut db, &dir.path().join("feed"), None, &mut |_| {}).unwrap();
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    let status = "\
+Package: base-files
+Status: install ok installed
+Version: 12.4+deb12u5
+
+Package: libssl3
+Status: install ok installed
+Source: openssl (3.0.11-1~deb12u2)
+Version: 3.0.11-1~deb12u2+b1
+
+Package: openssl
+Status: install ok installed
+Version: 3.0.11-1~deb12u2
+
+Package: libssl1.1
+Status: deinstall ok config-files
+Source: openssl
+Version: 1.1.1n-0+deb11u5
+";
+    let host = dir.path().join("host/var/lib/dpkg/status");
+    write(&host, status);
+    let r = palisade_scan::scan(&db, std::slice::from_ref(&host), &opts()).unwrap();
+    let found: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| (f.package.as_str(), f.installed.as_str(), f.advisory.as_str()))
+        .collect();
+    // One finding for the openssl source at its source version, not one per binary, and the
+    // removed libssl1.1 (config files only) is not there at all.
+    assert_eq!(found, [("openssl", "3.0.11-1~deb12u2", "DEBIAN-CVE-2099-0100")]);
+    assert_eq!(r.findings[0].fixed, ["3.0.14-1~deb12u1"]);
+    assert!(r.findings[0].aliases.contains(&"CVE-2099-0100".to_owned()));
+    // The same host declared bullseye: the tracker says that release was never affected.
+    let mut o = opts();
+    o.debian_release = Some("11".into());
+    let r = palisade_scan::scan(&db, std::slice::from_ref(&host), &o).unwrap();
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+}
