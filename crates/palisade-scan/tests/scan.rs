@@ -303,7 +303,8 @@ fn a_dpkg_status_is_matched_by_source_package_and_release() {
       }}}}"#;
     write(&dir.path().join("feed/debian.json"), tracker);
     let mut db = VulnDb::open(&dir.path().join("db")).unwrap();
-    let s = palisade_vulndb::import_path(&mut db, &dir.path().join("feed"), None, &mut |_| {}).unwrap();
+    let s =
+        palisade_vulndb::import_path(&mut db, &dir.path().join("feed"), None, &mut |_| {}).unwrap();
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     let status = "\
 Package: base-files
@@ -330,11 +331,20 @@ Version: 1.1.1n-0+deb11u5
     let found: Vec<_> = r
         .findings
         .iter()
-        .map(|f| (f.package.as_str(), f.installed.as_str(), f.advisory.as_str()))
+        .map(|f| {
+            (
+                f.package.as_str(),
+                f.installed.as_str(),
+                f.advisory.as_str(),
+            )
+        })
         .collect();
     // One finding for the openssl source at its source version, not one per binary, and the
     // removed libssl1.1 (config files only) is not there at all.
-    assert_eq!(found, [("openssl", "3.0.11-1~deb12u2", "DEBIAN-CVE-2099-0100")]);
+    assert_eq!(
+        found,
+        [("openssl", "3.0.11-1~deb12u2", "DEBIAN-CVE-2099-0100")]
+    );
     assert_eq!(r.findings[0].fixed, ["3.0.14-1~deb12u1"]);
     assert!(r.findings[0].aliases.contains(&"CVE-2099-0100".to_owned()));
     // The same host declared bullseye: the tracker says that release was never affected.

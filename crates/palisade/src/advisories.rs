@@ -75,13 +75,27 @@ enum Download {
     Saved { path: PathBuf, etag: Option<String> },
 }
 
-/// Fetches `url` into `dir`, skipping the transfer when the server says the entity tag is
-/// unchanged. Certificates are verified (rustls with the web PKI roots); nothing is disabled.
-async fn download(url: &str, dir: &Path, etag: Option<&str>) -> anyhow::Result<Download> {
-    let client = reqwest::Client::builder()
+/// The HTTP client for advisory downloads. Certificates are verified (rustls with the web PKI
+/// roots); nothing is disabled.
+fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
         .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(20))
-        .build()?;
+        .build()?)
+}
+
+/// Fetches `url` into `dir`, skipping the transfer when the server says the entity tag is
+/// unchanged.
+async fn download(url: &str, dir: &Path, etag: Option<&str>) -> anyhow::Result<Download> {
+    download_with(&client()?, url, dir, etag).await
+}
+
+async fn download_with(
+    client: &reqwest::Client,
+    url: &str,
+    dir: &Path,
+    etag: Option<&str>,
+) -> anyhow::Result<Download> {
     let mut req = client.get(url);
     if let Some(tag) = etag {
         req = req.header(reqwest::header::IF_NONE_MATCH, tag);
@@ -143,6 +157,91 @@ async fn download(url: &str, dir: &Path, etag: Option<&str>) -> anyhow::Result<D
     })
 }
 
+/// Largest `modified_id.csv` accepted (osv.dev's npm list is about 20 MB).
+const MAX_LIST_BYTES: usize = 256 * 1024 * 1024;
+
+/// Reads osv.dev's `modified_id.csv` (`2024-05-01T12:00:00Z,GHSA-…` per line): the ids modified
+/// after `since`. Ids become file names, so anything but letters, digits, `.`, `-`, `_` and `:`
+/// is refused.
+fn modified_since(csv: &str, since: jiff::Timestamp) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (n, line) in csv.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (ts, id) = line
+            .split_once(',')
+            .with_context(|| format!("modified_id.csv:{}: expected `time,id`", n + 1))?;
+        let ts: jiff::Timestamp = ts
+            .trim()
+            .parse()
+            .with_context(|| format!("modified_id.csv:{}: bad time {ts:?}", n + 1))?;
+        let id = id.trim();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+        {
+            bail!("modified_id.csv:{}: unexpected id {id:?}", n + 1);
+        }
+        if ts > since {
+            ids.push(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+/// An osv.dev-style folder (`https://…/npm/`): the first sync takes `all.zip`; later ones read
+/// `modified_id.csv` and fetch only the records modified since the last run, so a daily sync
+/// moves kilobytes, not the whole archive. Returns what to import.
+async fn sync_osv_folder(
+    base: &str,
+    dir: &Path,
+    since: Option<jiff::Timestamp>,
+) -> anyhow::Result<PathBuf> {
+    let client = client()?;
+    let Some(since) = since else {
+        return match download_with(&client, &format!("{base}all.zip"), dir, None).await? {
+            Download::Saved { path, .. } => Ok(path),
+            Download::NotModified => bail!("{base}all.zip: the server answered 304 unasked"),
+        };
+    };
+    let list_url = format!("{base}modified_id.csv");
+    let resp = client
+        .get(&list_url)
+        .send()
+        .await
+        .with_context(|| format!("fetching {list_url}"))?;
+    if !resp.status().is_success() {
+        bail!("fetching {list_url}: HTTP {}", resp.status());
+    }
+    if resp
+        .content_length()
+        .is_some_and(|l| l > MAX_LIST_BYTES as u64)
+    {
+        bail!("{list_url}: larger than the {MAX_LIST_BYTES}-byte limit");
+    }
+    let list = resp
+        .text()
+        .await
+        .with_context(|| format!("reading {list_url}"))?;
+    let ids = modified_since(&list, since)?;
+    let records = dir.join("records");
+    if records.exists() {
+        std::fs::remove_dir_all(&records)?;
+    }
+    std::fs::create_dir_all(&records)?;
+    let pb = bar(ids.len() as u64, "fetch");
+    for id in &ids {
+        download_with(&client, &format!("{base}{id}.json"), &records, None).await?;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    println!("{base}: {} records modified since {since}", ids.len());
+    Ok(records)
+}
+
 /// `palisade advisories import`: each location is a file, a folder, an archive or a URL.
 pub async fn import(db_dir: &Path, locations: &[String]) -> anyhow::Result<()> {
     let mut db = VulnDb::open(db_dir)?;
@@ -185,8 +284,10 @@ pub async fn sync(
             .filter(|s| s.location == src.location);
         let since = prev.as_ref().and_then(|s| s.high_water);
         let mut etag = prev.as_ref().and_then(|s| s.etag.clone());
-        let path = if is_url(&src.location) {
-            let dir = db_dir.join("downloads").join(&src.name);
+        let dir = db_dir.join("downloads").join(&src.name);
+        let path = if is_url(&src.location) && src.location.ends_with('/') {
+            Some(sync_osv_folder(&src.location, &dir, since).await?)
+        } else if is_url(&src.location) {
             match download(&src.location, &dir, etag.as_deref()).await? {
                 Download::NotModified => {
                     println!("{}: unchanged since the last sync", src.name);

@@ -212,3 +212,90 @@ async fn import_from_a_url_and_report_bad_files_without_stopping() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 updated"), "{out}");
 }
+
+type Files = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
+
+/// Serves an osv.dev-style ecosystem folder from memory and counts the requests per path.
+async fn serve_folder(files: Files, hits: Arc<std::sync::Mutex<Vec<String>>>) -> String {
+    let app = axum::Router::new().route(
+        "/osv/npm/{file}",
+        axum::routing::get(
+            move |axum::extract::Path(file): axum::extract::Path<String>| {
+                let files = files.clone();
+                let hits = hits.clone();
+                async move {
+                    hits.lock().unwrap().push(file.clone());
+                    match files.lock().unwrap().get(&file) {
+                        Some(body) => (StatusCode::OK, body.clone()),
+                        None => (StatusCode::NOT_FOUND, Vec::new()),
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/osv/npm/")
+}
+
+#[tokio::test]
+async fn an_osv_folder_is_synced_whole_once_then_record_by_record() {
+    let dir = setup();
+    let d = dir.path();
+    let a = GHSA.to_owned();
+    let b = GHSA
+        .replace("GHSA-1111-2222-3333", "GHSA-4444-5555-6666")
+        .replace("minimist", "left-pad");
+    let files: Files = Arc::default();
+    files.lock().unwrap().insert(
+        "all.zip".into(),
+        zip_of(&[
+            ("GHSA-1111-2222-3333.json", a.clone()),
+            ("GHSA-4444-5555-6666.json", b.clone()),
+        ]),
+    );
+    let hits = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let base = serve_folder(files.clone(), hits.clone()).await;
+    std::fs::write(
+        d.join("palisade.toml"),
+        format!("[[advisory_sources]]\nname = \"osv-npm\"\nlocation = \"{base}\"\n"),
+    )
+    .unwrap();
+    let (code, out, err) = run(d, &["advisories", "sync", "--db", "db"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 new"), "{out}");
+    assert_eq!(*hits.lock().unwrap(), ["all.zip"]);
+
+    // Upstream modifies one record: the next sync reads the list and fetches only that one.
+    let newer = b.replace("2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z");
+    {
+        let mut f = files.lock().unwrap();
+        f.insert("GHSA-4444-5555-6666.json".into(), newer.into_bytes());
+        f.insert(
+            "modified_id.csv".into(),
+            b"2024-03-01T00:00:00Z,GHSA-4444-5555-6666\n2024-01-01T00:00:00Z,GHSA-1111-2222-3333\n"
+                .to_vec(),
+        );
+    }
+    hits.lock().unwrap().clear();
+    let (code, out, err) = run(d, &["advisories", "sync", "--db", "db"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 records modified since") && out.contains("1 updated"),
+        "{out}"
+    );
+    assert_eq!(
+        *hits.lock().unwrap(),
+        ["modified_id.csv", "GHSA-4444-5555-6666.json"]
+    );
+
+    // A list line that is not `time,id` is refused with its line number.
+    files.lock().unwrap().insert(
+        "modified_id.csv".into(),
+        b"2024-03-01T00:00:00Z,GHSA-4444-5555-6666\nnonsense\n".to_vec(),
+    );
+    let (code, _, err) = run(d, &["advisories", "sync", "--db", "db"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("modified_id.csv:2"), "{err}");
+}
