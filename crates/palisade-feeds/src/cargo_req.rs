@@ -22,7 +22,7 @@
 
 use semver::{Comparator, Op, Prerelease, Version, VersionReq};
 
-use crate::algebra::{End, Span};
+use palisade_vulns::interval::{End, Span};
 
 /// The lowest version of a series: `-0` sorts below every other pre-release.
 fn series_start(major: u64, minor: u64, patch: u64) -> Version {

@@ -38,10 +38,10 @@ pub fn parse(file: &str, content: &[u8]) -> Result<Vec<Advisory>, FeedError> {
     ));
     if let Err(e) = result {
         let field = track.path().to_string();
-        return Err(FeedError::from_json_inner(file, &e).with_field(field));
+        return Err(crate::error::from_json_inner(file, &e).with_field(field));
     }
     json.end()
-        .map_err(|e| FeedError::from_json_inner(file, &e))?;
+        .map_err(|e| crate::error::from_json_inner(file, &e))?;
     Ok(acc.finish())
 }
 

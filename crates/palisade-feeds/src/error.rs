@@ -1,135 +1,83 @@
-//! The one error type every parser returns. A feed file is thousands of records written by many
-//! hands, so an error must say exactly where to look: the file, the line, and the field path the
-//! deserializer was in (from `serde_path_to_error`), turned into text once, here, for each
-//! format library's own error type.
+//! The one error type every parser returns ([`palisade_vulns::LocatedError`], shared with the
+//! inventory parsers), and the adapters that fill it from each format library's own error type:
+//! the line, and the field path the deserializer was in (from `serde_path_to_error`), turned into
+//! text once, here.
 
-use std::fmt;
+use palisade_vulns::located::line_of_offset;
 
 /// Why a feed file (or one record in it) could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", Located(self))]
-pub struct FeedError {
-    /// The display name the caller gave the file (a path, or `archive.zip!/member.json`).
-    pub file: String,
-    /// 1-based line in the file, when the format library reports one.
-    pub line: Option<u32>,
-    /// The field path, e.g. `affected[0].ranges[1].events`.
-    pub field: Option<String>,
-    pub message: String,
+pub type FeedError = palisade_vulns::LocatedError;
+
+/// A JSON error with the path the deserializer had reached.
+pub(crate) fn json(file: &str, err: serde_path_to_error::Error<serde_json::Error>) -> FeedError {
+    let field = err.path().to_string();
+    let inner = err.into_inner();
+    from_json_inner(file, &inner).with_field(field)
 }
 
-/// `file:line: field: message`, leaving out the parts that are missing.
-struct Located<'a>(&'a FeedError);
-
-impl fmt::Display for Located<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = self.0;
-        f.write_str(&e.file)?;
-        if let Some(line) = e.line {
-            write!(f, ":{line}")?;
-        }
-        f.write_str(": ")?;
-        if let Some(field) = &e.field {
-            write!(f, "{field}: ")?;
-        }
-        f.write_str(&e.message)
+pub(crate) fn from_json_inner(file: &str, inner: &serde_json::Error) -> FeedError {
+    let text = inner.to_string();
+    if inner.line() == 0 {
+        return FeedError::new(file, text);
     }
+    // serde_json appends " at line L column C"; the line goes in its own field, and the
+    // column stays in the message because whole-feed files can be a single line.
+    let message = match text.rfind(" at line ") {
+        Some(i) => format!("{} (column {})", &text[..i], inner.column()),
+        None => text,
+    };
+    FeedError::new(file, message).at_line(inner.line())
 }
 
-impl FeedError {
-    pub fn new(file: &str, message: impl Into<String>) -> FeedError {
-        FeedError {
-            file: file.to_owned(),
-            line: None,
-            field: None,
-            message: message.into(),
+/// A YAML error; `serde_norway` reports the mark where parsing stopped.
+pub(crate) fn yaml(file: &str, err: serde_path_to_error::Error<serde_norway::Error>) -> FeedError {
+    let field = err.path().to_string();
+    let inner = err.into_inner();
+    let text = inner.to_string();
+    // serde_norway prefixes its own copy of the path; the field carries it already.
+    let text = match text.strip_prefix(&format!("{field}: ")) {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    };
+    let located = match inner.location() {
+        Some(loc) => {
+            // The location goes in `line`; drop serde_norway's own " at line L column C".
+            let message = match text.rfind(" at line ") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            };
+            FeedError::new(file, message).at_line(loc.line())
         }
-    }
+        None => FeedError::new(file, text),
+    };
+    located.with_field(field)
+}
 
-    pub fn at_line(mut self, line: usize) -> FeedError {
-        self.line = Some(u32::try_from(line).unwrap_or(u32::MAX));
-        self
+/// A TOML error in a document that starts at line `first_line` of the file (RustSec front
+/// matter sits below a fence), with `source` the TOML text the span refers to.
+pub(crate) fn toml(
+    file: &str,
+    first_line: usize,
+    source: &str,
+    err: serde_path_to_error::Error<toml::de::Error>,
+) -> FeedError {
+    let field = err.path().to_string();
+    let inner = err.into_inner();
+    // toml's messages can span lines ("invalid string\nexpected ..."); one line reads
+    // better in logs and tables.
+    let message = inner
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut e = FeedError::new(file, message);
+    if let Some(span) = inner.span() {
+        let line = line_of_offset(source, span.start.min(source.len())).unwrap_or(1);
+        e = e.at_line(first_line + line - 1);
     }
-
-    pub fn with_field(mut self, field: impl Into<String>) -> FeedError {
-        let field = field.into();
-        if !field.is_empty() && field != "." {
-            self.field = Some(field);
-        }
-        self
-    }
-
-    /// A JSON error with the path the deserializer had reached.
-    pub(crate) fn json(file: &str, err: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        let field = err.path().to_string();
-        let inner = err.into_inner();
-        FeedError::from_json_inner(file, &inner).with_field(field)
-    }
-
-    pub(crate) fn from_json_inner(file: &str, inner: &serde_json::Error) -> Self {
-        let text = inner.to_string();
-        if inner.line() == 0 {
-            return FeedError::new(file, text);
-        }
-        // serde_json appends " at line L column C"; the line goes in its own field, and the
-        // column stays in the message because whole-feed files can be a single line.
-        let message = match text.rfind(" at line ") {
-            Some(i) => format!("{} (column {})", &text[..i], inner.column()),
-            None => text,
-        };
-        FeedError::new(file, message).at_line(inner.line())
-    }
-
-    /// A YAML error; `serde_norway` reports the mark where parsing stopped.
-    pub(crate) fn yaml(file: &str, err: serde_path_to_error::Error<serde_norway::Error>) -> Self {
-        let field = err.path().to_string();
-        let inner = err.into_inner();
-        let text = inner.to_string();
-        // serde_norway prefixes its own copy of the path; the field carries it already.
-        let text = match text.strip_prefix(&format!("{field}: ")) {
-            Some(rest) => rest.to_owned(),
-            None => text,
-        };
-        let located = match inner.location() {
-            Some(loc) => {
-                // The location goes in `line`; drop serde_norway's own " at line L column C".
-                let message = match text.rfind(" at line ") {
-                    Some(i) => text[..i].to_owned(),
-                    None => text,
-                };
-                FeedError::new(file, message).at_line(loc.line())
-            }
-            None => FeedError::new(file, text),
-        };
-        located.with_field(field)
-    }
-
-    /// A TOML error in a document that starts at line `first_line` of the file (RustSec front
-    /// matter sits below a fence), with `source` the TOML text the span refers to.
-    pub(crate) fn toml(
-        file: &str,
-        first_line: usize,
-        source: &str,
-        err: serde_path_to_error::Error<toml::de::Error>,
-    ) -> Self {
-        let field = err.path().to_string();
-        let inner = err.into_inner();
-        // toml's messages can span lines ("invalid string\nexpected ..."); one line reads
-        // better in logs and tables.
-        let message = inner
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut e = FeedError::new(file, message);
-        if let Some(span) = inner.span() {
-            let upto = source.get(..span.start).unwrap_or(source);
-            e = e.at_line(first_line + upto.matches('\n').count());
-        }
-        e.with_field(field)
-    }
+    e.with_field(field)
 }
 
 /// Refuses input larger than `limit` before any parsing starts, so a hostile or corrupt download
@@ -156,19 +104,4 @@ pub(crate) fn strip_bom_bytes(content: &[u8]) -> &[u8] {
 
 pub(crate) fn strip_bom(content: &str) -> &str {
     content.strip_prefix('\u{feff}').unwrap_or(content)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_leaves_out_missing_parts() {
-        let e = FeedError::new("a.json", "bad");
-        assert_eq!(e.to_string(), "a.json: bad");
-        let e = FeedError::new("a.json", "bad").at_line(3).with_field("x.y");
-        assert_eq!(e.to_string(), "a.json:3: x.y: bad");
-        let e = FeedError::new("a.json", "bad").with_field("x");
-        assert_eq!(e.to_string(), "a.json: x: bad");
-    }
 }

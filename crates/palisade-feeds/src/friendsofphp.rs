@@ -17,9 +17,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use crate::MAX_RECORD_BYTES;
-use crate::algebra::{End, Span};
 use crate::error::{FeedError, check_size, strip_bom};
-use crate::util::{line_of, push_unique};
+use crate::util::push_unique;
+use palisade_vulns::interval::{End, Span};
+use palisade_vulns::located::line_of_offset;
 
 /// Parses one advisory. `file` is the path relative to the database root
 /// (`symfony/http-kernel/CVE-2019-18887.yaml`); it names the record
@@ -33,11 +34,15 @@ pub fn parse(file: &str, content: &str) -> Result<Advisory, FeedError> {
     )?;
     let content = strip_bom(content);
     let de = serde_norway::Deserializer::from_str(content);
-    let rec: Record = serde_path_to_error::deserialize(de).map_err(|e| FeedError::yaml(file, e))?;
+    let rec: Record =
+        serde_path_to_error::deserialize(de).map_err(|e| crate::error::yaml(file, e))?;
     let at_key = |key: &str, message: String| {
         let mut e = FeedError::new(file, message).with_field(key);
-        if let Some(at) = content.find(&format!("\n{key}:")) {
-            e = e.at_line(line_of(content, at + 1));
+        if let Some(line) = content
+            .find(&format!("\n{key}:"))
+            .and_then(|at| line_of_offset(content, at + 1))
+        {
+            e = e.at_line(line);
         } else if content.starts_with(&format!("{key}:")) {
             e = e.at_line(1);
         }

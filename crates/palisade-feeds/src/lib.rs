@@ -9,7 +9,6 @@
 //! a `problem` and the matcher answers "cannot evaluate" for it. Errors name the file, the line
 //! and the field, and no input makes a parser panic.
 
-mod algebra;
 mod cargo_req;
 mod detect;
 mod error;

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::MAX_RECORD_BYTES;
 use crate::error::{FeedError, check_size, strip_bom_bytes};
-use crate::util::{null_default, parse_timestamp, push_unique, read_json};
+use crate::util::{extend_unique, null_default, parse_timestamp, read_json};
 
 /// What parsing skipped, so an import can report coverage instead of dropping data silently.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -194,17 +194,11 @@ fn convert(
     a.modified = timestamp(file, format!("{prefix}modified"), r.modified.as_deref())?;
     a.published = timestamp(file, format!("{prefix}published"), r.published.as_deref())?;
     a.withdrawn = timestamp(file, format!("{prefix}withdrawn"), r.withdrawn.as_deref())?;
-    for x in &r.aliases {
-        push_unique(&mut a.aliases, x);
-    }
+    extend_unique(&mut a.aliases, r.aliases.iter().map(String::as_str));
     // `upstream` is transitive but not symmetric: kept apart so a distribution record never
     // joins its CVE's alias group.
-    for x in &r.upstream {
-        push_unique(&mut a.upstream, x);
-    }
-    for x in &r.related {
-        push_unique(&mut a.related, x);
-    }
+    extend_unique(&mut a.upstream, r.upstream.iter().map(String::as_str));
+    extend_unique(&mut a.related, r.related.iter().map(String::as_str));
     a.summary = r.summary.unwrap_or_default().trim().to_owned();
     a.details = r.details.unwrap_or_default();
     for s in r
@@ -219,11 +213,10 @@ fn convert(
     }
     let db = r.database_specific.as_ref();
     a.severity_text = text_field(db, "severity").map(str::to_owned);
-    for x in &r.references {
-        if let Some(url) = &x.url {
-            push_unique(&mut a.references, url);
-        }
-    }
+    extend_unique(
+        &mut a.references,
+        r.references.iter().filter_map(|x| x.url.as_deref()),
+    );
     a.kind = kind(&a.id, db, &r.affected);
     for entry in r.affected {
         if let Some(affected) = convert_affected(entry, stats) {
@@ -307,11 +300,10 @@ fn convert_affected(entry: AffectedEntry, stats: &mut OsvStats) -> Option<Affect
                 continue;
             }
         };
-        for e in &range.events {
-            if let Some(v) = &e.fixed {
-                push_unique(&mut out.fixed, v);
-            }
-        }
+        extend_unique(
+            &mut out.fixed,
+            range.events.iter().filter_map(|e| e.fixed.as_deref()),
+        );
         match list {
             Ok(list) => intervals.extend(list),
             Err(e) => problems.push(format!("ranges[{i}] ({kind}): {e}")),
@@ -321,9 +313,7 @@ fn convert_affected(entry: AffectedEntry, stats: &mut OsvStats) -> Option<Affect
         Ok(list) => out.intervals = list,
         Err(e) => problems.push(e),
     }
-    for v in &entry.versions {
-        push_unique(&mut out.versions, v);
-    }
+    extend_unique(&mut out.versions, entry.versions.iter().map(String::as_str));
     // GHSA's "no fix yet" hint: not part of the verdict (the spec gives `database_specific` no
     // effect on evaluation), kept to label findings "possibly fixed after".
     out.last_known_affected = text_field(

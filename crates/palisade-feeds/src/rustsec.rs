@@ -19,10 +19,10 @@ use palisade_vulns::{
 use serde::Deserialize;
 
 use crate::MAX_RECORD_BYTES;
-use crate::algebra::{Span, complement};
 use crate::cargo_req::requirement_span;
 use crate::error::{FeedError, check_size, strip_bom};
-use crate::util::{midnight_utc, push_unique};
+use crate::util::{extend_unique, midnight_utc, push_unique};
+use palisade_vulns::interval::{Span, complement};
 
 /// The key qualifier for advisories against the Rust toolchain itself (`std`, `rustc`,
 /// `cargo`, `rustdoc` under the database's `rust/` folder): their versions are toolchain
@@ -36,7 +36,7 @@ pub fn parse(file: &str, content: &str) -> Result<Advisory, FeedError> {
     let content = strip_bom(content);
     let doc = split(file, content)?;
     let front: Front = serde_path_to_error::deserialize(toml::Deserializer::new(doc.toml))
-        .map_err(|e| FeedError::toml(file, doc.toml_line, doc.toml, e))?;
+        .map_err(|e| crate::error::toml(file, doc.toml_line, doc.toml, e))?;
     let meta = front.advisory;
     // Semantic errors found after deserializing carry the line of the key they concern.
     let at_key = |key: &str, field: &str, message: String| {
@@ -79,15 +79,12 @@ pub fn parse(file: &str, content: &str) -> Result<Advisory, FeedError> {
     {
         a.kind = AdvisoryKind::Informational(label.to_ascii_lowercase());
     }
-    for x in &meta.aliases {
-        push_unique(&mut a.aliases, x);
-    }
-    for x in &meta.related {
-        push_unique(&mut a.related, x);
-    }
-    for x in meta.url.iter().chain(&meta.references) {
-        push_unique(&mut a.references, x);
-    }
+    extend_unique(&mut a.aliases, meta.aliases.iter().map(String::as_str));
+    extend_unique(&mut a.related, meta.related.iter().map(String::as_str));
+    extend_unique(
+        &mut a.references,
+        meta.url.iter().chain(&meta.references).map(String::as_str),
+    );
     if let Some(vector) = meta
         .cvss
         .as_deref()
@@ -156,7 +153,7 @@ fn affected_versions(v: &Versions, out: &mut Affected) {
         out.problem = Some(problems.join("; "));
         return;
     }
-    let bound = |e: &crate::algebra::End<semver::Version>| Bound {
+    let bound = |e: &palisade_vulns::interval::End<semver::Version>| Bound {
         version: e.version.to_string(),
         inclusive: e.inclusive,
     };

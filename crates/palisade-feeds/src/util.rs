@@ -1,6 +1,8 @@
 //! Small helpers the parsers share: lenient deserialization of fields that feeds write as
 //! `null` or as a scalar of the wrong type, timestamp parsing, and order-keeping de-duplication.
 
+use std::collections::HashSet;
+
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use serde::de::DeserializeOwned;
@@ -11,8 +13,10 @@ use crate::error::FeedError;
 /// Reads one JSON document of type `T`, with the field path in errors, refusing trailing data.
 pub(crate) fn read_json<T: DeserializeOwned>(file: &str, content: &[u8]) -> Result<T, FeedError> {
     let mut de = serde_json::Deserializer::from_slice(content);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| FeedError::json(file, e))?;
-    de.end().map_err(|e| FeedError::from_json_inner(file, &e))?;
+    let value =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| crate::error::json(file, e))?;
+    de.end()
+        .map_err(|e| crate::error::from_json_inner(file, &e))?;
     Ok(value)
 }
 
@@ -50,15 +54,20 @@ pub(crate) fn midnight_utc(date: Date) -> Option<Timestamp> {
 
 /// Appends `item` unless it is already there; lists stay in source order.
 pub(crate) fn push_unique(list: &mut Vec<String>, item: &str) {
-    let item = item.trim();
-    if !item.is_empty() && !list.iter().any(|x| x == item) {
-        list.push(item.to_owned());
-    }
+    extend_unique(list, [item]);
 }
 
-/// The 1-based line that byte offset `at` of `text` lies on.
-pub(crate) fn line_of(text: &str, at: usize) -> usize {
-    text.get(..at).unwrap_or(text).matches('\n').count() + 1
+/// Appends each of `items` not already there, trimmed, in source order. A set remembers what is
+/// there: a record may list hundreds of thousands of versions, and a search of the list per item
+/// would be quadratic.
+pub(crate) fn extend_unique<'a>(list: &mut Vec<String>, items: impl IntoIterator<Item = &'a str>) {
+    let mut seen: HashSet<String> = list.iter().cloned().collect();
+    for item in items {
+        let item = item.trim();
+        if !item.is_empty() && seen.insert(item.to_owned()) {
+            list.push(item.to_owned());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,51 +2,13 @@
 //! errors into it with the line and the field path (via `serde_path_to_error`), so an operator can
 //! find the broken spot in a 50,000-line lockfile.
 
-use std::fmt;
-
 use serde::de::DeserializeOwned;
 
 use crate::lines::line_of_offset;
 
-/// Why a file could not be parsed. Displays as `file:line: field: message`, leaving out the parts
-/// that are unknown (`composer.lock:12: packages[3].version: invalid type: integer, expected a
-/// string`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", Rendered(self))]
-pub struct ParseError {
-    pub file: String,
-    pub line: Option<u32>,
-    pub field: Option<String>,
-    pub message: String,
-}
-
-struct Rendered<'a>(&'a ParseError);
-
-impl fmt::Display for Rendered<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = self.0;
-        f.write_str(&e.file)?;
-        if let Some(line) = e.line {
-            write!(f, ":{line}")?;
-        }
-        if let Some(field) = &e.field {
-            write!(f, ": {field}")?;
-        }
-        write!(f, ": {}", e.message)
-    }
-}
-
-impl ParseError {
-    /// An error about the file as a whole.
-    pub fn new(file: &str, message: impl Into<String>) -> ParseError {
-        ParseError {
-            file: file.to_owned(),
-            line: None,
-            field: None,
-            message: message.into(),
-        }
-    }
-}
+/// Why a file could not be parsed: [`palisade_vulns::LocatedError`], shared with the feed
+/// parsers so both report a location the same way.
+pub type ParseError = palisade_vulns::LocatedError;
 
 /// `serde_path_to_error` shows the root as `.`; that names no field.
 fn field_path(path: &serde_path_to_error::Path) -> Option<String> {

@@ -15,9 +15,7 @@ fn count_newlines(s: &str) -> u32 {
 
 /// The 1-based line of a byte offset.
 pub(crate) fn line_of_offset(text: &str, offset: usize) -> Option<u32> {
-    let prefix = text.as_bytes().get(..offset)?;
-    let n = prefix.iter().filter(|&&b| b == b'\n').count();
-    u32::try_from(n + 1).ok()
+    palisade_vulns::located::line_of_offset(text, offset).and_then(|n| u32::try_from(n).ok())
 }
 
 /// Lines of increasing byte offsets, counting each stretch of text once.

@@ -13,6 +13,7 @@
 //! ```
 
 use jiff::civil::Date;
+use palisade_vulns::located::line_of_offset;
 use serde::{Deserialize, Serialize};
 
 /// Most entries one file may hold.
@@ -52,7 +53,7 @@ impl IgnoreFile {
             file: file.to_owned(),
             line: e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+                .and_then(|s| line_of_offset(text, s.start.min(text.len()))),
             message: e.message().to_owned(),
         })?;
         if parsed.ignore.len() > MAX_ENTRIES {

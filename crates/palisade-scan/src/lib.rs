@@ -370,16 +370,19 @@ fn scan_inventory(
                 .unwrap_or_else(|| r.to_ascii_lowercase())
         })
         .or(inv.debian_release.clone());
-    let mut debian_unknown = false;
-    for pkg in &mut inv.packages {
-        if pkg.key.ecosystem == Ecosystem::Debian {
-            match &release {
-                Some(r) => pkg.key.qualifier = r.clone(),
-                None => debian_unknown = true,
+    if let Some(r) = &release {
+        for pkg in &mut inv.packages {
+            if pkg.key.ecosystem == Ecosystem::Debian {
+                pkg.key.qualifier = r.clone();
             }
         }
     }
-    if debian_unknown {
+    // A Debian package without a release (an SBOM purl without `distro`) cannot be evaluated;
+    // the other packages of the same file still can, so only those are set aside.
+    let before = inv.packages.len();
+    inv.packages
+        .retain(|p| !(p.key.ecosystem == Ecosystem::Debian && p.key.qualifier.is_empty()));
+    if inv.packages.len() < before {
         report.cannot_evaluate.push(Undecided {
             path: shown.to_owned(),
             package: "*".to_owned(),
@@ -388,7 +391,6 @@ fn scan_inventory(
             reason: "the Debian release is unknown (no base-files package): pass --debian-release"
                 .to_owned(),
         });
-        return Ok(());
     }
     // Look keys up in index order: neighbouring keys share B-tree pages.
     let mut wanted: std::collections::BTreeMap<PackageKey, Vec<String>> = Default::default();

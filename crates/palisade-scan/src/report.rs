@@ -279,7 +279,11 @@ pub fn to_sarif(r: &Report) -> String {
 pub fn to_cyclonedx_vex(r: &Report, timestamp: jiff::Timestamp) -> String {
     let mut components = Vec::new();
     let mut seen_components = std::collections::HashSet::new();
-    let mut vulns: Vec<(String, Value)> = Vec::new();
+    let mut vulns: Vec<Value> = Vec::new();
+    // Indexes into `vulns` and the (advisory, component) pairs already listed, so a scan of a
+    // whole fleet (tens of thousands of findings) stays linear.
+    let mut vuln_index: std::collections::HashMap<&str, usize> = Default::default();
+    let mut seen_affects = std::collections::HashSet::new();
     for f in r.findings.iter().chain(&r.notices) {
         let p = purl(f);
         if seen_components.insert(p.clone()) {
@@ -287,10 +291,9 @@ pub fn to_cyclonedx_vex(r: &Report, timestamp: jiff::Timestamp) -> String {
                 "type": "library", "bom-ref": p, "name": f.package, "version": f.installed, "purl": p,
             }));
         }
-        if let Some((_, v)) = vulns.iter_mut().find(|(id, _)| *id == f.advisory) {
-            if let Some(list) = v["affects"].as_array_mut()
-                && !list.iter().any(|a| a["ref"] == json!(p))
-            {
+        let first_affect = seen_affects.insert((f.advisory.as_str(), p.clone()));
+        if let Some(&i) = vuln_index.get(f.advisory.as_str()) {
+            if first_affect && let Some(list) = vulns[i]["affects"].as_array_mut() {
                 list.push(json!({"ref": p}));
             }
             continue;
@@ -318,7 +321,8 @@ pub fn to_cyclonedx_vex(r: &Report, timestamp: jiff::Timestamp) -> String {
         if !f.fixed.is_empty() {
             v["recommendation"] = json!(format!("Upgrade to {}", f.fixed.join(" or ")));
         }
-        vulns.push((f.advisory.clone(), v));
+        vuln_index.insert(f.advisory.as_str(), vulns.len());
+        vulns.push(v);
     }
     let doc = json!({
         "bomFormat": "CycloneDX",
@@ -329,7 +333,7 @@ pub fn to_cyclonedx_vex(r: &Report, timestamp: jiff::Timestamp) -> String {
             "tools": {"components": [{"type": "application", "name": "palisade", "version": env!("CARGO_PKG_VERSION")}]},
         },
         "components": components,
-        "vulnerabilities": vulns.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+        "vulnerabilities": vulns,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

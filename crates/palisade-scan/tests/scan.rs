@@ -353,3 +353,77 @@ Version: 1.1.1n-0+deb11u5
     let r = palisade_scan::scan(&db, std::slice::from_ref(&host), &o).unwrap();
     assert!(r.findings.is_empty(), "{:?}", r.findings);
 }
+
+/// An SBOM mixes ecosystems: a Debian component whose release is unknown must not stop the npm
+/// components beside it from being matched, and one whose purl names its release (`distro`) is
+/// evaluated in that release without `--debian-release`.
+#[test]
+fn an_sbom_with_an_unknown_debian_release_still_scans_its_other_components() {
+    let f = fixture();
+    let sbom = r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+      {"name": "libssl3", "version": "3.0.11-1", "purl": "pkg:deb/debian/libssl3@3.0.11-1?upstream=openssl"},
+      {"name": "zlib1g", "version": "1.2.13", "purl": "pkg:deb/debian/zlib1g@1.2.13?distro=debian-12"},
+      {"name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20"}
+    ]}"#;
+    let path = f.project.join("image/bom.cdx.json");
+    write(&path, sbom);
+    let r = palisade_scan::scan(&f.db, std::slice::from_ref(&path), &opts()).unwrap();
+    let found: Vec<_> = r.findings.iter().map(|x| x.package.as_str()).collect();
+    assert_eq!(found, ["lodash"]);
+    let unknown: Vec<_> = r
+        .cannot_evaluate
+        .iter()
+        .filter(|u| u.reason.contains("Debian release is unknown"))
+        .collect();
+    assert_eq!(unknown.len(), 1, "{:?}", r.cannot_evaluate);
+}
+
+fn finding(package: &str, installed: &str, advisory: &str) -> palisade_scan::Finding {
+    palisade_scan::Finding {
+        path: "package-lock.json".into(),
+        line: None,
+        ecosystem: palisade_vulns::Ecosystem::Npm,
+        package: package.into(),
+        installed: installed.into(),
+        dev: false,
+        advisory: advisory.into(),
+        source: "osv".into(),
+        aliases: Vec::new(),
+        kind: palisade_vulns::AdvisoryKind::Vulnerability,
+        summary: String::new(),
+        severity: SeverityLevel::High,
+        score: None,
+        kev: None,
+        epss: None,
+        fixed: Vec::new(),
+        last_known_affected: None,
+        url: None,
+        ignored: None,
+    }
+}
+
+/// A fleet-sized report: one vulnerability per advisory, each component listed once under it,
+/// built in linear time (the lookup by advisory was a scan of every vulnerability so far).
+#[test]
+fn cyclonedx_vex_groups_a_large_report_by_advisory_quickly() {
+    let mut r = palisade_scan::Report::default();
+    for i in 0..40_000 {
+        r.findings
+            .push(finding(&format!("p{i}"), "1.0.0", &format!("GHSA-{i}")));
+    }
+    r.findings.push(finding("p0", "1.0.0", "GHSA-1"));
+    r.findings.push(finding("p1", "1.0.0", "GHSA-1"));
+    let started = std::time::Instant::now();
+    let vex: serde_json::Value =
+        serde_json::from_str(&report::to_cyclonedx_vex(&r, jiff::Timestamp::UNIX_EPOCH)).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let vulns = vex["vulnerabilities"].as_array().unwrap();
+    assert_eq!(vulns.len(), 40_000);
+    let refs: Vec<_> = vulns[1]["affects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["pkg:npm/p1@1.0.0", "pkg:npm/p0@1.0.0"]);
+}

@@ -2,7 +2,10 @@
 //! Composer constraints, a Debian fixed version) is turned into sorted, disjoint intervals once,
 //! at import; matching is then a binary search. Doing this per comparison is what made other
 //! tools lose windows (a running verdict that the next `introduced` overwrites) or re-parse
-//! versions inside sort comparators.
+//! versions inside sort comparators. The set operations ([`union`], [`Span::intersect`],
+//! [`complement`]) are generic over the version type, because the feeds compute Cargo
+//! requirements and Composer constraints in their own version types before they become
+//! [`Interval`]s.
 
 use std::cmp::Ordering;
 
@@ -62,22 +65,55 @@ pub enum Event {
     Limit(String),
 }
 
-/// A bound parsed into the scheme's ordering.
-#[derive(Clone, Debug)]
-pub struct ParsedBound {
-    pub version: Version,
+/// One end of a set of versions of any ordered type, as exact as the source wrote it. The
+/// feeds' range algebra works on their own version types (`semver::Version` for Cargo
+/// requirements); the matcher on parsed [`Version`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct End<T> {
+    pub version: T,
     pub inclusive: bool,
 }
 
-/// An interval with parsed bounds, ready for comparisons.
-#[derive(Clone, Debug)]
-pub struct ParsedInterval {
-    pub lower: Option<ParsedBound>,
-    pub upper: Option<ParsedBound>,
+impl<T> End<T> {
+    pub fn inclusive(version: T) -> Self {
+        End {
+            version,
+            inclusive: true,
+        }
+    }
+
+    pub fn exclusive(version: T) -> Self {
+        End {
+            version,
+            inclusive: false,
+        }
+    }
 }
 
-impl ParsedInterval {
-    fn above_lower(&self, v: &Version) -> bool {
+/// A set of versions between two ends; `None` is unbounded on that side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span<T> {
+    pub lower: Option<End<T>>,
+    pub upper: Option<End<T>>,
+}
+
+/// A bound parsed into the scheme's ordering.
+pub type ParsedBound = End<Version>;
+
+/// An interval with parsed bounds, ready for comparisons.
+pub type ParsedInterval = Span<Version>;
+
+impl<T: Ord + Clone> Span<T> {
+    pub const ALL: Span<T> = Span {
+        lower: None,
+        upper: None,
+    };
+
+    pub fn new(lower: Option<End<T>>, upper: Option<End<T>>) -> Self {
+        Span { lower, upper }
+    }
+
+    fn above_lower(&self, v: &T) -> bool {
         match &self.lower {
             None => true,
             Some(b) => match v.cmp(&b.version) {
@@ -88,7 +124,7 @@ impl ParsedInterval {
         }
     }
 
-    fn below_upper(&self, v: &Version) -> bool {
+    fn below_upper(&self, v: &T) -> bool {
         match &self.upper {
             None => true,
             Some(b) => match v.cmp(&b.version) {
@@ -99,11 +135,11 @@ impl ParsedInterval {
         }
     }
 
-    pub fn contains(&self, v: &Version) -> bool {
+    pub fn contains(&self, v: &T) -> bool {
         self.above_lower(v) && self.below_upper(v)
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         match (&self.lower, &self.upper) {
             (Some(l), Some(u)) => match l.version.cmp(&u.version) {
                 Ordering::Greater => true,
@@ -114,6 +150,21 @@ impl ParsedInterval {
         }
     }
 
+    /// Both conditions at once: the higher lower end and the lower upper end.
+    pub fn intersect(&self, other: &Span<T>) -> Span<T> {
+        let lower = match cmp_lower(&self.lower, &other.lower) {
+            Ordering::Less => other.lower.clone(),
+            _ => self.lower.clone(),
+        };
+        let upper = match cmp_upper(&self.upper, &other.upper) {
+            Ordering::Greater => other.upper.clone(),
+            _ => self.upper.clone(),
+        };
+        Span { lower, upper }
+    }
+}
+
+impl ParsedInterval {
     fn to_interval(&self) -> Interval {
         let b = |p: &ParsedBound| Bound {
             version: p.version.as_str().to_owned(),
@@ -137,8 +188,9 @@ pub fn parse_interval(scheme: Scheme, i: &Interval) -> Result<ParsedInterval, St
     })
 }
 
-/// Orders lower bounds: unbounded first, then by version, inclusive before exclusive.
-fn cmp_lower(a: &Option<ParsedBound>, b: &Option<ParsedBound>) -> Ordering {
+/// Orders lower bounds: unbounded first, then by version, inclusive before exclusive (it admits
+/// more).
+fn cmp_lower<T: Ord>(a: &Option<End<T>>, b: &Option<End<T>>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
@@ -150,8 +202,8 @@ fn cmp_lower(a: &Option<ParsedBound>, b: &Option<ParsedBound>) -> Ordering {
     }
 }
 
-/// Orders upper bounds: by version, exclusive before inclusive, unbounded last.
-fn cmp_upper(a: &Option<ParsedBound>, b: &Option<ParsedBound>) -> Ordering {
+/// Orders upper bounds: by version, exclusive before inclusive (it admits less), unbounded last.
+fn cmp_upper<T: Ord>(a: &Option<End<T>>, b: &Option<End<T>>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Greater,
@@ -164,8 +216,8 @@ fn cmp_upper(a: &Option<ParsedBound>, b: &Option<ParsedBound>) -> Ordering {
 }
 
 /// Whether `next` (whose lower bound is not below `cur`'s) overlaps or touches `cur`, so the two
-/// can become one interval.
-fn joins(cur: &ParsedInterval, next: &ParsedInterval) -> bool {
+/// can become one span.
+fn joins<T: Ord>(cur: &Span<T>, next: &Span<T>) -> bool {
     match (&cur.upper, &next.lower) {
         (None, _) | (_, None) => true,
         (Some(u), Some(l)) => match l.version.cmp(&u.version) {
@@ -176,13 +228,13 @@ fn joins(cur: &ParsedInterval, next: &ParsedInterval) -> bool {
     }
 }
 
-/// Sorts intervals, drops empty ones and merges those that overlap or touch, giving the
-/// disjoint, ordered list that `contains_sorted` searches.
-pub fn normalize_parsed(mut intervals: Vec<ParsedInterval>) -> Vec<ParsedInterval> {
-    intervals.retain(|i| !i.is_empty());
-    intervals.sort_by(|a, b| cmp_lower(&a.lower, &b.lower));
-    let mut out: Vec<ParsedInterval> = Vec::with_capacity(intervals.len());
-    for next in intervals {
+/// Sorts spans, drops empty ones and merges those that overlap or touch, giving the disjoint,
+/// ordered list that `contains_sorted` searches.
+pub fn union<T: Ord + Clone>(mut spans: Vec<Span<T>>) -> Vec<Span<T>> {
+    spans.retain(|i| !i.is_empty());
+    spans.sort_by(|a, b| cmp_lower(&a.lower, &b.lower));
+    let mut out: Vec<Span<T>> = Vec::with_capacity(spans.len());
+    for next in spans {
         match out.last_mut() {
             Some(cur) if joins(cur, &next) => {
                 if cmp_upper(&next.upper, &cur.upper) == Ordering::Greater {
@@ -195,6 +247,45 @@ pub fn normalize_parsed(mut intervals: Vec<ParsedInterval>) -> Vec<ParsedInterva
     out
 }
 
+/// Every version not in `spans` (RustSec lists the *unaffected* side). Each gap keeps its ends
+/// exact: what was an inclusive upper end of the set becomes an exclusive lower end of the
+/// complement, and the other way round — never a step to a "next version".
+pub fn complement<T: Ord + Clone>(spans: Vec<Span<T>>) -> Vec<Span<T>> {
+    let merged = union(spans);
+    let mut out = Vec::with_capacity(merged.len() + 1);
+    // The start of the next gap: unbounded until the first span.
+    let mut gap_lower: Option<End<T>> = None;
+    for s in merged {
+        if let Some(l) = s.lower {
+            let gap = Span {
+                lower: gap_lower.clone(),
+                upper: Some(End {
+                    version: l.version,
+                    inclusive: !l.inclusive,
+                }),
+            };
+            if !gap.is_empty() {
+                out.push(gap);
+            }
+        }
+        match s.upper {
+            Some(u) => {
+                gap_lower = Some(End {
+                    version: u.version,
+                    inclusive: !u.inclusive,
+                });
+            }
+            // Unbounded above: nothing is left after it.
+            None => return out,
+        }
+    }
+    out.push(Span {
+        lower: gap_lower,
+        upper: None,
+    });
+    out
+}
+
 /// Parses, sorts and merges intervals written in `scheme`; an unparsable bound is an error
 /// naming it.
 pub fn normalize(scheme: Scheme, intervals: &[Interval]) -> Result<Vec<Interval>, String> {
@@ -202,7 +293,7 @@ pub fn normalize(scheme: Scheme, intervals: &[Interval]) -> Result<Vec<Interval>
         .iter()
         .map(|i| parse_interval(scheme, i))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(normalize_parsed(parsed)
+    Ok(union(parsed)
         .iter()
         .map(ParsedInterval::to_interval)
         .collect())
@@ -274,10 +365,7 @@ pub fn from_osv_events(scheme: Scheme, events: &[Event]) -> Result<Vec<Interval>
     if let Some(lower) = open {
         out.push(ParsedInterval { lower, upper: None });
     }
-    Ok(normalize_parsed(out)
-        .iter()
-        .map(ParsedInterval::to_interval)
-        .collect())
+    Ok(union(out).iter().map(ParsedInterval::to_interval).collect())
 }
 
 #[cfg(test)]
@@ -386,5 +474,56 @@ mod tests {
     fn an_unparsable_bound_is_an_error_not_a_verdict() {
         let err = from_osv_events(Scheme::SemVer, &[Event::Fixed("not-a-version".into())]);
         assert!(err.is_err());
+    }
+
+    fn span(l: Option<(u8, bool)>, u: Option<(u8, bool)>) -> Span<u8> {
+        let e = |(v, inclusive)| End {
+            version: v,
+            inclusive,
+        };
+        Span::new(l.map(e), u.map(e))
+    }
+
+    #[test]
+    fn complement_flips_inclusiveness() {
+        // Unaffected: <= 3. Affected: > 3, exclusive — never "from 4".
+        let c = complement(vec![span(None, Some((3, true)))]);
+        assert_eq!(c, vec![span(Some((3, false)), None)]);
+        let c = complement(vec![span(Some((2, true)), Some((5, false)))]);
+        assert_eq!(
+            c,
+            vec![span(None, Some((2, false))), span(Some((5, true)), None)]
+        );
+        assert_eq!(complement::<u8>(vec![]), vec![Span::ALL]);
+        assert!(complement(vec![Span::<u8>::ALL]).is_empty());
+    }
+
+    fn arb_span() -> impl proptest::strategy::Strategy<Value = Span<u8>> {
+        use proptest::prelude::*;
+        let end = proptest::option::of((0u8..12, any::<bool>()));
+        (end.clone(), end).prop_map(|(l, u)| span(l, u))
+    }
+
+    proptest::proptest! {
+        /// Membership in the union and the complement agrees with the spans themselves for
+        /// every point, so the algebra is exact.
+        #[test]
+        fn union_and_complement_are_exact(spans in proptest::collection::vec(arb_span(), 0..6)) {
+            let u = union(spans.clone());
+            let c = complement(spans.clone());
+            for v in 0u8..14 {
+                let inside = spans.iter().any(|s| s.contains(&v));
+                proptest::prop_assert_eq!(u.iter().any(|s| s.contains(&v)), inside);
+                proptest::prop_assert_eq!(c.iter().any(|s| s.contains(&v)), !inside);
+            }
+        }
+
+        #[test]
+        fn intersection_is_exact(a in arb_span(), b in arb_span()) {
+            let i = a.intersect(&b);
+            for v in 0u8..14 {
+                proptest::prop_assert_eq!(i.contains(&v), a.contains(&v) && b.contains(&v));
+            }
+        }
     }
 }

@@ -6,11 +6,13 @@ pub mod advisory;
 pub mod aliases;
 pub mod ecosystem;
 pub mod interval;
+pub mod located;
 pub mod matching;
 pub mod severity;
 
 pub use advisory::{Advisory, AdvisoryKind, Affected, DebianState, EpssScore, KevEntry, Source};
 pub use ecosystem::{Ecosystem, PackageKey};
 pub use interval::{Bound, Event, Interval};
+pub use located::LocatedError;
 pub use matching::{CompiledAffected, Verdict, evaluate_advisory};
 pub use severity::{SeverityLevel, SeverityVector};

@@ -7,7 +7,7 @@ use palisade_versions::{Scheme, Version, VersionErrorKind};
 use serde::Serialize;
 
 use crate::advisory::{Advisory, AdvisoryKind, Affected};
-use crate::interval::{ParsedInterval, contains_sorted, normalize_parsed, parse_interval};
+use crate::interval::{ParsedInterval, contains_sorted, parse_interval, union};
 
 /// The outcome of comparing an installed version with an advisory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -45,7 +45,7 @@ impl CompiledAffected {
                 .map(|i| parse_interval(scheme, i))
                 .collect::<Result<Vec<_>, _>>()
             {
-                Ok(list) => normalize_parsed(list),
+                Ok(list) => union(list),
                 Err(e) => {
                     problem.get_or_insert(e);
                     Vec::new()
