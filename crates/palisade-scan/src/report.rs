@@ -8,26 +8,37 @@ use serde_json::{Value, json};
 
 use crate::{Finding, Report};
 
-/// The package URL of a finding's package (purl spec).
+/// Percent-encodes everything but RFC 3986's unreserved characters, as the purl spec asks for
+/// each namespace segment, the name and the version.
+fn purl_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The package URL of a finding's package (purl spec): `/` separates namespace segments (an
+/// npm scope, a Composer vendor) from the name; every segment and the version are encoded.
 pub fn purl(f: &Finding) -> String {
-    let enc = |s: &str| {
-        s.replace('%', "%25")
-            .replace('@', "%40")
-            .replace(' ', "%20")
-    };
-    let name = match f.ecosystem {
-        Ecosystem::Npm => match f.package.strip_prefix('@') {
-            Some(rest) => format!("%40{}", rest),
-            None => enc(&f.package),
-        },
-        Ecosystem::Debian => format!("debian/{}", enc(&f.package)),
-        _ => f.package.split('/').map(enc).collect::<Vec<_>>().join("/"),
+    let path = match f.ecosystem {
+        Ecosystem::Debian => format!("debian/{}", purl_encode(&f.package)),
+        _ => f
+            .package
+            .split('/')
+            .map(purl_encode)
+            .collect::<Vec<_>>()
+            .join("/"),
     };
     format!(
         "pkg:{}/{}@{}",
         f.ecosystem.purl_type(),
-        name,
-        enc(&f.installed)
+        path,
+        purl_encode(&f.installed)
     )
 }
 
@@ -336,4 +347,59 @@ pub fn to_cyclonedx_vex(r: &Report, timestamp: jiff::Timestamp) -> String {
         "vulnerabilities": vulns,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_vulns::AdvisoryKind;
+
+    fn finding(ecosystem: Ecosystem, package: &str, installed: &str) -> Finding {
+        Finding {
+            path: "p".into(),
+            line: None,
+            ecosystem,
+            package: package.into(),
+            installed: installed.into(),
+            dev: false,
+            advisory: "A".into(),
+            source: "osv".into(),
+            aliases: Vec::new(),
+            kind: AdvisoryKind::Vulnerability,
+            summary: String::new(),
+            severity: SeverityLevel::High,
+            score: None,
+            kev: None,
+            epss: None,
+            fixed: Vec::new(),
+            last_known_affected: None,
+            url: None,
+            ignored: None,
+        }
+    }
+
+    #[test]
+    fn purls_encode_scopes_names_and_versions() {
+        let p = |e, n, v| purl(&finding(e, n, v));
+        assert_eq!(
+            p(Ecosystem::Npm, "@babel/core", "7.0.0-beta.1"),
+            "pkg:npm/%40babel/core@7.0.0-beta.1"
+        );
+        assert_eq!(
+            p(Ecosystem::Npm, "@a/b c", "1.0.0+build.5"),
+            "pkg:npm/%40a/b%20c@1.0.0%2Bbuild.5"
+        );
+        assert_eq!(
+            p(Ecosystem::Packagist, "symfony/http-kernel", "v5.4.1"),
+            "pkg:composer/symfony/http-kernel@v5.4.1"
+        );
+        assert_eq!(
+            p(Ecosystem::Debian, "openssl", "1:3.0.11-1~deb12u2"),
+            "pkg:deb/debian/openssl@1%3A3.0.11-1~deb12u2"
+        );
+        assert_eq!(
+            p(Ecosystem::PyPi, "django", "4.2.8+sp1"),
+            "pkg:pypi/django@4.2.8%2Bsp1"
+        );
+    }
 }
