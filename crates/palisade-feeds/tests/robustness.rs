@@ -150,18 +150,17 @@ proptest! {
     }
 }
 
-/// A record listing a hundred thousand versions (osv.dev's largest list a few thousand) is read
-/// in linear time: each version was searched for in the list built so far.
+/// A record listing a hundred thousand versions and aliases (osv.dev's largest list a few
+/// thousand) is read whole, duplicates dropped. Building the lists searched each new item in the
+/// list so far, which made this input take minutes; the time itself is left to benchmarks.
 #[test]
-fn an_osv_record_with_a_huge_version_list_parses_quickly() {
+fn an_osv_record_with_a_huge_version_list_is_read_whole() {
     let versions: Vec<String> = (0..100_000).map(|i| format!("\"1.{i}.0\"")).collect();
     let json = format!(
         r#"{{"id": "GHSA-x", "aliases": [{v}], "affected": [{{"package": {{"ecosystem": "npm", "name": "a"}}, "versions": [{v}, "1.0.0"]}}]}}"#,
         v = versions.join(",")
     );
-    let started = std::time::Instant::now();
     let list = osv::parse(NAME, json.as_bytes()).unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
     assert_eq!(list[0].affected[0].versions.len(), 100_000);
     assert_eq!(list[0].aliases.len(), 100_000);
 }
