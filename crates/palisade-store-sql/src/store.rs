@@ -84,6 +84,36 @@ fn multi_row_insert(table: &str, cols: &str, width: usize, rows: usize) -> Strin
 }
 
 impl SqlStore {
+    /// One page of an archivable table's rows (`limit + 1` of them; see `page`), filtered by
+    /// the list query's client, position and archived flag.
+    async fn list_rows<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        client_col: &str,
+        q: &ListQuery,
+    ) -> StoreResult<Vec<T>>
+    where
+        T: FromSqliteRow
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin
+            + 'static,
+    {
+        let sql = list_sql(cols, table, client_col);
+        self.read_all(
+            &sql,
+            args![
+                q.client.map(|c| c.to_string()),
+                &q.after,
+                q.include_archived,
+                i64::from(q.page_size()) + 1
+            ],
+        )
+        .await
+    }
+
     /// Reads every row of a query: through the rusqlite reader for an SQLite file, through sqlx
     /// otherwise.
     async fn read_all<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<T>>
@@ -274,18 +304,7 @@ impl Store for SqlStore {
     }
 
     async fn list_clients(&self, q: &ListQuery) -> StoreResult<Page<Client>> {
-        let sql = list_sql(CLIENT_COLS, "clients", "id");
-        let rows: Vec<ClientRow> = self
-            .read_all(
-                &sql,
-                args![
-                    q.client.map(|c| c.to_string()),
-                    &q.after,
-                    q.include_archived,
-                    i64::from(q.page_size()) + 1
-                ],
-            )
-            .await?;
+        let rows: Vec<ClientRow> = self.list_rows(CLIENT_COLS, "clients", "id", q).await?;
         page(rows, q, |c: &Client| c.id.to_string())
     }
 
@@ -329,17 +348,8 @@ impl Store for SqlStore {
     }
 
     async fn list_contacts(&self, q: &ListQuery) -> StoreResult<Page<Contact>> {
-        let sql = list_sql(CONTACT_COLS, "contacts", "client_id");
         let rows: Vec<ContactRow> = self
-            .read_all(
-                &sql,
-                args![
-                    q.client.map(|c| c.to_string()),
-                    &q.after,
-                    q.include_archived,
-                    i64::from(q.page_size()) + 1
-                ],
-            )
+            .list_rows(CONTACT_COLS, "contacts", "client_id", q)
             .await?;
         page(rows, q, |c: &Contact| c.id.to_string())
     }
@@ -378,18 +388,7 @@ impl Store for SqlStore {
     }
 
     async fn list_sites(&self, q: &ListQuery) -> StoreResult<Page<Site>> {
-        let sql = list_sql(SITE_COLS, "sites", "client_id");
-        let rows: Vec<SiteRow> = self
-            .read_all(
-                &sql,
-                args![
-                    q.client.map(|c| c.to_string()),
-                    &q.after,
-                    q.include_archived,
-                    i64::from(q.page_size()) + 1
-                ],
-            )
-            .await?;
+        let rows: Vec<SiteRow> = self.list_rows(SITE_COLS, "sites", "client_id", q).await?;
         page(rows, q, |s: &Site| s.id.to_string())
     }
 
@@ -460,17 +459,8 @@ impl Store for SqlStore {
     }
 
     async fn list_environments(&self, q: &ListQuery) -> StoreResult<Page<Environment>> {
-        let sql = list_sql(ENV_COLS, "environments", "client_id");
         let rows: Vec<EnvironmentRow> = self
-            .read_all(
-                &sql,
-                args![
-                    q.client.map(|c| c.to_string()),
-                    &q.after,
-                    q.include_archived,
-                    i64::from(q.page_size()) + 1
-                ],
-            )
+            .list_rows(ENV_COLS, "environments", "client_id", q)
             .await?;
         page(rows, q, |e: &Environment| e.id.to_string())
     }
@@ -510,18 +500,7 @@ impl Store for SqlStore {
     }
 
     async fn list_hosts(&self, q: &ListQuery) -> StoreResult<Page<Host>> {
-        let sql = list_sql(HOST_COLS, "hosts", "client_id");
-        let rows: Vec<HostRow> = self
-            .read_all(
-                &sql,
-                args![
-                    q.client.map(|c| c.to_string()),
-                    &q.after,
-                    q.include_archived,
-                    i64::from(q.page_size()) + 1
-                ],
-            )
-            .await?;
+        let rows: Vec<HostRow> = self.list_rows(HOST_COLS, "hosts", "client_id", q).await?;
         let size = q.page_size() as usize;
         let more = rows.len() > size;
         let rows: Vec<HostRow> = rows.into_iter().take(size).collect();
