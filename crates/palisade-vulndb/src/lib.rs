@@ -15,7 +15,7 @@ use palisade_vulns::{Advisory, AdvisoryKind, Affected, EpssScore, KevEntry, Pack
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-pub use load::{ImportStats, Progress, import_path, scan_files};
+pub use load::{ImportStats, Progress, import_path};
 
 /// The store's file name inside its folder.
 pub const DB_FILE: &str = "advisories.db";
@@ -298,34 +298,23 @@ impl VulnDb {
 
     /// What a report shows about an advisory, read from columns without decoding the record.
     pub fn head(&self, rowid: i64) -> Result<AdvisoryHead, DbError> {
-        let row = self.run(|c| {
+        self.run(|c| {
             c.prepare_cached(
                 "SELECT id, source, kind, summary, severity, score, aliases, url \
                  FROM advisories WHERE rowid = ?1",
             )?
             .query_row([rowid], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<f64>>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                ))
+                Ok(AdvisoryHead {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    kind: kind_from_text(&r.get::<_, String>(2)?),
+                    summary: r.get(3)?,
+                    severity: r.get::<_, String>(4)?.parse().unwrap_or_default(),
+                    score: r.get(5)?,
+                    aliases: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                    url: r.get(7)?,
+                })
             })
-        })?;
-        let (id, source, kind, summary, severity, score, aliases, url) = row;
-        Ok(AdvisoryHead {
-            id,
-            source,
-            kind: kind_from_text(&kind),
-            summary,
-            severity: severity.parse().unwrap_or_default(),
-            score,
-            aliases: serde_json::from_str(&aliases).unwrap_or_default(),
-            url,
         })
     }
 
@@ -377,18 +366,9 @@ impl VulnDb {
             path: path.clone(),
             source,
         };
+        // Owned, so it outlives the borrow of the connection below; built once per batch
+        // because loading the dictionary is the expensive part.
         let (tag, mut compressor) = self.compressor().map_err(io)?;
-        let mut encoded = Vec::with_capacity(batch.len());
-        for adv in batch {
-            let json = serde_json::to_vec(adv).map_err(|e| DbError::Corrupt {
-                path: path.clone(),
-                message: format!("{}: cannot encode: {e}", adv.id),
-            })?;
-            let hash = Sha256::digest(&json)[..16].to_vec();
-            let mut body = vec![tag];
-            body.extend(compressor.compress(&json).map_err(io)?);
-            encoded.push((hash, body));
-        }
         let tx = self.conn.transaction().map_err(to_err)?;
         let mut stats = UpsertStats::default();
         {
@@ -424,7 +404,12 @@ impl VulnDb {
             let mut add_alias = tx
                 .prepare_cached("INSERT INTO aliases (a, b, advisory) VALUES (?1, ?2, ?3)")
                 .map_err(to_err)?;
-            for (adv, (hash, body)) in batch.iter().zip(encoded) {
+            for adv in batch {
+                let json = serde_json::to_vec(adv).map_err(|e| DbError::Corrupt {
+                    path: path.clone(),
+                    message: format!("{}: cannot encode: {e}", adv.id),
+                })?;
+                let hash = Sha256::digest(&json)[..16].to_vec();
                 let existing: Option<(i64, Vec<u8>)> = find
                     .query_row(params![adv.source.name(), adv.id], |r| {
                         Ok((r.get(0)?, r.get(1)?))
@@ -437,6 +422,10 @@ impl VulnDb {
                     stats.unchanged += 1;
                     continue;
                 }
+                // Compressed only once it is known to be written: a re-import of an unchanged
+                // feed hashes every record and compresses none.
+                let mut body = vec![tag];
+                body.extend(compressor.compress(&json).map_err(io)?);
                 let severity = adv.severity_level().name();
                 let score = adv.score();
                 let modified = adv.modified.map(micros);
@@ -553,10 +542,7 @@ impl VulnDb {
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([list]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(usize, i64, String, String)> {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            };
-            let (i, advisory, kind, entry) = read(r).map_err(|e| self.err(e))?;
+            let (i, advisory, kind, entry) = candidate_row(r).map_err(|e| self.err(e))?;
             let stored: StoredEntry =
                 serde_json::from_str(&entry).map_err(|e| DbError::Corrupt {
                     path: self.path.display().to_string(),
@@ -570,16 +556,6 @@ impl VulnDb {
             });
         }
         Ok(out)
-    }
-
-    /// The advisory stored under `rowid`.
-    pub fn advisory(&self, rowid: i64) -> Result<Advisory, DbError> {
-        let body: Vec<u8> = self
-            .conn
-            .prepare_cached("SELECT body FROM advisories WHERE rowid = ?1")
-            .and_then(|mut s| s.query_row([rowid], |r| r.get(0)))
-            .map_err(|e| self.err(e))?;
-        self.decode(&body, &rowid.to_string())
     }
 
     fn decode(&self, body: &[u8], what: &str) -> Result<Advisory, DbError> {
@@ -653,13 +629,22 @@ impl VulnDb {
         Ok(graph.group(id))
     }
 
+    /// Runs `f` in one write transaction: all of it is stored or none.
+    fn in_transaction(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), DbError> {
+        let path = self.path.display().to_string();
+        let result = self.conn.transaction().and_then(|tx| {
+            f(&tx)?;
+            tx.commit()
+        });
+        result.map_err(|source| DbError::Sqlite { path, source })
+    }
+
     /// Replaces the KEV catalogue (it is published whole).
     pub fn replace_kev(&mut self, entries: &[KevEntry]) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(|e| DbError::Sqlite {
-            path: self.path.display().to_string(),
-            source: e,
-        })?;
-        let r = (|| {
+        self.in_transaction(|tx| {
             tx.execute("DELETE FROM kev", [])?;
             let mut s = tx.prepare("INSERT OR REPLACE INTO kev (cve, body) VALUES (?1, ?2)")?;
             for e in entries {
@@ -668,8 +653,7 @@ impl VulnDb {
                 s.execute(params![e.cve, body])?;
             }
             Ok(())
-        })();
-        r.and_then(|()| tx.commit()).map_err(|e| self.err(e))
+        })
     }
 
     /// Replaces the EPSS scores (a daily file covers every CVE).
@@ -678,11 +662,7 @@ impl VulnDb {
         date: Option<&str>,
         scores: &[EpssScore],
     ) -> Result<(), DbError> {
-        let tx = self.conn.transaction().map_err(|e| DbError::Sqlite {
-            path: self.path.display().to_string(),
-            source: e,
-        })?;
-        let r = (|| {
+        self.in_transaction(|tx| {
             tx.execute("DELETE FROM epss", [])?;
             let mut s = tx.prepare(
                 "INSERT OR REPLACE INTO epss (cve, score, percentile) VALUES (?1, ?2, ?3)",
@@ -695,8 +675,7 @@ impl VulnDb {
                 [date.unwrap_or("")],
             )?;
             Ok(())
-        })();
-        r.and_then(|()| tx.commit()).map_err(|e| self.err(e))
+        })
     }
 
     pub fn kev(&self, cve: &str) -> Result<Option<KevEntry>, DbError> {
@@ -783,11 +762,11 @@ impl VulnDb {
             })
         })
     }
+}
 
-    /// Rewrites the file compactly; worth it after a large import.
-    pub fn vacuum(&self) -> Result<(), DbError> {
-        self.run(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;"))
-    }
+/// (position in the key list, advisory rowid, kind, stored entry).
+fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(usize, i64, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
 fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {

@@ -51,7 +51,7 @@ enum Unit {
 }
 
 /// Files under `path` (or `path` itself), sorted so imports are repeatable.
-pub fn scan_files(path: &Path) -> Result<Vec<PathBuf>, DbError> {
+fn scan_files(path: &Path) -> Result<Vec<PathBuf>, DbError> {
     let io = |source: std::io::Error| DbError::Io {
         path: path.display().to_string(),
         source,
@@ -136,9 +136,17 @@ impl Importer<'_> {
         self.stats.errors.push(e.to_string());
     }
 
-    /// Parses one file's bytes by its detected format and stores what it holds.
+    /// Parses one file's bytes by its detected format and stores what it holds. `name` is how
+    /// errors name the file (its full path, or `archive!entry`); `path` is what detection and
+    /// record ids look at (the file's own path, or the entry's path inside the archive).
     fn bytes(&mut self, name: &str, path: &Path, content: &[u8]) -> Result<(), DbError> {
-        let Some(format) = detect(name, content) else {
+        // Compressed files are recognised by the name they have once decompressed.
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let detect_name = file_name.strip_suffix(".gz").unwrap_or(&file_name);
+        let Some(format) = detect(detect_name, content) else {
             self.stats.ignored_files += 1;
             return Ok(());
         };
@@ -249,15 +257,8 @@ pub fn import_path(
     for unit in units {
         match unit {
             Unit::File(f) => {
-                let name = f.display().to_string();
-                let display = f.file_name().map(|n| n.to_string_lossy().into_owned());
                 match read_limited(&f) {
-                    Ok(content) => {
-                        let base = display.unwrap_or_else(|| name.clone());
-                        // Detection looks at the name without `.gz`.
-                        let detect_name = base.strip_suffix(".gz").unwrap_or(&base).to_owned();
-                        imp.bytes(&detect_name, &f, &content)?;
-                    }
+                    Ok(content) => imp.bytes(&f.display().to_string(), &f, &content)?,
                     Err(e) => imp.error(e),
                 }
                 done += 1;
@@ -305,22 +306,14 @@ fn import_zip(
         match entry {
             Ok(mut entry) if entry.is_file() => {
                 let name = format!("{}!{}", path.display(), entry.name());
-                let inner = entry.name().to_owned();
+                let inner = PathBuf::from(entry.name());
                 buf.clear();
                 let limit = palisade_feeds::MAX_RECORD_BYTES as u64;
                 match (&mut entry).take(limit + 1).read_to_end(&mut buf) {
                     Ok(_) if buf.len() as u64 > limit => imp.error(format!(
                         "{name}: larger than the {limit}-byte limit for one record"
                     )),
-                    Ok(_) => {
-                        let content = std::mem::take(&mut buf);
-                        if detect(&inner, &content).is_some() {
-                            imp.bytes(&name, Path::new(&inner), &content)?;
-                        } else {
-                            imp.stats.ignored_files += 1;
-                        }
-                        buf = content;
-                    }
+                    Ok(_) => imp.bytes(&name, &inner, &buf)?,
                     Err(e) => imp.error(format!("{name}: {e}")),
                 }
             }
