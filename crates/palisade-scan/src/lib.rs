@@ -139,7 +139,8 @@ struct Cache<'a> {
     db: &'a VulnDb,
     /// Whether KEV or EPSS data is loaded at all; without it there is nothing to look up.
     enrichment: bool,
-    verdicts: HashMap<(PackageKey, String), Vec<Hit>>,
+    /// Package → installed version → what the advisories say about it.
+    verdicts: HashMap<PackageKey, HashMap<String, Vec<Hit>>>,
     advisories: HashMap<i64, AdvisoryHead>,
     flags: HashMap<i64, (Option<KevFlag>, Option<EpssFlag>)>,
 }
@@ -159,6 +160,7 @@ impl Cache<'_> {
                         (c, compiled)
                     })
                     .collect();
+                let by_version = self.verdicts.entry(key.clone()).or_default();
                 for v in versions {
                     let hits = compiled
                         .iter()
@@ -172,7 +174,7 @@ impl Cache<'_> {
                             )),
                         })
                         .collect();
-                    self.verdicts.insert((key.clone(), v.clone()), hits);
+                    by_version.insert(v.clone(), hits);
                 }
             }
         }
@@ -233,14 +235,16 @@ impl Cache<'_> {
     }
 }
 
+/// The file's bytes; errors name the file, as the parsers' errors do.
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
     if meta.len() > MAX_INPUT_BYTES as u64 {
         return Err(format!(
-            "larger than the {MAX_INPUT_BYTES}-byte limit for one inventory"
+            "{shown}: larger than the {MAX_INPUT_BYTES}-byte limit for one inventory"
         ));
     }
-    std::fs::read(path).map_err(|e| e.to_string())
+    std::fs::read(path).map_err(|e| format!("{shown}: {e}"))
 }
 
 /// Scans every inventory under `paths` against `db`, in one consistent snapshot of the store.
@@ -248,8 +252,8 @@ pub fn scan(db: &VulnDb, paths: &[PathBuf], opts: &ScanOptions) -> Result<Report
     scan_with_progress(db, paths, opts, &mut |_, _| {})
 }
 
-/// [`scan`], calling `progress(files done, files found)` after each file, for a progress bar on
-/// scans of whole fleets' folders.
+/// [`scan`], calling `progress(files done, files found)` as each file starts, for a progress bar
+/// on scans of whole fleets' folders.
 pub fn scan_with_progress(
     db: &VulnDb,
     paths: &[PathBuf],
@@ -291,11 +295,7 @@ fn scan_in_snapshot(
                 format: None,
                 packages: 0,
                 dev_packages: 0,
-                error: Some(if e.starts_with(&shown) {
-                    e
-                } else {
-                    format!("{shown}: {e}")
-                }),
+                error: Some(e),
             }),
             Ok(inv) => {
                 scan_inventory(
@@ -382,23 +382,26 @@ fn scan_inventory(
     let before = inv.packages.len();
     inv.packages
         .retain(|p| !(p.key.ecosystem == Ecosystem::Debian && p.key.qualifier.is_empty()));
-    if inv.packages.len() < before {
+    let unplaced = before - inv.packages.len();
+    if unplaced > 0 {
         report.cannot_evaluate.push(Undecided {
             path: shown.to_owned(),
-            package: "*".to_owned(),
+            package: format!("{unplaced} Debian packages"),
             installed: String::new(),
             advisory: None,
-            reason: "the Debian release is unknown (no base-files package): pass --debian-release"
+            reason: "their Debian release is unknown (no base-files package in a dpkg status, \
+                     no `distro` in a purl): pass --debian-release"
                 .to_owned(),
         });
     }
     // Look keys up in index order: neighbouring keys share B-tree pages.
     let mut wanted: std::collections::BTreeMap<PackageKey, Vec<String>> = Default::default();
     for p in &inv.packages {
-        if !cache
+        let known = cache
             .verdicts
-            .contains_key(&(p.key.clone(), p.version.clone()))
-        {
+            .get(&p.key)
+            .is_some_and(|m| m.contains_key(&p.version));
+        if !known {
             let versions = wanted.entry(p.key.clone()).or_default();
             if !versions.contains(&p.version) {
                 versions.push(p.version.clone());
@@ -409,7 +412,8 @@ fn scan_inventory(
     for pkg in &inv.packages {
         let hits: Vec<Hit> = cache
             .verdicts
-            .get(&(pkg.key.clone(), pkg.version.clone()))
+            .get(&pkg.key)
+            .and_then(|m| m.get(&pkg.version))
             .cloned()
             .unwrap_or_default();
         // One advisory may list the same package in several entries: report it once.

@@ -173,7 +173,7 @@ pub fn to_table(r: &Report) -> String {
     let ignored: Vec<_> = r.findings.iter().filter(|f| f.ignored.is_some()).collect();
     if !ignored.is_empty() {
         let _ = writeln!(out, "\nIgnored by the ignore file:");
-        for f in ignored {
+        for f in &ignored {
             let _ = writeln!(
                 out,
                 "  {} {} {}: {}",
@@ -210,8 +210,8 @@ pub fn to_table(r: &Report) -> String {
         "\n{} files, {} packages: {} vulnerabilities ({} ignored), {} informational, {} cannot evaluate, {} files with errors",
         r.files.len(),
         r.packages,
-        r.findings.len() - r.findings.iter().filter(|f| f.ignored.is_some()).count(),
-        r.findings.iter().filter(|f| f.ignored.is_some()).count(),
+        live.len(),
+        ignored.len(),
         r.notices.len(),
         r.cannot_evaluate.len(),
         r.files.iter().filter(|f| f.error.is_some()).count(),
