@@ -74,4 +74,10 @@ id_type!(
     SessionId,
     /// One HTTP request, as recorded.
     RequestId,
+    /// One inventory upload of an environment.
+    SnapshotId,
+    /// One vulnerability finding: an installed package version affected by an alias group.
+    FindingId,
+    /// One entry in a finding's history.
+    FindingEventId,
 );

@@ -26,6 +26,12 @@ pub enum Resource {
     Host,
     User,
     RequestRecord,
+    /// Inventory snapshots of environments (what is installed).
+    Inventory,
+    /// Vulnerability findings and their triage.
+    Finding,
+    /// Advisories, who they affect, and the matcher's state.
+    Advisory,
 }
 
 /// What the principal wants to do.
@@ -63,10 +69,17 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
     if who.role == ClientUser {
         // Client users read their own organisation's spine and nothing else. A spine record outside
         // their organisation is invisible to them, not merely forbidden.
+        // They also read their own findings, inventories, and which advisories affect them;
+        // uploading inventories stays with the provider, whose verification of fixes relies on
+        // them.
         let own = matches!((scope, who.client_id), (Scope::Client(c), Some(mine)) if c == mine);
         return match action {
-            Action::Read(Client | Contact | Site | Environment | Host) if own => Ok(()),
-            Action::Read(Client | Contact | Site | Environment | Host) => Err(Denied::NotVisible),
+            Action::Read(
+                Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory,
+            ) if own => Ok(()),
+            Action::Read(
+                Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory,
+            ) => Err(Denied::NotVisible),
             Action::Write(_) if !own && scope != Scope::Provider => Err(Denied::NotVisible),
             _ => Err(Denied::Forbidden),
         };
@@ -74,6 +87,12 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
 
     let allowed = match action {
         Action::Read(Client | Contact | Site | Environment | Host) => true,
+        Action::Read(Inventory | Finding | Advisory) => true,
+        Action::Write(Inventory) => matches!(who.role, Operations | Security | SuperAdmin),
+        // Triage, including approving another person's risk acceptance (managers sign off risk).
+        Action::Write(Finding) => matches!(who.role, Security | Manager | SuperAdmin),
+        // Starting a re-match or a sync.
+        Action::Write(Advisory) => matches!(who.role, Security | SuperAdmin),
         Action::Read(User | RequestRecord) => matches!(who.role, Manager | SuperAdmin | Auditor),
         Action::Write(Client) => matches!(who.role, Manager | SuperAdmin),
         Action::Write(Contact) => matches!(who.role, SupportL1 | SupportL2 | Manager | SuperAdmin),
@@ -137,6 +156,43 @@ mod tests {
     }
 
     #[test]
+    fn findings_are_triaged_by_security_and_managers_and_read_by_their_client() {
+        let mine = ClientId::new();
+        let p = who(Role::ClientUser, Some(mine));
+        for res in [Resource::Finding, Resource::Inventory, Resource::Advisory] {
+            assert_eq!(
+                authorize(&p, Action::Read(res), Scope::Client(mine)),
+                Ok(())
+            );
+            assert_eq!(
+                authorize(&p, Action::Read(res), Scope::Client(ClientId::new())),
+                Err(Denied::NotVisible)
+            );
+            assert_eq!(
+                authorize(&p, Action::Write(res), Scope::Client(mine)),
+                Err(Denied::Forbidden)
+            );
+        }
+        for role in Role::ALL {
+            if role == Role::ClientUser {
+                continue;
+            }
+            let can =
+                |res| authorize(&who(role, None), Action::Write(res), Scope::Client(mine)).is_ok();
+            assert_eq!(
+                can(Resource::Finding),
+                matches!(role, Role::Security | Role::Manager | Role::SuperAdmin),
+                "{role}"
+            );
+            assert_eq!(
+                can(Resource::Inventory),
+                matches!(role, Role::Operations | Role::Security | Role::SuperAdmin),
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
     fn auditors_never_write_and_only_super_admins_manage_users() {
         let c = Scope::Client(ClientId::new());
         for res in [
@@ -145,6 +201,9 @@ mod tests {
             Resource::Site,
             Resource::Environment,
             Resource::Host,
+            Resource::Inventory,
+            Resource::Finding,
+            Resource::Advisory,
         ] {
             assert!(authorize(&who(Role::Auditor, None), Action::Read(res), c).is_ok());
             assert!(authorize(&who(Role::Auditor, None), Action::Write(res), c).is_err());

@@ -51,11 +51,16 @@ fn looks_like_inventory(path: &Path) -> bool {
         || name.ends_with(".requirements.txt")
 }
 
-fn inside_vendor(path: &Path, root: &Path) -> bool {
-    path.strip_prefix(root)
-        .unwrap_or(path)
+/// Whether `rel`, a path relative to a site's root (in a folder or an archive of it), is an
+/// inventory to read: the same rules the folder walk applies.
+pub fn is_site_inventory(rel: &Path) -> bool {
+    let skipped = rel
         .components()
-        .any(|c| c.as_os_str() == "vendor")
+        .any(|c| SKIP_DIRS.iter().any(|s| c.as_os_str() == *s));
+    let is_installed_json = rel.file_name().is_some_and(|n| n == "installed.json");
+    !skipped
+        && looks_like_inventory(rel)
+        && (is_installed_json || !rel.components().any(|c| c.as_os_str() == "vendor"))
 }
 
 /// Every inventory file under `paths`, sorted per path, with walk errors as messages.
@@ -77,13 +82,12 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
                 for entry in walk {
                     match entry {
                         Err(e) => errors.push(e.to_string()),
-                        Ok(e) if e.file_type().is_file() && looks_like_inventory(e.path()) => {
-                            let p = e.path();
-                            let is_installed_json =
-                                p.file_name().is_some_and(|n| n == "installed.json");
-                            if inside_vendor(p, root) && !is_installed_json {
-                                continue;
-                            }
+                        Ok(e)
+                            if e.file_type().is_file()
+                                && is_site_inventory(
+                                    e.path().strip_prefix(root).unwrap_or(e.path()),
+                                ) =>
+                        {
                             found.push(e.into_path());
                         }
                         Ok(_) => {}

@@ -126,16 +126,24 @@ pub enum ScanError {
     Db(#[from] DbError),
 }
 
-/// What one advisory entry says about one installed version, when it says anything: the
-/// advisory, the verdict (affected or cannot evaluate), its fixed versions and the "last known
-/// affected" hint.
-type Hit = (i64, Verdict, Vec<String>, Option<String>);
+/// What one advisory entry says about one installed version, when it says anything.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// The advisory's row in the store.
+    pub advisory: i64,
+    /// Affected or cannot evaluate (not-affected verdicts are not kept).
+    pub verdict: Verdict,
+    pub fixed: Vec<String>,
+    /// "Possibly fixed after": the source's hint when it gives no upper bound.
+    pub last_known_affected: Option<String>,
+}
 
-/// Per-scan caches: each (package, version) is evaluated once and each advisory read once,
-/// however many files share them. Only verdicts that say something are kept; the entries they
-/// came from are dropped as soon as they are evaluated (keeping ten thousand compiled entries
-/// to the end of a large scan cost a fifth of its time in freeing them).
-struct Cache<'a> {
+/// The matching engine over a store, with its caches: each (package, version) is evaluated once
+/// and each advisory read once, however many inventories share them. Only verdicts that say
+/// something are kept; the entries they came from are dropped as soon as they are evaluated
+/// (keeping ten thousand compiled entries to the end of a large scan cost a fifth of its time in
+/// freeing them). Used by `scan` and by the server's fleet matcher.
+pub struct Evaluator<'a> {
     db: &'a VulnDb,
     /// Whether KEV or EPSS data is loaded at all; without it there is nothing to look up.
     enrichment: bool,
@@ -145,10 +153,35 @@ struct Cache<'a> {
     flags: HashMap<i64, (Option<KevFlag>, Option<EpssFlag>)>,
 }
 
-impl Cache<'_> {
+impl<'a> Evaluator<'a> {
+    pub fn new(db: &'a VulnDb) -> Result<Evaluator<'a>, DbError> {
+        Ok(Evaluator {
+            db,
+            enrichment: db.has_enrichment()?,
+            verdicts: HashMap::new(),
+            advisories: HashMap::new(),
+            flags: HashMap::new(),
+        })
+    }
+
+    /// What the advisories say about `version` of `key` (empty: nothing, or not evaluated yet).
+    pub fn hits(&self, key: &PackageKey, version: &str) -> &[Hit] {
+        self.verdicts
+            .get(key)
+            .and_then(|m| m.get(version))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `version` of `key` has been evaluated.
+    pub fn knows(&self, key: &PackageKey, version: &str) -> bool {
+        self.verdicts
+            .get(key)
+            .is_some_and(|m| m.contains_key(version))
+    }
+
     /// Evaluates every (package, versions) pair not yet seen, looking the packages up in one
     /// statement per ten thousand.
-    fn evaluate(&mut self, wanted: Vec<(PackageKey, Vec<String>)>) -> Result<(), DbError> {
+    pub fn evaluate(&mut self, wanted: Vec<(PackageKey, Vec<String>)>) -> Result<(), DbError> {
         for chunk in wanted.chunks(10_000) {
             let keys: Vec<PackageKey> = chunk.iter().map(|(k, _)| k.clone()).collect();
             let found = self.db.candidates_many(&keys)?;
@@ -166,12 +199,12 @@ impl Cache<'_> {
                         .iter()
                         .filter_map(|(c, comp)| match comp.evaluate(v) {
                             Verdict::NotAffected => None,
-                            verdict => Some((
-                                c.advisory,
+                            verdict => Some(Hit {
+                                advisory: c.advisory,
                                 verdict,
-                                c.affected.fixed.clone(),
-                                c.affected.last_known_affected.clone(),
-                            )),
+                                fixed: c.affected.fixed.clone(),
+                                last_known_affected: c.affected.last_known_affected.clone(),
+                            }),
                         })
                         .collect();
                     by_version.insert(v.clone(), hits);
@@ -181,7 +214,8 @@ impl Cache<'_> {
         Ok(())
     }
 
-    fn advisory(&mut self, rowid: i64) -> Result<&AdvisoryHead, DbError> {
+    /// The report columns of an advisory, read once.
+    pub fn advisory(&mut self, rowid: i64) -> Result<&AdvisoryHead, DbError> {
         if !self.advisories.contains_key(&rowid) {
             let a = self.db.head(rowid)?;
             self.advisories.insert(rowid, a);
@@ -191,7 +225,7 @@ impl Cache<'_> {
 
     /// KEV and EPSS through aliases, upstream ids and the alias group: they are attached to CVE
     /// ids, and a GHSA or RUSTSEC record inherits them from its CVE.
-    fn flags(&mut self, rowid: i64) -> Result<(Option<KevFlag>, Option<EpssFlag>), DbError> {
+    pub fn flags(&mut self, rowid: i64) -> Result<(Option<KevFlag>, Option<EpssFlag>), DbError> {
         if !self.enrichment {
             return Ok((None, None));
         }
@@ -275,13 +309,7 @@ fn scan_in_snapshot(
         warnings: walk_errors,
         ..Report::default()
     };
-    let mut cache = Cache {
-        db,
-        enrichment: db.has_enrichment()?,
-        verdicts: HashMap::new(),
-        advisories: HashMap::new(),
-        flags: HashMap::new(),
-    };
+    let mut cache = Evaluator::new(db)?;
     let mut used_ignores = vec![false; opts.ignore.ignore.len()];
     for (done, file) in files.into_iter().enumerate() {
         progress(done, total);
@@ -336,7 +364,7 @@ fn scan_in_snapshot(
 }
 
 fn scan_inventory(
-    cache: &mut Cache<'_>,
+    cache: &mut Evaluator<'_>,
     shown: &str,
     mut inv: Inventory,
     opts: &ScanOptions,
@@ -397,11 +425,7 @@ fn scan_inventory(
     // Look keys up in index order: neighbouring keys share B-tree pages.
     let mut wanted: std::collections::BTreeMap<PackageKey, Vec<String>> = Default::default();
     for p in &inv.packages {
-        let known = cache
-            .verdicts
-            .get(&p.key)
-            .is_some_and(|m| m.contains_key(&p.version));
-        if !known {
+        if !cache.knows(&p.key, &p.version) {
             let versions = wanted.entry(p.key.clone()).or_default();
             if !versions.contains(&p.version) {
                 versions.push(p.version.clone());
@@ -410,15 +434,16 @@ fn scan_inventory(
     }
     cache.evaluate(wanted.into_iter().collect())?;
     for pkg in &inv.packages {
-        let hits: Vec<Hit> = cache
-            .verdicts
-            .get(&pkg.key)
-            .and_then(|m| m.get(&pkg.version))
-            .cloned()
-            .unwrap_or_default();
+        let hits: Vec<Hit> = cache.hits(&pkg.key, &pkg.version).to_vec();
         // One advisory may list the same package in several entries: report it once.
         let mut seen: Vec<i64> = Vec::new();
-        for (rowid, verdict, fixed, lka) in hits {
+        for Hit {
+            advisory: rowid,
+            verdict,
+            fixed,
+            last_known_affected: lka,
+        } in hits
+        {
             match verdict {
                 Verdict::NotAffected => {}
                 Verdict::CannotEvaluate(reason) => {

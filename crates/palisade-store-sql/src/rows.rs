@@ -56,7 +56,7 @@ where
         .map_err(|e| StoreError::Corrupt(format!("{what} {s:?}: {e}")))
 }
 
-fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
@@ -335,4 +335,117 @@ impl TryFrom<RequestRow> for RequestRecord {
 row!(HostEnvironmentRow {
     pub(crate) host_id: String,
     pub(crate) environment_id: String,
+});
+
+// Fleet rows. Their conversions live in `fleet.rs`, next to the SQL that selects them.
+
+row!(SnapshotRow {
+    pub(crate) id: String,
+    pub(crate) environment_id: String,
+    pub(crate) site_id: String,
+    pub(crate) client_id: String,
+    pub(crate) taken_at: i64,
+    pub(crate) actor: Option<String>,
+    pub(crate) previous: Option<String>,
+    pub(crate) sources: String,
+    pub(crate) packages: i64,
+    pub(crate) dev_packages: i64,
+    pub(crate) added: i64,
+    pub(crate) removed: i64,
+    pub(crate) changed: i64,
+    pub(crate) unevaluable: i64,
+});
+
+row!(SnapshotDetailRow {
+    pub(crate) id: String,
+    pub(crate) environment_id: String,
+    pub(crate) site_id: String,
+    pub(crate) client_id: String,
+    pub(crate) taken_at: i64,
+    pub(crate) actor: Option<String>,
+    pub(crate) previous: Option<String>,
+    pub(crate) sources: String,
+    pub(crate) packages: i64,
+    pub(crate) dev_packages: i64,
+    pub(crate) added: i64,
+    pub(crate) removed: i64,
+    pub(crate) changed: i64,
+    pub(crate) unevaluable: i64,
+    pub(crate) changes: String,
+    pub(crate) unevaluable_lines: String,
+    pub(crate) packages_blob: Option<Vec<u8>>,
+});
+
+row!(InstallationRow {
+    pub(crate) environment_id: String,
+    pub(crate) ecosystem: String,
+    pub(crate) qualifier: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) dev: bool,
+});
+
+row!(PackageVersionRow {
+    pub(crate) ecosystem: String,
+    pub(crate) qualifier: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+});
+
+row!(EnvFactsRow {
+    pub(crate) id: String,
+    pub(crate) client_id: String,
+    pub(crate) site_id: String,
+    pub(crate) kind: String,
+    pub(crate) environment_name: String,
+    pub(crate) site_name: String,
+    pub(crate) client_name: String,
+    pub(crate) contract: String,
+    pub(crate) inventory_at: Option<i64>,
+});
+
+// A JSON document column: a finding or a finding event.
+row!(BodyRow {
+    pub(crate) body: String,
+});
+
+row!(FindingPageRow {
+    pub(crate) body: String,
+    pub(crate) priority: i32,
+    pub(crate) id: String,
+});
+
+row!(OpenCountsRow {
+    pub(crate) open: i64,
+    pub(crate) kev: i64,
+    pub(crate) breached: i64,
+});
+
+row!(PriorityCountRow {
+    pub(crate) priority: i32,
+    pub(crate) n: i64,
+});
+
+row!(StateCountRow {
+    pub(crate) state: String,
+    pub(crate) n: i64,
+});
+
+row!(ClientFindingsRow {
+    pub(crate) client_id: String,
+    pub(crate) client_name: String,
+    pub(crate) open: i64,
+    pub(crate) kev: i64,
+    pub(crate) breached: i64,
+    pub(crate) top_priority: i32,
+});
+
+row!(DailyRow {
+    pub(crate) day: String,
+    pub(crate) opened: i64,
+    pub(crate) closed: i64,
+});
+
+row!(ValueRow {
+    pub(crate) value: String,
 });

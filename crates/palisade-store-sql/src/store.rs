@@ -18,7 +18,7 @@ use palisade_store::{
     StoreResult, UserAuth,
 };
 
-use crate::reader::{Arg, FromSqliteRow, args};
+use crate::reader::{Arg, FromSqliteRow, Stmt, args, placeholders_in_order};
 use crate::rows::*;
 use crate::{SqlStore, db_err, on_pool, rows_on_pool};
 
@@ -68,7 +68,7 @@ fn contract_json(input: &ClientInput) -> StoreResult<String> {
 }
 
 /// `INSERT INTO table (cols) VALUES ($1, …), (…), …` for `rows` rows of `width` columns.
-fn multi_row_insert(table: &str, cols: &str, width: usize, rows: usize) -> String {
+pub(crate) fn multi_row_insert(table: &str, cols: &str, width: usize, rows: usize) -> String {
     let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
@@ -116,7 +116,7 @@ impl SqlStore {
 
     /// Reads every row of a query: through the rusqlite reader for an SQLite file, through sqlx
     /// otherwise.
-    async fn read_all<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<T>>
+    pub(crate) async fn read_all<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<T>>
     where
         T: FromSqliteRow
             + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -125,6 +125,7 @@ impl SqlStore {
             + Unpin
             + 'static,
     {
+        debug_assert!(placeholders_in_order(sql), "placeholder order in {sql}");
         if let Some(reader) = &self.reader {
             return reader.all(sql.to_owned(), args).await;
         }
@@ -135,6 +136,7 @@ impl SqlStore {
                     Arg::Text(v) => q.bind(v),
                     Arg::Int(v) => q.bind(v),
                     Arg::Bool(b) => q.bind(b),
+                    Arg::Bytes(v) => q.bind(v),
                 };
             }
             q.fetch_all(p).await
@@ -142,7 +144,7 @@ impl SqlStore {
         .map_err(db_err)
     }
 
-    async fn read_opt<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Option<T>>
+    pub(crate) async fn read_opt<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Option<T>>
     where
         T: FromSqliteRow
             + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -154,7 +156,7 @@ impl SqlStore {
         Ok(self.read_all(sql, args).await?.into_iter().next())
     }
 
-    async fn read_one<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<T>
+    pub(crate) async fn read_one<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<T>
     where
         T: FromSqliteRow
             + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -164,6 +166,41 @@ impl SqlStore {
             + 'static,
     {
         self.read_opt(sql, args).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs `statements` in one transaction: through the rusqlite writer for an SQLite file,
+    /// through sqlx otherwise. A statement's `if_none` error rolls everything back.
+    pub(crate) async fn write_tx(&self, statements: Vec<Stmt>) -> StoreResult<()> {
+        if statements.is_empty() {
+            return Ok(());
+        }
+        debug_assert!(
+            statements.iter().all(|s| placeholders_in_order(&s.sql)),
+            "placeholder order"
+        );
+        if let Some(direct) = &self.reader {
+            return direct.write_batch(statements).await;
+        }
+        on_pool!(self, p => async {
+            let mut tx = p.begin().await.map_err(db_err)?;
+            for Stmt { sql, args, if_none } in statements {
+                let mut q = sqlx::query(&sql);
+                for a in args {
+                    q = match a {
+                        Arg::Text(v) => q.bind(v),
+                        Arg::Int(v) => q.bind(v),
+                        Arg::Bool(b) => q.bind(b),
+                        Arg::Bytes(v) => q.bind(v),
+                    };
+                }
+                let n = q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+                if n == 0 && let Some(e) = if_none {
+                    // Dropping the transaction rolls it back.
+                    return Err(e);
+                }
+            }
+            tx.commit().await.map_err(db_err)
+        }.await)
     }
 
     /// The client a new record will hang off, which must exist and not be archived.
@@ -789,7 +826,7 @@ impl Store for SqlStore {
                             ]
                         })
                         .collect();
-                    (sql, args)
+                    Stmt::new(sql, args)
                 })
                 .collect();
             return direct.write_batch(statements).await;

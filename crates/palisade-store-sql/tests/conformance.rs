@@ -6,12 +6,20 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use jiff::civil::{Date, date};
 use jiff::{SignedDuration, Timestamp};
 use palisade_core::tenant::*;
 use palisade_core::user::ApiToken;
-use palisade_core::{ClientId, RequestId, Role, SessionId, TokenId, UserId};
+use palisade_core::{
+    ClientId, EnvironmentId, FindingId, RequestId, Role, SessionId, SnapshotId, TokenId, UserId,
+};
+use palisade_fleet::priority::band;
+use palisade_fleet::{
+    EventKind, Finding, FindingChanges, FindingEvent, FindingState, KevInfo, Package, Triage, diff,
+};
 use palisade_store::*;
 use palisade_store_sql::SqlStore;
+use palisade_vulns::{Ecosystem, PackageKey, SeverityLevel};
 
 type Scenario = fn(SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -527,6 +535,1139 @@ fn request_records(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     })
 }
 
+fn at_mins(mins: i64) -> Timestamp {
+    now() + SignedDuration::from_mins(mins)
+}
+
+fn at_days(days: i64) -> Timestamp {
+    now() + SignedDuration::from_hours(24 * days)
+}
+
+/// The UTC day of `now()`.
+fn day0() -> Date {
+    date(2026, 11, 23)
+}
+
+async fn environment(s: &SqlStore, site: &Site, kind: EnvironmentKind, name: &str) -> Environment {
+    s.create_environment(
+        &NewEnvironment {
+            site_id: site.id,
+            kind,
+            name: name.into(),
+            url: None,
+            position: None,
+        },
+        now(),
+    )
+    .await
+    .expect("create environment")
+}
+
+fn pkg(ecosystem: Ecosystem, qualifier: &str, name: &str, version: &str, dev: bool) -> Package {
+    Package {
+        key: PackageKey::new(ecosystem, qualifier, name),
+        version: version.into(),
+        dev,
+    }
+}
+
+fn sorted(mut v: Vec<Package>) -> Vec<Package> {
+    v.sort();
+    v
+}
+
+/// An upload of `new` whose changes are computed against `old`, as the inventory service does.
+fn upload(
+    env: EnvironmentId,
+    previous: Option<SnapshotId>,
+    old: &[Package],
+    new: &[Package],
+    taken_at: Timestamp,
+) -> NewSnapshot {
+    NewSnapshot {
+        id: SnapshotId::new(),
+        environment_id: env,
+        taken_at,
+        actor: Some(UserId::new()),
+        previous,
+        sources: vec![SnapshotSource {
+            file: "composer.lock".into(),
+            format: "composer".into(),
+            packages: new.len() as u32,
+        }],
+        packages: new.to_vec(),
+        changes: diff(old, new),
+        unevaluable: vec![],
+    }
+}
+
+fn fleet_snapshots(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let live = environment(&s, &shop, EnvironmentKind::Live, "live").await;
+        let staging = environment(&s, &shop, EnvironmentKind::Staging, "staging").await;
+        let twig = |v: &str| pkg(Ecosystem::Packagist, "", "twig/twig", v, false);
+        let twig_key = twig("").key;
+        assert_eq!(s.latest_snapshot(live.id).await.expect("latest"), None);
+
+        let v1 = vec![
+            twig("3.4.0"),
+            pkg(Ecosystem::Packagist, "", "phpunit/phpunit", "9.5.0", true),
+            pkg(
+                Ecosystem::Debian,
+                "bookworm",
+                "openssl",
+                "3.0.11-1~deb12u1",
+                false,
+            ),
+        ];
+        let mut first = upload(live.id, None, &[], &v1, at_mins(0));
+        first.unevaluable = vec!["requirements.txt: django>=4 — not pinned".into()];
+        let sum1 = s.save_snapshot(&first).await.expect("first upload");
+        assert_eq!(
+            (
+                sum1.packages,
+                sum1.dev_packages,
+                sum1.added,
+                sum1.removed,
+                sum1.changed
+            ),
+            (3, 1, 3, 0, 0)
+        );
+        assert_eq!(
+            (sum1.site_id, sum1.client_id, sum1.unevaluable),
+            (shop.id, acme.id, 1)
+        );
+        assert_eq!(sum1.sources, first.sources);
+        assert_eq!(
+            s.latest_snapshot(live.id).await.expect("latest"),
+            Some(sum1.clone())
+        );
+        assert_eq!(
+            sorted(s.environment_packages(live.id).await.expect("index")),
+            sorted(v1.clone())
+        );
+
+        // An upgrade, a removal, an addition and a dev flag turning off.
+        let v2 = vec![
+            twig("3.4.3"),
+            pkg(Ecosystem::Packagist, "", "phpunit/phpunit", "9.5.0", false),
+            pkg(Ecosystem::Npm, "", "@babel/core", "7.22.0", true),
+        ];
+        let second = upload(live.id, Some(first.id), &v1, &v2, at_mins(1));
+        let sum2 = s.save_snapshot(&second).await.expect("second upload");
+        assert_eq!((sum2.added, sum2.removed, sum2.changed), (1, 1, 1));
+        assert_eq!(sum2.previous, Some(first.id));
+        assert_eq!(
+            sorted(s.environment_packages(live.id).await.expect("index")),
+            sorted(v2.clone()),
+            "the installations index follows the changes"
+        );
+
+        let on_staging = upload(staging.id, None, &[], &[twig("3.4.0")], at_mins(1));
+        s.save_snapshot(&on_staging).await.expect("staging upload");
+        let mut found = s
+            .installations_of(&[
+                twig_key.clone(),
+                twig_key.clone(),
+                PackageKey::new(Ecosystem::PyPi, "", "absent"),
+            ])
+            .await
+            .expect("installations");
+        found.sort_by(|a, b| a.version.cmp(&b.version));
+        assert_eq!(
+            found,
+            [
+                Installation {
+                    environment_id: staging.id,
+                    key: twig_key.clone(),
+                    version: "3.4.0".into(),
+                    dev: false,
+                },
+                Installation {
+                    environment_id: live.id,
+                    key: twig_key.clone(),
+                    version: "3.4.3".into(),
+                    dev: false,
+                },
+            ]
+        );
+        let openssl = s
+            .installations_of(&[PackageKey::new(Ecosystem::Debian, "bookworm", "openssl")])
+            .await
+            .expect("installations");
+        assert!(
+            openssl.is_empty(),
+            "removed packages leave the index: {openssl:?}"
+        );
+
+        // An upload computed against an older snapshot, or against none, is refused whole.
+        let stale = upload(live.id, Some(first.id), &v1, &[twig("4.0.0")], at_mins(2));
+        let err = s.save_snapshot(&stale).await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+        let blind = upload(live.id, None, &[], &[twig("4.0.0")], at_mins(2));
+        let err = s.save_snapshot(&blind).await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+        assert!(matches!(
+            s.get_snapshot(stale.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            s.latest_snapshot(live.id).await.expect("latest"),
+            Some(sum2.clone())
+        );
+        assert_eq!(
+            sorted(s.environment_packages(live.id).await.expect("index")),
+            sorted(v2.clone()),
+            "a refused upload changes nothing"
+        );
+        let ghost = upload(EnvironmentId::new(), None, &[], &v1, at_mins(2));
+        let err = s.save_snapshot(&ghost).await;
+        assert!(matches!(err, Err(StoreError::NotFound)), "{err:?}");
+
+        // Unchanged re-uploads read back the whole list.
+        let third = upload(live.id, Some(second.id), &v2, &v2, at_mins(3));
+        assert!(third.changes.is_empty());
+        s.save_snapshot(&third).await.expect("third upload");
+        let fourth = upload(live.id, Some(third.id), &v2, &v2, at_mins(4));
+        let sum4 = s.save_snapshot(&fourth).await.expect("fourth upload");
+        assert_eq!(
+            (sum4.packages, sum4.added, sum4.removed, sum4.changed),
+            (3, 0, 0, 0)
+        );
+        let got = s.get_snapshot(fourth.id).await.expect("fourth");
+        assert_eq!(got.summary, sum4);
+        assert_eq!(got.packages, v2);
+        assert!(got.changes.is_empty());
+        let got = s.get_snapshot(first.id).await.expect("first");
+        assert_eq!(
+            (got.packages, got.changes, got.unevaluable),
+            (v1.clone(), first.changes.clone(), first.unevaluable.clone())
+        );
+        assert_eq!(
+            s.get_snapshot(second.id).await.expect("second").changes,
+            second.changes
+        );
+
+        // Newest first, paged by ID.
+        let page = s.list_snapshots(live.id, None, 3).await.expect("page 1");
+        assert_eq!(
+            page.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+            [fourth.id, third.id, second.id]
+        );
+        let after: SnapshotId = page.next_after.expect("more").parse().expect("snapshot id");
+        let page = s
+            .list_snapshots(live.id, Some(after), 3)
+            .await
+            .expect("page 2");
+        assert_eq!(
+            page.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+            [first.id]
+        );
+        assert_eq!(page.next_after, None);
+
+        let dev = environment(&s, &shop, EnvironmentKind::Dev, "dev").await;
+        let mut facts = s
+            .environment_facts(&[live.id, staging.id, dev.id, EnvironmentId::new(), live.id])
+            .await
+            .expect("facts");
+        facts.sort_by(|a, b| a.environment_name.cmp(&b.environment_name));
+        let summary: Vec<_> = facts
+            .iter()
+            .map(|f| {
+                (
+                    f.environment_name.as_str(),
+                    f.facts.id,
+                    f.facts.kind,
+                    f.facts.tier,
+                    f.facts.inventory_at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("dev", dev.id, EnvironmentKind::Dev, SlaTier::Premium, None),
+                (
+                    "live",
+                    live.id,
+                    EnvironmentKind::Live,
+                    SlaTier::Premium,
+                    Some(at_mins(4))
+                ),
+                (
+                    "staging",
+                    staging.id,
+                    EnvironmentKind::Staging,
+                    SlaTier::Premium,
+                    Some(at_mins(1))
+                ),
+            ]
+        );
+        assert!(facts.iter().all(|f| f.facts.client_id == acme.id
+            && f.facts.site_id == shop.id
+            && f.site_name == "shop"
+            && f.client_name == "Acme"));
+    })
+}
+
+fn fleet_installed_versions(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let a = environment(&s, &shop, EnvironmentKind::Live, "a").await;
+        let b = environment(&s, &shop, EnvironmentKind::Staging, "b").await;
+        let in_a = vec![
+            pkg(Ecosystem::Npm, "", "lodash", "4.17.20", false),
+            pkg(Ecosystem::Npm, "", "lodash", "4.17.21", false),
+            pkg(Ecosystem::Npm, "", "@babel/core", "7.0.0", true),
+            pkg(
+                Ecosystem::Debian,
+                "bookworm",
+                "openssl",
+                "3.0.11-1~deb12u1",
+                false,
+            ),
+        ];
+        let in_b = vec![
+            pkg(Ecosystem::Npm, "", "lodash", "4.17.21", false),
+            pkg(
+                Ecosystem::Debian,
+                "bullseye",
+                "openssl",
+                "1.1.1w-0+deb11u1",
+                false,
+            ),
+            pkg(Ecosystem::PyPi, "", "Django", "4.2.0", false),
+            pkg(Ecosystem::CratesIo, "", "serde", "1.0.0", false),
+            pkg(
+                Ecosystem::Packagist,
+                "https://packages.drupal.org/8",
+                "drupal/core",
+                "10.1.0",
+                false,
+            ),
+        ];
+        for (env, list) in [(a.id, &in_a), (b.id, &in_b)] {
+            s.save_snapshot(&upload(env, None, &[], list, now()))
+                .await
+                .expect("upload");
+        }
+        // Key order is the stored columns' byte order: ecosystem (OSV name), qualifier, name, version.
+        let mut expected: Vec<(String, String, String, String)> = in_a
+            .iter()
+            .chain(&in_b)
+            .map(|p| {
+                (
+                    p.key.ecosystem.osv_name().to_owned(),
+                    p.key.qualifier.clone(),
+                    p.key.name.clone(),
+                    p.version.clone(),
+                )
+            })
+            .collect();
+        expected.sort();
+        expected.dedup();
+        assert_eq!(expected.len(), 8, "lodash 4.17.21 is listed once");
+
+        let mut seen = Vec::new();
+        let mut after: Option<(PackageKey, String)> = None;
+        let mut pages = 0;
+        loop {
+            let page = s.installed_versions(after.as_ref(), 3).await.expect("page");
+            pages += 1;
+            assert!(page.len() <= 3);
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            seen.extend(page);
+            after = Some(last);
+        }
+        assert_eq!(pages, 4, "pages of 3, 3 and 2, then an empty one");
+        let seen: Vec<(String, String, String, String)> = seen
+            .into_iter()
+            .map(|(k, v)| (k.ecosystem.osv_name().to_owned(), k.qualifier, k.name, v))
+            .collect();
+        assert_eq!(seen, expected);
+        let drupal = s
+            .installations_of(&[PackageKey::new(
+                Ecosystem::Packagist,
+                "https://packages.drupal.org/8",
+                "drupal/core",
+            )])
+            .await
+            .expect("installations");
+        assert_eq!(
+            drupal
+                .iter()
+                .map(|i| (i.environment_id, i.key.qualifier.as_str()))
+                .collect::<Vec<_>>(),
+            [(b.id, "https://packages.drupal.org/8")],
+            "a qualifier with slashes survives the round trip"
+        );
+    })
+}
+
+fn new_finding(
+    env: &Environment,
+    key: &PackageKey,
+    group: &str,
+    state: FindingState,
+    priority: i32,
+) -> Finding {
+    Finding {
+        id: FindingId::new(),
+        client_id: env.client_id,
+        site_id: env.site_id,
+        environment_id: env.id,
+        environment_kind: env.kind,
+        package: key.clone(),
+        version: "1.0.0".into(),
+        dev: false,
+        alias_group: group.into(),
+        advisories: vec![format!("GHSA-{group}")],
+        aliases: vec![group.into()],
+        title: format!("{group} in {}", key.name),
+        severity: SeverityLevel::High,
+        cvss: Some(7.5),
+        kev: None,
+        epss: None,
+        fixed_versions: vec!["1.0.1".into()],
+        malicious: false,
+        state,
+        state_before_inactive: None,
+        justification: None,
+        risk_accepted_until: None,
+        risk_request: None,
+        priority,
+        reasons: vec![],
+        detected_at: now(),
+        fix_available_at: Some(now()),
+        due_at: None,
+        fixed_at: None,
+        updated_at: now(),
+    }
+}
+
+fn detected(f: &Finding) -> FindingEvent {
+    FindingEvent::new(f, f.detected_at, None, EventKind::Detected, None, "matched")
+}
+
+fn daily(rows: &[(Date, i64, i64)]) -> Vec<DailyFindings> {
+    rows.iter()
+        .map(|&(day, opened, closed)| DailyFindings {
+            day,
+            opened,
+            closed,
+        })
+        .collect()
+}
+
+fn fleet_findings_lifecycle(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let beta = client(&s, "Beta").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let blog = site(&s, beta.id, "blog").await;
+        let acme_live = environment(&s, &shop, EnvironmentKind::Live, "live").await;
+        let acme_staging = environment(&s, &shop, EnvironmentKind::Staging, "staging").await;
+        let beta_live = environment(&s, &blog, EnvironmentKind::Live, "live").await;
+        let twig = PackageKey::new(Ecosystem::Packagist, "", "twig/twig");
+        let guzzle = PackageKey::new(Ecosystem::Packagist, "", "guzzlehttp/guzzle");
+
+        let f1 = new_finding(&acme_live, &twig, "CVE-2022-39261", FindingState::New, 400);
+        let f2 = new_finding(
+            &acme_staging,
+            &twig,
+            "CVE-2022-39261",
+            FindingState::New,
+            300,
+        );
+        let mut f3 = new_finding(
+            &beta_live,
+            &guzzle,
+            "CVE-2022-31090",
+            FindingState::Affected,
+            650,
+        );
+        f3.kev = Some(KevInfo {
+            cve: "CVE-2022-31090".into(),
+            date_added: date(2026, 1, 2),
+            due_date: Some(date(2026, 1, 23)),
+            ransomware: false,
+        });
+        f3.due_at = Some(at_days(7));
+        let f4 = new_finding(
+            &beta_live,
+            &guzzle,
+            "CVE-2022-31091",
+            FindingState::Inactive,
+            100,
+        );
+        let created = vec![f1.clone(), f2.clone(), f3.clone(), f4.clone()];
+        let events: Vec<FindingEvent> = created.iter().map(detected).collect();
+        s.apply_finding_changes(&FindingChanges {
+            created,
+            updated: vec![],
+            events: events.clone(),
+        })
+        .await
+        .expect("apply created");
+        for f in [&f1, &f2, &f3, &f4] {
+            assert_eq!(&s.get_finding(f.id).await.expect("get"), f);
+        }
+        assert_eq!(
+            s.finding_events(f1.id).await.expect("events"),
+            [events[0].clone()]
+        );
+        assert!(matches!(
+            s.get_finding(FindingId::new()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            s.findings_daily(None, day0()).await.expect("daily"),
+            daily(&[(day0(), 3, 0)]),
+            "findings created open count as opened; one created inactive does not"
+        );
+
+        // A day later: f1 fixed, f2 re-scored (no event), f4 active again.
+        let later = at_days(1);
+        let mut g1 = f1.clone();
+        g1.state = FindingState::Fixed;
+        g1.fixed_at = Some(later);
+        g1.updated_at = later;
+        let e1 = FindingEvent::new(
+            &g1,
+            later,
+            None,
+            EventKind::Fixed,
+            Some(FindingState::New),
+            "3.4.3 installed",
+        );
+        let mut g2_first = f2.clone();
+        g2_first.priority = 310;
+        let mut g2 = f2.clone();
+        g2.priority = 350;
+        g2.updated_at = later;
+        let mut g4 = f4.clone();
+        g4.state = FindingState::New;
+        g4.updated_at = later;
+        let e4 = FindingEvent::new(
+            &g4,
+            later,
+            None,
+            EventKind::Reactivated,
+            Some(FindingState::Inactive),
+            "the advisory affects 1.0.0 again",
+        );
+        s.apply_finding_changes(&FindingChanges {
+            created: vec![],
+            updated: vec![g1.clone(), g2_first, g2.clone(), g4.clone()],
+            events: vec![e1.clone(), e4.clone()],
+        })
+        .await
+        .expect("apply updates");
+        assert_eq!(s.get_finding(f1.id).await.expect("g1"), g1);
+        assert_eq!(
+            s.get_finding(f2.id).await.expect("g2"),
+            g2,
+            "the last version of a finding wins"
+        );
+        assert_eq!(s.get_finding(f4.id).await.expect("g4"), g4);
+        assert_eq!(
+            s.finding_events(f1.id).await.expect("events"),
+            [events[0].clone(), e1.clone()],
+            "history oldest first"
+        );
+        let day1 = date(2026, 11, 24);
+        assert_eq!(
+            s.findings_daily(None, day0()).await.expect("daily"),
+            daily(&[(day0(), 3, 0), (day1, 1, 1)])
+        );
+        assert_eq!(
+            s.findings_daily(Some(acme.id), day0())
+                .await
+                .expect("daily"),
+            daily(&[(day0(), 2, 0), (day1, 0, 1)])
+        );
+        assert_eq!(
+            s.findings_daily(Some(beta.id), day1).await.expect("daily"),
+            daily(&[(day1, 1, 0)])
+        );
+
+        // A finding's identity is unique: a second one for the same thing is refused whole.
+        let mut twin = new_finding(&acme_live, &twig, "CVE-2022-39261", FindingState::New, 1);
+        twin.detected_at = later;
+        let err = s
+            .apply_finding_changes(&FindingChanges {
+                created: vec![twin.clone()],
+                updated: vec![],
+                events: vec![detected(&twin)],
+            })
+            .await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+        assert!(matches!(
+            s.get_finding(twin.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            s.findings_daily(None, day1).await.expect("daily"),
+            daily(&[(day1, 1, 1)]),
+            "a refused batch counts nothing"
+        );
+
+        let mut of_twig = s
+            .findings_of(std::slice::from_ref(&twig), None)
+            .await
+            .expect("findings of");
+        of_twig.sort_by_key(|f| f.id);
+        assert_eq!(of_twig, [g1.clone(), g2.clone()]);
+        let of_beta = s
+            .findings_of(&[twig.clone(), guzzle.clone()], Some(&[beta_live.id]))
+            .await
+            .expect("findings of");
+        assert_eq!(
+            of_beta.iter().map(|f| f.id).collect::<Vec<_>>(),
+            [f3.id, f4.id]
+        );
+        assert!(
+            s.findings_of(std::slice::from_ref(&twig), Some(&[]))
+                .await
+                .expect("none")
+                .is_empty()
+        );
+
+        // Triage: a stale view is refused, a fresh one is stored with its event.
+        let (alice, bob) = (UserId::new(), UserId::new());
+        let mut t2 = g2.clone();
+        let ev = t2
+            .triage(
+                &Triage::Affected,
+                alice,
+                "reachable from the shop's templates",
+                at_days(2),
+            )
+            .expect("triage");
+        let err = s.save_triage(&t2, &ev, f2.updated_at).await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+        assert_eq!(s.get_finding(f2.id).await.expect("unchanged"), g2);
+        s.save_triage(&t2, &ev, g2.updated_at)
+            .await
+            .expect("triage saved");
+        assert_eq!(s.get_finding(f2.id).await.expect("triaged"), t2);
+        assert_eq!(
+            s.finding_events(f2.id).await.expect("events"),
+            [events[1].clone(), ev.clone()]
+        );
+        let err = s.save_triage(&t2, &ev, g2.updated_at).await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+        let mut ghost = new_finding(&acme_live, &guzzle, "CVE-X", FindingState::New, 1);
+        let gev = ghost
+            .triage(&Triage::Affected, alice, "x", at_days(2))
+            .expect("triage");
+        let err = s.save_triage(&ghost, &gev, now()).await;
+        assert!(matches!(err, Err(StoreError::NotFound)), "{err:?}");
+
+        // Closing by triage counts as closed that day.
+        let mut t3 = f3.clone();
+        let ev3 = t3
+            .triage(
+                &Triage::NotAffected {
+                    justification: palisade_fleet::Justification::VulnerableCodeNotInExecutePath,
+                },
+                bob,
+                "the client never sends requests through guzzle",
+                at_days(2),
+            )
+            .expect("triage");
+        s.save_triage(&t3, &ev3, f3.updated_at)
+            .await
+            .expect("triage saved");
+        assert_eq!(
+            s.findings_daily(Some(beta.id), date(2026, 11, 25))
+                .await
+                .expect("daily"),
+            daily(&[(date(2026, 11, 25), 0, 1)])
+        );
+
+        // A risk acceptance, approved by a second person, expires at its date.
+        let until = at_days(30);
+        let seen = t2.updated_at;
+        let req = t2
+            .triage(
+                &Triage::RequestRiskAcceptance { until },
+                alice,
+                "vendor patch next month",
+                at_days(3),
+            )
+            .expect("request");
+        s.save_triage(&t2, &req, seen).await.expect("request saved");
+        let seen = t2.updated_at;
+        let ok = t2
+            .triage(&Triage::ApproveRiskAcceptance, bob, "agreed", at_days(4))
+            .expect("approve");
+        s.save_triage(&t2, &ok, seen).await.expect("approval saved");
+        assert_eq!(
+            s.get_finding(f2.id).await.expect("accepted").state,
+            FindingState::RiskAccepted
+        );
+        assert!(
+            s.expired_risk_acceptances(until - SignedDuration::from_secs(1))
+                .await
+                .expect("none yet")
+                .is_empty()
+        );
+        assert_eq!(
+            s.expired_risk_acceptances(until).await.expect("expired"),
+            [t2.clone()]
+        );
+        assert_eq!(
+            s.findings_daily(Some(acme.id), date(2026, 11, 27))
+                .await
+                .expect("daily"),
+            daily(&[(date(2026, 11, 27), 0, 1)]),
+            "an approved acceptance closes the finding"
+        );
+
+        assert_eq!(s.fleet_state("advisory-log").await.expect("state"), None);
+        s.set_fleet_state("advisory-log", "41").await.expect("set");
+        s.set_fleet_state("advisory-log", "42")
+            .await
+            .expect("set again");
+        s.set_fleet_state("other", "x").await.expect("set other");
+        assert_eq!(
+            s.fleet_state("advisory-log")
+                .await
+                .expect("state")
+                .as_deref(),
+            Some("42")
+        );
+    })
+}
+
+fn fleet_finding_lists(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let beta = client(&s, "Beta").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let portal = site(&s, acme.id, "portal").await;
+        let blog = site(&s, beta.id, "blog").await;
+        let acme_live = environment(&s, &shop, EnvironmentKind::Live, "live").await;
+        let portal_dev = environment(&s, &portal, EnvironmentKind::Dev, "dev").await;
+        let beta_live = environment(&s, &blog, EnvironmentKind::Live, "live").await;
+        let twig = PackageKey::new(Ecosystem::Packagist, "", "twig/twig");
+        let lodash = PackageKey::new(Ecosystem::Npm, "", "lodash");
+
+        let mut all = Vec::new();
+        // Seven at one priority, so pages must split ties without losing or repeating any.
+        for i in 0..7 {
+            all.push(new_finding(
+                &acme_live,
+                &twig,
+                &format!("TIE-{i}"),
+                FindingState::New,
+                300,
+            ));
+        }
+        for i in 0..2 {
+            let mut f = new_finding(
+                &acme_live,
+                &lodash,
+                &format!("KEV-{i}"),
+                FindingState::Affected,
+                650,
+            );
+            f.kev = Some(KevInfo {
+                cve: format!("CVE-2021-{i}"),
+                date_added: date(2026, 1, 2),
+                due_date: None,
+                ransomware: true,
+            });
+            all.push(f);
+        }
+        all[0].due_at = Some(now() - SignedDuration::from_hours(1));
+        all[7].due_at = Some(now());
+        all[8].due_at = Some(now() + SignedDuration::from_hours(1));
+        for i in 0..3 {
+            all.push(new_finding(
+                &portal_dev,
+                &lodash,
+                &format!("DEV-{i}"),
+                FindingState::New,
+                210,
+            ));
+        }
+        all.push(new_finding(
+            &beta_live,
+            &twig,
+            "B-1",
+            FindingState::Affected,
+            400,
+        ));
+        all.push(new_finding(
+            &beta_live,
+            &twig,
+            "B-2",
+            FindingState::New,
+            400,
+        ));
+        all.push(new_finding(
+            &beta_live,
+            &twig,
+            "B-3",
+            FindingState::New,
+            100,
+        ));
+        all.push(new_finding(
+            &beta_live,
+            &twig,
+            "B-FIXED",
+            FindingState::Fixed,
+            999,
+        ));
+        let mut accepted = new_finding(
+            &beta_live,
+            &lodash,
+            "B-RISK",
+            FindingState::RiskAccepted,
+            500,
+        );
+        accepted.risk_accepted_until = Some(at_days(10));
+        all.push(accepted);
+        s.apply_finding_changes(&FindingChanges {
+            created: all.clone(),
+            updated: vec![],
+            events: vec![],
+        })
+        .await
+        .expect("apply");
+
+        let rank = |mut v: Vec<Finding>| {
+            v.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
+            v.into_iter().map(|f| f.id).collect::<Vec<_>>()
+        };
+        let expect = |pred: &dyn Fn(&Finding) -> bool| {
+            rank(all.iter().filter(|f| pred(f)).cloned().collect())
+        };
+        let walk = |q: FindingQuery| {
+            let s = s.clone();
+            async move {
+                let mut q = q;
+                let mut ids = Vec::new();
+                let mut pages = 0;
+                loop {
+                    let p = s.list_findings(&q).await.expect("page");
+                    pages += 1;
+                    ids.extend(p.items.iter().map(|f| f.id));
+                    match p.next_after {
+                        Some(a) => q.after = Some(a),
+                        None => break,
+                    }
+                }
+                (ids, pages)
+            }
+        };
+
+        let open = expect(&|f| f.state.is_open());
+        assert_eq!(open.len(), 15);
+        let (ids, pages) = walk(FindingQuery {
+            limit: 3,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids, open, "every open finding once, by priority then id");
+        assert_eq!(pages, 5);
+        let first = s
+            .list_findings(&FindingQuery {
+                limit: 4,
+                ..Default::default()
+            })
+            .await
+            .expect("first page");
+        assert_eq!(
+            first.items.iter().map(|f| f.priority).collect::<Vec<_>>(),
+            [650, 650, 400, 400]
+        );
+        let (ids, _) = walk(FindingQuery::default()).await;
+        assert_eq!(ids, open, "limit 0 is the default page size");
+
+        let (ids, _) = walk(FindingQuery {
+            client: Some(acme.id),
+            limit: 2,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            ids,
+            expect(&|f| f.state.is_open() && f.client_id == acme.id)
+        );
+        let (ids, _) = walk(FindingQuery {
+            site: Some(portal.id),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids, expect(&|f| f.site_id == portal.id));
+        let (ids, _) = walk(FindingQuery {
+            environment: Some(beta_live.id),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            ids,
+            expect(&|f| f.state.is_open() && f.environment_id == beta_live.id)
+        );
+        let (ids, _) = walk(FindingQuery {
+            alias_groups: vec!["TIE-1".into(), "TIE-3".into(), "B-FIXED".into()],
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            ids,
+            expect(&|f| ["TIE-1", "TIE-3"].contains(&f.alias_group.as_str()))
+        );
+        let (ids, _) = walk(FindingQuery {
+            package: Some(lodash.clone()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids, expect(&|f| f.state.is_open() && f.package == lodash));
+        let (ids, _) = walk(FindingQuery {
+            kev_only: true,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids, expect(&|f| f.kev.is_some()));
+        let (ids, _) = walk(FindingQuery {
+            states: vec![FindingState::Fixed, FindingState::RiskAccepted],
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids, expect(&|f| !f.state.is_open()));
+        let (ids, _) = walk(FindingQuery {
+            states: vec![FindingState::Affected],
+            client: Some(beta.id),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            ids,
+            expect(&|f| f.state == FindingState::Affected && f.client_id == beta.id)
+        );
+        let (ids, _) = walk(FindingQuery {
+            due_before: Some(now() + SignedDuration::from_mins(1)),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            ids,
+            [all[7].id, all[0].id],
+            "deadline before the time given"
+        );
+
+        for bad in [
+            "garbage",
+            "300:not-an-id",
+            "high:0190b5c4-0000-7000-8000-000000000000",
+        ] {
+            let err = s
+                .list_findings(&FindingQuery {
+                    after: Some(bad.into()),
+                    ..Default::default()
+                })
+                .await;
+            assert!(
+                matches!(err, Err(StoreError::Invalid(ref f)) if f.field == "after"),
+                "{bad}: {err:?}"
+            );
+        }
+
+        let summary = s.findings_summary(None, now()).await.expect("summary");
+        assert_eq!((summary.open, summary.kev, summary.breached), (15, 2, 2));
+        let mut bands: Vec<(String, u64)> = ["urgent", "high", "medium", "low"]
+            .into_iter()
+            .map(|b| (b.to_owned(), 0))
+            .collect();
+        for f in all.iter().filter(|f| f.state.is_open()) {
+            if let Some((_, n)) = bands.iter_mut().find(|(b, _)| b == band(f.priority)) {
+                *n += 1;
+            }
+        }
+        assert_eq!(summary.by_band, bands);
+        assert_eq!(
+            summary.by_band,
+            [
+                ("urgent".into(), 2),
+                ("high".into(), 2),
+                ("medium".into(), 10),
+                ("low".into(), 1)
+            ]
+        );
+        let state_count = |st: FindingState| {
+            summary
+                .by_state
+                .iter()
+                .find(|(s, _)| *s == st)
+                .map(|(_, n)| *n)
+        };
+        assert_eq!(summary.by_state.len(), FindingState::ALL.len());
+        assert_eq!(state_count(FindingState::New), Some(12));
+        assert_eq!(state_count(FindingState::Affected), Some(3));
+        assert_eq!(state_count(FindingState::Fixed), Some(1));
+        assert_eq!(state_count(FindingState::RiskAccepted), Some(1));
+        assert_eq!(state_count(FindingState::Verified), Some(0));
+        assert_eq!(
+            summary.by_client,
+            [
+                ClientFindings {
+                    client_id: acme.id,
+                    client_name: "Acme".into(),
+                    open: 12,
+                    kev: 2,
+                    breached: 2,
+                    top_priority: 650,
+                },
+                ClientFindings {
+                    client_id: beta.id,
+                    client_name: "Beta".into(),
+                    open: 3,
+                    kev: 0,
+                    breached: 0,
+                    top_priority: 400,
+                },
+            ]
+        );
+        let beta_only = s
+            .findings_summary(Some(beta.id), now())
+            .await
+            .expect("summary");
+        assert_eq!(
+            (beta_only.open, beta_only.kev, beta_only.breached),
+            (3, 0, 0)
+        );
+        assert_eq!(beta_only.by_client.len(), 1);
+        assert_eq!(
+            beta_only.by_state.iter().map(|(_, n)| n).sum::<u64>(),
+            5,
+            "every state of the client's findings"
+        );
+        assert_eq!(
+            s.expired_risk_acceptances(at_days(10))
+                .await
+                .expect("expired")
+                .len(),
+            1
+        );
+    })
+}
+
+/// Batches larger than one multi-row statement: every chunk lands, in one transaction.
+fn fleet_large_batches(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let live = environment(&s, &shop, EnvironmentKind::Live, "live").await;
+        let many: Vec<Package> = (0..1_201)
+            .map(|i| {
+                pkg(
+                    Ecosystem::Npm,
+                    "",
+                    &format!("pkg-{i:04}"),
+                    "1.0.0",
+                    i % 2 == 0,
+                )
+            })
+            .collect();
+        let first = upload(live.id, None, &[], &many, at_mins(0));
+        s.save_snapshot(&first).await.expect("big upload");
+        assert_eq!(
+            s.environment_packages(live.id).await.expect("index").len(),
+            1_201
+        );
+        let upgraded: Vec<Package> = many
+            .iter()
+            .map(|p| Package {
+                version: "1.0.1".into(),
+                ..p.clone()
+            })
+            .collect();
+        let second = upload(live.id, Some(first.id), &many, &upgraded, at_mins(1));
+        s.save_snapshot(&second).await.expect("big upgrade");
+        assert_eq!(
+            sorted(s.environment_packages(live.id).await.expect("index")),
+            sorted(upgraded.clone())
+        );
+        let third = upload(live.id, Some(second.id), &upgraded, &[], at_mins(2));
+        let sum = s.save_snapshot(&third).await.expect("everything removed");
+        assert_eq!((sum.packages, sum.removed), (0, 1_201));
+        assert!(
+            s.environment_packages(live.id)
+                .await
+                .expect("index")
+                .is_empty()
+        );
+
+        let created: Vec<Finding> = (0..1_201)
+            .map(|i| {
+                let key = PackageKey::new(Ecosystem::Npm, "", &format!("pkg-{i:04}"));
+                new_finding(&live, &key, "CVE-2024-0001", FindingState::New, i % 7)
+            })
+            .collect();
+        let events: Vec<FindingEvent> = created.iter().map(detected).collect();
+        s.apply_finding_changes(&FindingChanges {
+            created: created.clone(),
+            updated: vec![],
+            events,
+        })
+        .await
+        .expect("big batch");
+        let closed: Vec<Finding> = created
+            .iter()
+            .map(|f| Finding {
+                state: FindingState::Fixed,
+                updated_at: at_days(1),
+                ..f.clone()
+            })
+            .collect();
+        let events: Vec<FindingEvent> = closed
+            .iter()
+            .map(|f| {
+                FindingEvent::new(
+                    f,
+                    at_days(1),
+                    None,
+                    EventKind::Fixed,
+                    Some(FindingState::New),
+                    "upgraded",
+                )
+            })
+            .collect();
+        s.apply_finding_changes(&FindingChanges {
+            created: vec![],
+            updated: closed.clone(),
+            events,
+        })
+        .await
+        .expect("big update");
+        let summary = s.findings_summary(None, now()).await.expect("summary");
+        assert_eq!(summary.open, 0);
+        assert_eq!(
+            summary
+                .by_state
+                .iter()
+                .find(|(st, _)| *st == FindingState::Fixed),
+            Some(&(FindingState::Fixed, 1_201))
+        );
+        assert_eq!(
+            s.findings_daily(None, day0()).await.expect("daily"),
+            daily(&[(day0(), 1_201, 0), (date(2026, 11, 24), 0, 1_201)])
+        );
+        let last = closed.last().expect("findings");
+        assert_eq!(&s.get_finding(last.id).await.expect("last"), last);
+        assert_eq!(s.finding_events(last.id).await.expect("events").len(), 2);
+    })
+}
+
 #[tokio::test]
 async fn conformance_spine() {
     on_every_backend("tenant spine", spine).await;
@@ -554,4 +1695,33 @@ async fn conformance_accounts() {
 #[tokio::test]
 async fn conformance_request_records() {
     on_every_backend("request records", request_records).await;
+}
+
+#[tokio::test]
+async fn conformance_fleet_snapshots() {
+    on_every_backend("inventory snapshots and installations", fleet_snapshots).await;
+}
+
+#[tokio::test]
+async fn conformance_fleet_installed_versions() {
+    on_every_backend("installed versions in key order", fleet_installed_versions).await;
+}
+
+#[tokio::test]
+async fn conformance_fleet_findings_lifecycle() {
+    on_every_backend(
+        "findings, events, triage, daily counts",
+        fleet_findings_lifecycle,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn conformance_fleet_finding_lists() {
+    on_every_backend("finding lists, paging and summary", fleet_finding_lists).await;
+}
+
+#[tokio::test]
+async fn conformance_fleet_large_batches() {
+    on_every_backend("batches larger than one statement", fleet_large_batches).await;
 }

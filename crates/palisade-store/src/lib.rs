@@ -18,6 +18,10 @@ use palisade_core::{
 };
 use serde::Serialize;
 
+pub mod fleet;
+
+pub use fleet::*;
+
 /// Largest page a list call returns, whatever the caller asks for.
 pub const MAX_PAGE_SIZE: u32 = 500;
 /// Page size when the caller names none.
@@ -139,7 +143,7 @@ pub struct RequestRecord {
 
 /// Palisade's storage. Implementations must behave identically; the conformance suite checks it.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: FleetStore + Send + Sync + std::fmt::Debug {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 

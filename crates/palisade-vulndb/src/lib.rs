@@ -97,6 +97,17 @@ pub struct UpsertStats {
     pub unchanged: u64,
 }
 
+/// A stretch of the change log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChangeBatch {
+    /// The packages named by changed advisories, each once.
+    pub keys: Vec<PackageKey>,
+    /// KEV or EPSS data was replaced: every finding's priority may have changed.
+    pub everything: bool,
+    /// The sequence number to continue after.
+    pub last: i64,
+}
+
 /// The advisory store.
 pub struct VulnDb {
     conn: Connection,
@@ -369,6 +380,8 @@ impl VulnDb {
         // Owned, so it outlives the borrow of the connection below; built once per batch
         // because loading the dictionary is the expensive part.
         let (tag, mut compressor) = self.compressor().map_err(io)?;
+        let dict = self.dict.clone();
+        let db_path = self.path.clone();
         let tx = self.conn.transaction().map_err(to_err)?;
         let mut stats = UpsertStats::default();
         {
@@ -404,6 +417,12 @@ impl VulnDb {
             let mut add_alias = tx
                 .prepare_cached("INSERT INTO aliases (a, b, advisory) VALUES (?1, ?2, ?3)")
                 .map_err(to_err)?;
+            let mut old_body = tx
+                .prepare_cached("SELECT body FROM advisories WHERE rowid = ?1")
+                .map_err(to_err)?;
+            let mut log = tx
+                .prepare_cached("INSERT INTO changes (package) VALUES (?1)")
+                .map_err(to_err)?;
             for adv in batch {
                 let json = serde_json::to_vec(adv).map_err(|e| DbError::Corrupt {
                     path: path.clone(),
@@ -421,6 +440,30 @@ impl VulnDb {
                 {
                     stats.unchanged += 1;
                     continue;
+                }
+                // The packages the record named before and names now: their installations are
+                // what the server's matcher must re-evaluate.
+                let mut touched: std::collections::BTreeSet<&PackageKey> =
+                    adv.affected.iter().map(|a| &a.package).collect();
+                let old_packages = match &existing {
+                    Some((rowid, _)) => {
+                        let body: Vec<u8> =
+                            old_body.query_row([rowid], |r| r.get(0)).map_err(to_err)?;
+                        decode_body(dict.as_deref(), &db_path, &body, &adv.id)?
+                            .affected
+                            .into_iter()
+                            .map(|a| a.package)
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
+                touched.extend(old_packages.iter());
+                for key in touched {
+                    let json = serde_json::to_string(key).map_err(|e| DbError::Corrupt {
+                        path: path.clone(),
+                        message: format!("{}: cannot encode: {e}", adv.id),
+                    })?;
+                    log.execute([json]).map_err(to_err)?;
                 }
                 // Compressed only once it is known to be written: a re-import of an unchanged
                 // feed hashes every record and compresses none.
@@ -518,6 +561,47 @@ impl VulnDb {
         Ok(stats)
     }
 
+    /// This store's generation: it changes when the file is rebuilt, which restarts the change
+    /// log's sequence numbers.
+    pub fn generation(&self) -> Result<String, DbError> {
+        self.run(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    /// The package keys changed after sequence number `after`, at most `limit` log rows.
+    pub fn changes_since(&self, after: i64, limit: u32) -> Result<ChangeBatch, DbError> {
+        let rows: Vec<(i64, Option<String>)> = self.run(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT seq, package FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            s.query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })?;
+        let mut batch = ChangeBatch {
+            last: rows.last().map_or(after, |(seq, _)| *seq),
+            ..ChangeBatch::default()
+        };
+        let mut keys = std::collections::BTreeSet::new();
+        for (seq, package) in rows {
+            match package {
+                None => batch.everything = true,
+                Some(json) => {
+                    let key: PackageKey =
+                        serde_json::from_str(&json).map_err(|e| DbError::Corrupt {
+                            path: self.path.display().to_string(),
+                            message: format!("change log entry {seq}: {e}"),
+                        })?;
+                    keys.insert(key);
+                }
+            }
+        }
+        batch.keys = keys.into_iter().collect();
+        Ok(batch)
+    }
+
     /// Every live (not withdrawn) affected entry for `key`.
     pub fn candidates(&self, key: &PackageKey) -> Result<Vec<Candidate>, DbError> {
         let mut all = self.candidates_many(std::slice::from_ref(key))?;
@@ -559,27 +643,7 @@ impl VulnDb {
     }
 
     fn decode(&self, body: &[u8], what: &str) -> Result<Advisory, DbError> {
-        let corrupt = |message: String| DbError::Corrupt {
-            path: self.path.display().to_string(),
-            message: format!("advisory {what}: {message}"),
-        };
-        let json = match body.split_first() {
-            Some((&BODY_PLAIN, rest)) => zstd::stream::decode_all(rest),
-            Some((&BODY_DICT, rest)) => match &self.dict {
-                Some(d) => zstd::stream::Decoder::with_dictionary(rest, d).and_then(|mut dec| {
-                    let mut out = Vec::new();
-                    std::io::Read::read_to_end(&mut dec, &mut out).map(|_| out)
-                }),
-                None => {
-                    return Err(corrupt(
-                        "compressed with a dictionary the store lacks".into(),
-                    ));
-                }
-            },
-            _ => return Err(corrupt("unknown body encoding".into())),
-        }
-        .map_err(|e| corrupt(e.to_string()))?;
-        serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
+        decode_body(self.dict.as_deref(), &self.path, body, what)
     }
 
     /// Advisories whose id or alias is `id` (any source), withdrawn ones included.
@@ -646,6 +710,7 @@ impl VulnDb {
     pub fn replace_kev(&mut self, entries: &[KevEntry]) -> Result<(), DbError> {
         self.in_transaction(|tx| {
             tx.execute("DELETE FROM kev", [])?;
+            tx.execute("INSERT INTO changes (package) VALUES (NULL)", [])?;
             let mut s = tx.prepare("INSERT OR REPLACE INTO kev (cve, body) VALUES (?1, ?2)")?;
             for e in entries {
                 let body = serde_json::to_string(e)
@@ -664,6 +729,7 @@ impl VulnDb {
     ) -> Result<(), DbError> {
         self.in_transaction(|tx| {
             tx.execute("DELETE FROM epss", [])?;
+            tx.execute("INSERT INTO changes (package) VALUES (NULL)", [])?;
             let mut s = tx.prepare(
                 "INSERT OR REPLACE INTO epss (cve, score, percentile) VALUES (?1, ?2, ?3)",
             )?;
@@ -778,4 +844,35 @@ fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceState> {
         etag: r.get(3)?,
         last_run: ts(r.get(4)?),
     })
+}
+
+/// Decodes a stored advisory body; a free function so that `upsert` can decode old records while
+/// its transaction borrows the connection.
+fn decode_body(
+    dict: Option<&[u8]>,
+    path: &Path,
+    body: &[u8],
+    what: &str,
+) -> Result<Advisory, DbError> {
+    let corrupt = |message: String| DbError::Corrupt {
+        path: path.display().to_string(),
+        message: format!("advisory {what}: {message}"),
+    };
+    let json = match body.split_first() {
+        Some((&BODY_PLAIN, rest)) => zstd::stream::decode_all(rest),
+        Some((&BODY_DICT, rest)) => match dict {
+            Some(d) => zstd::stream::Decoder::with_dictionary(rest, d).and_then(|mut dec| {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut dec, &mut out).map(|_| out)
+            }),
+            None => {
+                return Err(corrupt(
+                    "compressed with a dictionary the store lacks".into(),
+                ));
+            }
+        },
+        _ => return Err(corrupt("unknown body encoding".into())),
+    }
+    .map_err(|e| corrupt(e.to_string()))?;
+    serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-pub const SCHEMA_VERSION: &str = "4";
+pub const SCHEMA_VERSION: &str = "5";
 
 const TABLES: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +45,10 @@ CREATE TABLE aliases (
 CREATE INDEX aliases_a ON aliases (a);
 CREATE INDEX aliases_b ON aliases (b);
 CREATE INDEX aliases_advisory ON aliases (advisory);
+-- The change log the server's matcher follows: one row per package key named (before or after)
+-- by an advisory that was inserted, changed or withdrawn; a NULL package means 're-evaluate
+-- everything' (KEV or EPSS replaced, which changes priorities fleet-wide).
+CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, package TEXT);
 CREATE TABLE kev (cve TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE epss (cve TEXT PRIMARY KEY, score REAL NOT NULL, percentile REAL NOT NULL);
 CREATE TABLE sources (
@@ -80,7 +84,8 @@ pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
         c.execute_batch(
             "DROP TABLE IF EXISTS affected; DROP TABLE IF EXISTS aliases; \
              DROP TABLE IF EXISTS advisories; DROP TABLE IF EXISTS kev; DROP TABLE IF EXISTS epss; \
-             DROP TABLE IF EXISTS sources; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blobs;",
+             DROP TABLE IF EXISTS sources; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS blobs; \
+             DROP TABLE IF EXISTS changes;",
         )?;
     }
     let tx = c.unchecked_transaction()?;
@@ -88,6 +93,15 @@ pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
         [SCHEMA_VERSION],
+    )?;
+    // A new generation tells followers of the change log that its sequence numbers restarted.
+    let generation = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('generation', ?1)",
+        [format!("{generation:x}-{:x}", std::process::id())],
     )?;
     tx.commit()
 }

@@ -73,3 +73,39 @@ fn a_store_from_another_schema_version_is_refused_for_reading() {
     let db = VulnDb::open(dir.path()).unwrap();
     assert_eq!(db.stats().unwrap().advisories.len(), 0);
 }
+
+#[test]
+fn the_change_log_names_the_packages_an_advisory_named_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = VulnDb::open(dir.path()).unwrap();
+    let generation = db.generation().unwrap();
+    let mut a = advisory(1);
+    db.upsert(std::slice::from_ref(&a)).unwrap();
+    let first = db.changes_since(0, 100).unwrap();
+    assert_eq!(first.keys, vec![a.affected[0].package.clone()]);
+    assert!(!first.everything);
+
+    // Unchanged re-import: nothing to re-evaluate.
+    db.upsert(std::slice::from_ref(&a)).unwrap();
+    assert!(db.changes_since(first.last, 100).unwrap().keys.is_empty());
+
+    // Moved to another package: both the old and the new one are named.
+    let old = a.affected[0].package.clone();
+    a.affected[0].package = PackageKey::new(Ecosystem::Npm, "", "gadget");
+    db.upsert(std::slice::from_ref(&a)).unwrap();
+    let moved = db.changes_since(first.last, 100).unwrap();
+    let mut want = vec![old, a.affected[0].package.clone()];
+    want.sort();
+    assert_eq!(moved.keys, want);
+
+    // Withdrawal names the package it no longer affects.
+    a.withdrawn = Some(jiff::Timestamp::UNIX_EPOCH);
+    db.upsert(std::slice::from_ref(&a)).unwrap();
+    let withdrawn = db.changes_since(moved.last, 100).unwrap();
+    assert_eq!(withdrawn.keys, vec![a.affected[0].package.clone()]);
+
+    // New KEV or EPSS data re-ranks everything.
+    db.replace_kev(&[]).unwrap();
+    assert!(db.changes_since(withdrawn.last, 100).unwrap().everything);
+    assert_eq!(db.generation().unwrap(), generation);
+}

@@ -69,10 +69,14 @@ impl Default for WebConfig {
     }
 }
 
+pub use palisade_matcher::{Matcher, Upload};
+
 /// Everything a request handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Inventory intake, matching and who-is-affected, over the same store.
+    pub matcher: palisade_matcher::Matcher,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<WebConfig>,
     pub telemetry: telemetry::Telemetry,
@@ -83,11 +87,17 @@ pub struct AppState {
 impl AppState {
     /// Builds the state and starts the background writer of request records (so it must be called
     /// inside a Tokio runtime).
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
+    pub fn new(
+        matcher: palisade_matcher::Matcher,
+        clock: Arc<dyn Clock>,
+        config: WebConfig,
+    ) -> Self {
+        let store = matcher.store().clone();
         let telemetry = telemetry::Telemetry::start(store.clone());
         let limiter = ratelimit::RateLimiter::new(config.login_attempts_per_minute);
         Self {
             store,
+            matcher,
             clock,
             config: Arc::new(config),
             telemetry,

@@ -3,10 +3,15 @@
 //! environments and sees them listed; then a client user of another client signs in and cannot see
 //! any of it.
 //!
+//! A second test triages a vulnerability finding through the form: the dashboard shows it and
+//! its chart, the decision appears in the finding's history, and another client's user is told
+//! the finding does not exist.
+//!
 //! Needs `chromedriver` and `chromium` on the PATH (Debian: chromium, chromium-driver). Without
 //! them the test reports that it did not run, except in CI (`CI` set), where it fails.
 
 mod common;
+mod seed;
 
 use std::process::Stdio;
 
@@ -216,6 +221,99 @@ async fn staff_with_mfa_build_the_spine_in_a_browser_and_another_client_sees_non
         }
         b.goto(&app.url("/sites")).await.expect("sites");
         assert!(!text_of(&b, "sites").await.contains("shop"));
+    }
+    .await;
+    b.close().await.expect("close browser");
+    result
+}
+
+async fn sign_in(b: &Client, app: &TestApp, email: &str) {
+    b.goto(&app.url("/login")).await.expect("login page");
+    fill(b, "email", email).await;
+    fill(b, "password", PASSWORD).await;
+    click(b, "sign-in").await;
+}
+
+async fn choose(b: &Client, id: &str, value: &str) {
+    b.find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("select #{id}: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("choose {value} in #{id}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_triages_a_finding_in_the_browser_and_another_client_cannot_open_it() {
+    let Some((_driver, port)) = start_chromedriver().await else {
+        return;
+    };
+    // TOTP enrolment in a browser is the first test's subject; here staff sign in with a password.
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
+    app.user("sec@provider.test", Role::Security, None).await;
+    let fleet = seed::fleet(&app).await;
+    let finding_url = app.url(&format!("/findings/{}", fleet.findings[0]));
+
+    let b = browser(port).await;
+    let result = async {
+        sign_in(&b, &app, "sec@provider.test").await;
+        b.goto(&app.url("/findings/dashboard"))
+            .await
+            .expect("dashboard");
+        let open = text_of(&b, "open-count").await;
+        assert_eq!(
+            open.split_whitespace().collect::<Vec<_>>().join(" "),
+            "2 open findings"
+        );
+        let line = b
+            .find(Locator::Css("#trend svg polyline"))
+            .await
+            .expect("the chart of open findings");
+        assert!(
+            !line
+                .attr("points")
+                .await
+                .expect("points")
+                .unwrap_or_default()
+                .is_empty()
+        );
+
+        b.goto(&finding_url).await.expect("finding");
+        assert_eq!(text_of(&b, "finding-title").await, seed::TITLE);
+        assert!(text_of(&b, "reasons").await.contains("live environment"));
+        choose(&b, "decision", "not-affected").await;
+        choose(
+            &b,
+            "justification-input",
+            "vulnerable_code_not_in_execute_path",
+        )
+        .await;
+        fill(&b, "reason", "the shop never renders user templates").await;
+        click(&b, "save-triage").await;
+        assert!(text_of(&b, "finding-state").await.contains("not-affected"));
+        let history = text_of(&b, "history").await;
+        assert!(history.contains("triaged"), "{history}");
+        assert!(
+            history.contains("the shop never renders user templates"),
+            "{history}"
+        );
+        click(&b, "logout").await;
+
+        b.wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login page");
+        fill(&b, "email", "owner@bravo.example").await;
+        fill(&b, "password", PASSWORD).await;
+        click(&b, "sign-in").await;
+        assert_eq!(text_of(&b, "client-name").await, "Bravo Books");
+        b.goto(&finding_url).await.expect("open a foreign finding");
+        assert!(text_of(&b, "message").await.contains("no such record"));
+        assert!(!b.source().await.expect("source").contains(seed::TITLE));
     }
     .await;
     b.close().await.expect("close browser");

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use common::*;
 use palisade_core::Role;
 use palisade_core::tenant::*;
-use palisade_store::Store;
+use palisade_store::{FleetStore, Store};
 use palisade_web::WebConfig;
 use serde_json::{Value, json};
 
@@ -55,6 +55,10 @@ const CONTACT_WRITERS: &[Who] = &[L1, L2, Mgr, Admin];
 const OPS_WRITERS: &[Who] = &[Ops, Admin];
 const USER_READERS: &[Who] = &[Mgr, Admin, Aud];
 const ADMIN: &[Who] = &[Admin];
+const STAFF: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud];
+const INVENTORY_WRITERS: &[Who] = &[Sec, Ops, Admin];
+const FINDING_WRITERS: &[Who] = &[Sec, Mgr, Admin];
+const MATCH_RUNNERS: &[Who] = &[Sec, Admin];
 
 struct Fixture {
     client_a: String,
@@ -64,6 +68,8 @@ struct Fixture {
     host_a: String,
     victim_user: String,
     victim_token: String,
+    snapshot_a: String,
+    finding_a: String,
     a_ids: Vec<String>,
     b_ids: Vec<String>,
 }
@@ -168,6 +174,31 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
         }),
         ("post", "/api/v1/tokens/{id}/revoke", ADMIN, none),
         ("get", "/api/v1/request-records", USER_READERS, none),
+        (
+            "post",
+            "/api/v1/environments/{id}/inventories",
+            INVENTORY_WRITERS,
+            none,
+        ),
+        (
+            "get",
+            "/api/v1/environments/{id}/inventories",
+            STAFF_AND_OWNER,
+            none,
+        ),
+        ("get", "/api/v1/inventories/{id}", STAFF_AND_OWNER, none),
+        ("get", "/api/v1/findings", SIGNED_IN, none),
+        ("get", "/api/v1/findings/summary", SIGNED_IN, none),
+        ("get", "/api/v1/findings/{id}", STAFF_AND_OWNER, none),
+        (
+            "post",
+            "/api/v1/findings/{id}/triage",
+            FINDING_WRITERS,
+            |_| Some(json!({"decision": "affected", "reason": "matrix"})),
+        ),
+        ("get", "/api/v1/advisories/{id}/affected", SIGNED_IN, none),
+        ("get", "/api/v1/fleet/status", STAFF, none),
+        ("post", "/api/v1/fleet/rematch", MATCH_RUNNERS, none),
     ]
 }
 
@@ -186,6 +217,12 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.victim_user
     } else if path.starts_with("/api/v1/tokens/") {
         &f.victim_token
+    } else if path.starts_with("/api/v1/inventories/") {
+        &f.snapshot_a
+    } else if path.starts_with("/api/v1/findings/") {
+        &f.finding_a
+    } else if path.starts_with("/api/v1/advisories/") {
+        return path.replace("{id}", "CVE-2022-39261");
     } else {
         return path.to_owned();
     };
@@ -286,7 +323,53 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         }
     };
     let [client_a, contact_a, site_a, env_a, host_a] = ids(&a).await;
-    let b_ids = ids(&b).await.to_vec();
+    let mut b_ids = ids(&b).await.to_vec();
+    // Both clients run a vulnerable Twig; each has a snapshot and a finding.
+    let advisory = app.advisories.parent().expect("dir").join("twig.json");
+    std::fs::write(
+        &advisory,
+        json!({"id": "GHSA-52m2-vc4m-jj33", "aliases": ["CVE-2022-39261"], "summary": "Twig",
+               "affected": [{"package": {"ecosystem": "Packagist", "name": "twig/twig"},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.0.0"}, {"fixed": "3.4.3"}]}]}]})
+        .to_string(),
+    )
+    .expect("advisory");
+    let mut db = palisade_vulndb::VulnDb::open(&app.advisories).expect("advisory store");
+    palisade_vulndb::import_path(&mut db, &advisory, None, &mut |_| {}).expect("import");
+    let mut fleet_ids = Vec::new();
+    for env in [&env_a, &b_ids[3]] {
+        let lock = json!({"packages": [{"name": "twig/twig", "version": "v3.4.0"}]}).to_string();
+        let outcome = app
+            .state
+            .matcher
+            .intake(
+                env.parse().expect("env id"),
+                vec![palisade_web::Upload {
+                    name: "composer.lock".into(),
+                    bytes: lock.into_bytes(),
+                }],
+                None,
+                now,
+            )
+            .await
+            .expect("intake");
+        fleet_ids.push(outcome.snapshot.id.to_string());
+    }
+    app.state.matcher.catch_up(now).await.expect("match");
+    let all = s
+        .list_findings(&palisade_store::FindingQuery::default())
+        .await
+        .expect("findings")
+        .items;
+    let finding_of = |client: &str| {
+        all.iter()
+            .find(|f| f.client_id.to_string() == client)
+            .expect("finding")
+            .id
+            .to_string()
+    };
+    let (finding_a, finding_b) = (finding_of(&client_a), finding_of(&b_ids[0]));
+    b_ids.extend([fleet_ids[1].clone(), finding_b]);
     // A shared host: visible to staff only.
     s.create_host(
         &HostInput {
@@ -335,7 +418,11 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
             site_a.clone(),
             env_a.clone(),
             host_a.clone(),
+            fleet_ids[0].clone(),
+            finding_a.clone(),
         ],
+        snapshot_a: fleet_ids[0].clone(),
+        finding_a,
         client_a,
         contact_a,
         site_a,

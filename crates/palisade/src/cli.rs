@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`,
-//! `advisories import|sync|status|show`, `scan`, `version`.
+//! `advisories import|sync|status|show`, `scan`, `inventory push`, `affected`, `version`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -85,8 +85,36 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Send inventories to the server (from a CI job or a host, with an API token).
+    #[command(subcommand)]
+    Inventory(Inventory),
+    /// Who is affected by an advisory or alias (CVE, GHSA, RUSTSEC, DSA…): clients, sites,
+    /// environments, installed and fixed versions, asked of the server.
+    Affected {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::remote::AffectedFormat,
+        id: String,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Inventory {
+    /// Upload an environment's lockfiles, dpkg status or SBOMs as its new inventory snapshot.
+    Push {
+        #[command(flatten)]
+        remote: crate::remote::Remote,
+        /// The environment's ID.
+        #[arg(long)]
+        environment: palisade_core::EnvironmentId,
+        /// Files, or folders searched for inventories as `palisade scan` searches them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
 }
 
 /// Where the data lives.
@@ -320,7 +348,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             init_logging(cfg.json_logs);
             let store = serve::open_store(&cfg).await?;
             if demo {
-                seed_demo(&store, 0).await?;
+                seed_demo(&store, &cfg, 0).await?;
             }
             serve::serve(&cfg, store, demo).await?;
             Ok(0)
@@ -334,7 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let cfg = load(cfg_file, &place, listen)?;
             init_logging(cfg.json_logs);
             let store = serve::open_store(&cfg).await?;
-            seed_demo(&store, extra_sites).await?;
+            seed_demo(&store, &cfg, extra_sites).await?;
             if seed_only {
                 store.close().await;
                 return Ok(0);
@@ -354,15 +382,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             run_admin(cfg_file, admin).await?;
             Ok(0)
         }
+        Command::Inventory(Inventory::Push {
+            remote,
+            environment,
+            paths,
+        }) => {
+            crate::remote::push(&remote, &environment.to_string(), &paths).await?;
+            Ok(0)
+        }
+        Command::Affected { remote, format, id } => {
+            crate::remote::affected(&remote, &id, format).await?;
+            Ok(0)
+        }
     }
 }
 
-async fn seed_demo(store: &dyn Store, extra_sites: usize) -> anyhow::Result<()> {
-    match demo::seed(store, jiff::Timestamp::now(), extra_sites).await? {
+async fn seed_demo(
+    store: &palisade_store_sql::SqlStore,
+    cfg: &Config,
+    extra_sites: usize,
+) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    match demo::seed(store, now, extra_sites).await? {
         Some(s) => {
             println!(
                 "Seeded a demo provider: {} clients, {} sites.",
                 s.clients, s.sites
+            );
+            let envs =
+                crate::demo_vulns::seed(std::sync::Arc::new(store.clone()), &cfg.advisory_db, now)
+                    .await?;
+            println!(
+                "Seeded demo advisories and six weeks of inventories for {envs} environments \
+                 (advisory store: {}).",
+                cfg.advisory_db.display()
             );
             println!(
                 "Sign in as any of these, password {:?}:",

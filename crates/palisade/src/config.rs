@@ -38,6 +38,14 @@ pub struct Settings {
     pub advisory_db: Option<PathBuf>,
     /// Advisory sources `palisade advisories sync` refreshes, as `[[advisory_sources]]` tables.
     pub advisory_sources: Vec<AdvisorySource>,
+    /// Minutes between background syncs of the advisory sources while serving.
+    pub advisory_sync_minutes: u64,
+    /// Seconds between checks of the advisory store for changed advisories to match.
+    pub match_interval_seconds: u64,
+    /// Remediation deadlines in days per severity, per contract tier: `[sla.premium]`
+    /// `critical = 1`, `high = 7`, `medium = 30`, `low = 90`, `start = "detection"` or
+    /// `"fix-available"`.
+    pub sla: palisade_fleet::SlaPolicy,
 }
 
 /// One advisory source: a file, folder or archive on disk, or an `https://` (or loopback
@@ -63,6 +71,9 @@ impl Default for Settings {
             log_format: "text".into(),
             advisory_db: None,
             advisory_sources: Vec::new(),
+            advisory_sync_minutes: 60,
+            match_interval_seconds: 30,
+            sla: palisade_fleet::SlaPolicy::default(),
         }
     }
 }
@@ -80,6 +91,9 @@ pub struct Config {
     pub json_logs: bool,
     pub advisory_db: PathBuf,
     pub advisory_sources: Vec<AdvisorySource>,
+    pub advisory_sync: Duration,
+    pub match_interval: Duration,
+    pub sla: palisade_fleet::SlaPolicy,
 }
 
 impl std::fmt::Debug for Config {
@@ -129,7 +143,7 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 12] = [
     "listen",
     "data_dir",
     "database_url",
@@ -140,6 +154,8 @@ pub const KEYS: [&str; 10] = [
     "session_absolute_hours",
     "log_format",
     "advisory_db",
+    "advisory_sync_minutes",
+    "match_interval_seconds",
 ];
 
 /// The environment source used by the binary: `PALISADE_LISTEN`, `PALISADE_DATABASE_URL`, …
@@ -213,12 +229,37 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
             );
         }
     }
+    if s.advisory_sync_minutes == 0 || s.advisory_sync_minutes > 7 * 24 * 60 {
+        bail!("invalid configuration: advisory_sync_minutes must be between 1 and 10080");
+    }
+    if s.match_interval_seconds == 0 || s.match_interval_seconds > 3600 {
+        bail!("invalid configuration: match_interval_seconds must be between 1 and 3600");
+    }
+    for (tier, t) in [
+        ("basic", &s.sla.basic),
+        ("standard", &s.sla.standard),
+        ("premium", &s.sla.premium),
+    ] {
+        for (name, days) in [
+            ("critical", t.critical),
+            ("high", t.high),
+            ("medium", t.medium),
+            ("low", t.low),
+        ] {
+            if days == 0 || days > 3650 {
+                bail!("invalid configuration: sla.{tier}.{name} must be between 1 and 3650 days");
+            }
+        }
+    }
     let advisory_db = s
         .advisory_db
         .clone()
         .unwrap_or_else(|| s.data_dir.join("advisories"));
     Ok(Config {
         advisory_db,
+        advisory_sync: Duration::from_secs(s.advisory_sync_minutes * 60),
+        match_interval: Duration::from_secs(s.match_interval_seconds),
+        sla: s.sla,
         advisory_sources: s.advisory_sources,
         listen,
         data_dir: s.data_dir,

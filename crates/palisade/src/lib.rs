@@ -5,5 +5,7 @@ pub mod advisories;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_vulns;
+pub mod remote;
 pub mod scan;
 pub mod serve;

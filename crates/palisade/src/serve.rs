@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use palisade_matcher::Matcher;
+
 use anyhow::Context;
 use palisade_core::clock::SystemClock;
 use palisade_store_sql::SqlStore;
@@ -38,11 +40,17 @@ pub fn web_config(cfg: &Config, demo: bool) -> WebConfig {
 /// Serves until a shutdown signal. Prints `listening on http://ADDR` once the socket is bound, which
 /// scripts and tests use as the readiness signal.
 pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<()> {
-    let state = AppState::new(
+    let matcher = Matcher::new(
         Arc::new(store.clone()),
+        cfg.advisory_db.clone(),
+        cfg.sla.clone(),
+    );
+    let state = AppState::new(
+        matcher.clone(),
         Arc::new(SystemClock),
         web_config(cfg, demo),
     );
+    let background = tokio::spawn(background_work(matcher, cfg.clone()));
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -52,6 +60,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     palisade_web::serve(listener, state.clone(), shutdown_signal())
         .await
         .context("server failed")?;
+    background.abort();
     tracing::info!("Shutting down: flushing request records.");
     state.telemetry.flush().await;
     store.close().await;
@@ -76,5 +85,52 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+/// The server's background work: follow the advisory store's change log (imports by any process,
+/// syncs by this one) and match what changed; reopen expired risk acceptances; sync the configured
+/// advisory sources on their schedule. Failures are logged and shown on the advisories page, and
+/// the next tick tries again.
+async fn background_work(matcher: Matcher, cfg: Config) {
+    let mut match_tick = tokio::time::interval(cfg.match_interval);
+    let mut sync_tick = tokio::time::interval(cfg.advisory_sync);
+    match_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let syncing = !cfg.advisory_sources.is_empty();
+    loop {
+        tokio::select! {
+            _ = match_tick.tick() => {}
+            _ = sync_tick.tick(), if syncing => {
+                let started = jiff::Timestamp::now();
+                let result = crate::advisories::sync(&cfg.advisory_db, &cfg.advisory_sources, None).await;
+                let text = match &result {
+                    Ok(()) => "ok".to_owned(),
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "Advisory sync failed.");
+                        format!("failed: {e:#}")
+                    }
+                };
+                let next = started
+                    .checked_add(jiff::SignedDuration::try_from(cfg.advisory_sync).unwrap_or_default())
+                    .ok();
+                matcher.record_sync(started, text, next);
+            }
+        }
+        let now = jiff::Timestamp::now();
+        match matcher.catch_up(now).await {
+            Ok(done) if done.full || done.packages > 0 => tracing::info!(
+                full = done.full,
+                packages = done.packages,
+                created = done.changes.created,
+                updated = done.changes.updated,
+                "Matched changed advisories against the fleet."
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "Matching changed advisories failed."),
+        }
+        if let Err(e) = matcher.expire_risks(now).await {
+            tracing::warn!(error = %e, "Reopening expired risk acceptances failed.");
+        }
     }
 }

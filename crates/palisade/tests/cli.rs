@@ -70,6 +70,86 @@ async fn demo_serves_seeded_data_to_the_printed_token_and_stops_on_sigterm() {
         .expect("json");
     assert!(sites["items"].as_array().expect("items").len() >= 12);
 
+    // The demo's vulnerability story: open findings, the KEV-listed one first.
+    let findings: serde_json::Value = http
+        .get(format!("{base}/api/v1/findings"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("findings")
+        .json()
+        .await
+        .expect("json");
+    let first = &findings["items"][0];
+    assert!(first["kev"].is_object(), "KEV first: {first}");
+
+    // `inventory push` from a folder, then `affected` finds that environment.
+    let envs: serde_json::Value = http
+        .get(format!("{base}/api/v1/environments?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("environments")
+        .json()
+        .await
+        .expect("json");
+    let env = envs["items"][0]["id"].as_str().expect("env id").to_owned();
+    let site = tempfile::tempdir().expect("site dir");
+    std::fs::write(
+        site.path().join("composer.lock"),
+        r#"{"packages": [{"name": "twig/twig", "version": "v3.4.0"}]}"#,
+    )
+    .expect("write lock");
+    let push = palisade()
+        .args([
+            "inventory",
+            "push",
+            "--server",
+            &base,
+            "--environment",
+            &env,
+        ])
+        .arg(site.path())
+        .env("PALISADE_TOKEN", &token)
+        .output()
+        .await
+        .expect("push");
+    let out = String::from_utf8_lossy(&push.stdout);
+    assert!(
+        push.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert!(out.contains("1 packages from 1 files"), "{out}");
+    let affected = palisade()
+        .args([
+            "affected",
+            "--server",
+            &base,
+            "--format",
+            "csv",
+            "CVE-2022-39261",
+        ])
+        .env("PALISADE_TOKEN", &token)
+        .output()
+        .await
+        .expect("affected");
+    let csv = String::from_utf8_lossy(&affected.stdout);
+    assert!(affected.status.success(), "{csv}");
+    assert!(csv.starts_with("client,site,environment"), "{csv}");
+    assert!(
+        csv.lines().any(|l| l.contains("twig/twig,v3.4.0,")),
+        "the pushed environment is affected: {csv}"
+    );
+    let refused = palisade()
+        .args(["affected", "--server", &base, "CVE-2022-39261"])
+        .env_remove("PALISADE_TOKEN")
+        .output()
+        .await
+        .expect("affected without token");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PALISADE_TOKEN"));
+
     let pid = child.id().expect("pid").to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])

@@ -3,6 +3,7 @@
 //! and the isolation matrix test can enumerate them from it.
 
 mod accounts;
+pub(crate) mod fleet;
 mod spine;
 
 pub(crate) use accounts::{NewToken, add_user, issue_token, revoke_sessions, set_disabled};
@@ -55,6 +56,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
         .merge(spine::routes())
         .merge(accounts::routes())
+        .merge(fleet::routes())
 }
 
 /// The OpenAPI document of this API.

@@ -69,6 +69,8 @@ struct EnvironmentPage {
     env: Environment,
     site: Site,
     kinds: Vec<(&'static str, bool)>,
+    /// Its newest inventories, when the visitor may read them.
+    snapshots: Option<Vec<super::fleet::SnapshotRow>>,
     can_write: bool,
 }
 
@@ -81,8 +83,10 @@ pub(crate) async fn environment(
     let scope = Scope::Client(env.client_id);
     c.authorize(Action::Read(Resource::Environment), scope)?;
     let site = s.store.get_site(env.site_id).await?;
+    let snapshots = super::fleet::env_snapshots(&s, &c, &env).await?;
     Ok(render(&EnvironmentPage {
         shell: Shell::of(&c),
+        snapshots,
         csrf: c.csrf(),
         kinds: EnvironmentKind::ALL
             .iter()

@@ -2,7 +2,10 @@
 //! JavaScript. Pages use the same store, the same policy and the same authentication as the API;
 //! every form that changes something carries the session's CSRF token, checked in [`Posted`].
 
+mod chart;
 mod edit;
+mod findings;
+mod fleet;
 mod forms;
 mod pages;
 mod users;
@@ -56,6 +59,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users/{id}/disable", post(users::disable_user))
         .route("/users/{id}/enable", post(users::enable_user))
         .route("/users/{id}/sessions/revoke", post(users::revoke_sessions))
+        .route("/findings", get(findings::list))
+        .route("/findings/dashboard", get(fleet::dashboard))
+        .route("/findings/{id}", get(findings::finding))
+        .route("/findings/{id}/triage", post(findings::triage))
+        .route("/advisories", get(fleet::advisory))
+        .route("/inventories/{id}", get(fleet::snapshot))
         .route("/tokens", get(pages::tokens).post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/static/app.css", get(stylesheet))

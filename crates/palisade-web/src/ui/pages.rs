@@ -9,10 +9,11 @@ use palisade_core::policy::{self, Action, Resource, Scope};
 use palisade_core::tenant::*;
 use palisade_core::user::ApiToken;
 use palisade_core::validate::Validate;
-use palisade_core::{ClientId, FieldError, Role, SiteId, TokenId};
+use palisade_core::{ClientId, FieldError, Role, SiteId, SnapshotId, TokenId};
 use palisade_store::{Archivable, ListQuery, MAX_PAGE_SIZE};
 use serde::Deserialize;
 
+use super::findings::FindingRow;
 use super::{Posted, Shell, UiError, UiResult, Visitor, render};
 use crate::AppState;
 use crate::api::ListResponse;
@@ -50,6 +51,8 @@ struct Dashboard {
     sites_more: bool,
     hosts: usize,
     hosts_more: bool,
+    findings_open: u64,
+    findings_breached: u64,
     recent: Vec<Client>,
 }
 
@@ -59,6 +62,10 @@ struct Portal {
     shell: Option<Shell>,
     client: Client,
     sites: Vec<(Site, Vec<Environment>)>,
+    /// Their findings waiting for the provider, most urgent first.
+    open: Vec<FindingRow>,
+    /// Their findings already assessed or fixed.
+    assessed: Vec<FindingRow>,
 }
 
 pub(crate) async fn home(State(s): State<AppState>, Visitor(c): Visitor) -> UiResult {
@@ -75,10 +82,13 @@ pub(crate) async fn home(State(s): State<AppState>, Visitor(c): Visitor) -> UiRe
             let envs = s.store.site_environments(site.id, false).await?;
             sites.push((site, envs));
         }
+        let (open, assessed) = super::findings::of_portal(&s, &c).await?;
         return Ok(render(&Portal {
             shell: Shell::of(&c),
             client,
             sites,
+            open,
+            assessed,
         }));
     }
     c.authorize(Action::Read(Resource::Client), Scope::Provider)?;
@@ -89,7 +99,10 @@ pub(crate) async fn home(State(s): State<AppState>, Visitor(c): Visitor) -> UiRe
     let clients = s.store.list_clients(&all).await?;
     let sites = s.store.list_sites(&all).await?;
     let hosts = s.store.list_hosts(&all).await?;
+    let findings = s.store.findings_summary(None, s.clock.now()).await?;
     Ok(render(&Dashboard {
+        findings_open: findings.open,
+        findings_breached: findings.breached,
         shell: Shell::of(&c),
         demo: s.config.demo,
         clients: clients.items.len(),
@@ -391,7 +404,10 @@ struct SitePage {
     csrf: String,
     site: Site,
     client: Client,
-    environments: Vec<Environment>,
+    /// Each environment with its newest inventory (id, when taken).
+    environments: Vec<(Environment, Option<(SnapshotId, String)>)>,
+    /// Its open findings, when the visitor may read findings.
+    findings: Option<Vec<FindingRow>>,
     can_write: bool,
 }
 
@@ -405,10 +421,13 @@ pub(crate) async fn site(
     c.authorize(Action::Read(Resource::Site), scope)?;
     let client = s.store.get_client(site.client_id).await?;
     let environments = s.store.site_environments(id, false).await?;
+    let environments = super::fleet::latest_snapshots(&s, &c, environments).await?;
+    let findings = super::findings::of_site(&s, &c, &site).await?;
     Ok(render(&SitePage {
         shell: Shell::of(&c),
         csrf: c.csrf(),
         can_write: can(&c, Action::Write(Resource::Environment), scope),
+        findings,
         site,
         client,
         environments,

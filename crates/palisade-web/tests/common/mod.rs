@@ -21,6 +21,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub state: AppState,
     pub http: reqwest::Client,
+    /// The advisory store folder the app's matcher reads.
+    pub advisories: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -36,7 +38,12 @@ impl TestApp {
         store.migrate().await.expect("migrate");
         let store = Arc::new(store);
         let clock = ManualClock::new(start_time());
-        let state = AppState::new(store.clone(), Arc::new(clock.clone()), config);
+        let matcher = palisade_web::Matcher::new(
+            store.clone(),
+            dir.path().join("advisories"),
+            Default::default(),
+        );
+        let state = AppState::new(matcher, Arc::new(clock.clone()), config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -56,6 +63,7 @@ impl TestApp {
             clock,
             state,
             http,
+            advisories: dir.path().join("advisories"),
             _dir: dir,
         }
     }

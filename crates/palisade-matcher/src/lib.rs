@@ -1,0 +1,654 @@
+//! The fleet matcher: the service that joins the advisory store, the installations index and the
+//! fleet rules. It takes inventory uploads (snapshot, difference, re-evaluation of only the
+//! changed packages), follows the advisory store's change log (re-evaluating only the
+//! installations of packages a new or changed advisory names), runs a full re-match when the
+//! advisory store was rebuilt or KEV/EPSS changed, and answers "who is affected".
+//!
+//! Matching evaluates each distinct (package, version) once, whatever the number of
+//! environments that install it, and fans the verdicts out to installations; the reconcile rules
+//! in `palisade-fleet` decide what changes. All writes of findings go through one lock, so two
+//! re-evaluations of the same package never race to create the same finding.
+
+pub mod affected;
+pub mod intake;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use palisade_core::{EnvironmentId, UserId};
+use palisade_fleet::reconcile::{InstalledVersion, Observed};
+use palisade_fleet::{
+    EnvFacts, EpssInfo, FindingChanges, KevInfo, Match, SlaPolicy, diff, reconcile,
+};
+use palisade_scan::Evaluator;
+use palisade_store::{Installation, NewSnapshot, SnapshotSummary, Store, StoreError};
+use palisade_vulndb::{DbError, VulnDb};
+use palisade_vulns::matching::Verdict;
+use palisade_vulns::{AdvisoryKind, PackageKey};
+use serde::Serialize;
+
+pub use intake::{IntakeError, Upload};
+
+/// The fleet-state key under which the change-log position is kept ("generation:sequence").
+const CURSOR: &str = "advisories.cursor";
+/// Packages handled per step of a full re-match: bounds memory whatever the fleet's size.
+const FULL_CHUNK: u32 = 20_000;
+
+/// Why matching failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Advisories(#[from] DbError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error("matching task failed: {0}")]
+    Task(String),
+}
+
+/// What one upload did.
+#[derive(Clone, Debug, Serialize)]
+pub struct IntakeOutcome {
+    pub snapshot: SnapshotSummary,
+    /// The difference from the previous snapshot.
+    pub changes: Vec<palisade_fleet::Change>,
+    pub findings: ChangeCounts,
+}
+
+/// How many findings a run created, changed and closed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChangeCounts {
+    pub created: usize,
+    pub updated: usize,
+    pub events: usize,
+}
+
+impl ChangeCounts {
+    fn of(c: &FindingChanges) -> ChangeCounts {
+        ChangeCounts {
+            created: c.created.len(),
+            updated: c.updated.len(),
+            events: c.events.len(),
+        }
+    }
+
+    fn add(&mut self, o: ChangeCounts) {
+        self.created += o.created;
+        self.updated += o.updated;
+        self.events += o.events;
+    }
+}
+
+/// What one catch-up did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CatchUp {
+    /// Everything was re-evaluated.
+    pub full: bool,
+    /// Packages re-evaluated from the change log (when not a full pass).
+    pub packages: usize,
+    pub changes: ChangeCounts,
+}
+
+/// What the matcher has done lately, for the UI.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MatcherStatus {
+    pub last_catch_up: Option<Timestamp>,
+    pub last_full_match: Option<Timestamp>,
+    pub last_error: Option<String>,
+    /// Packages re-evaluated by the last catch-up.
+    pub last_packages: usize,
+    pub last_changes: ChangeCounts,
+    /// Advisory sync: when it last ran, what it said, when it runs next.
+    pub sync_last_run: Option<Timestamp>,
+    pub sync_last_result: Option<String>,
+    pub sync_next_run: Option<Timestamp>,
+}
+
+/// The advisory store the matcher reads, opened when it first exists.
+struct Advisories {
+    dir: PathBuf,
+    db: Option<VulnDb>,
+}
+
+impl Advisories {
+    fn get(&mut self) -> Result<Option<&VulnDb>, DbError> {
+        if self.db.is_none() {
+            match VulnDb::open_existing(&self.dir) {
+                Ok(db) => self.db = Some(db),
+                Err(DbError::Missing(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.db.as_ref())
+    }
+}
+
+/// The fleet matcher.
+#[derive(Clone)]
+pub struct Matcher {
+    store: Arc<dyn Store>,
+    advisories: Arc<Mutex<Advisories>>,
+    policy: Arc<SlaPolicy>,
+    write: Arc<tokio::sync::Mutex<()>>,
+    status: Arc<Mutex<MatcherStatus>>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher").finish_non_exhaustive()
+    }
+}
+
+/// Per-(package, version) matches: what the advisories say about each installed version.
+type Verdicts = HashMap<(PackageKey, String), Vec<Match>>;
+
+impl Matcher {
+    /// A matcher over `store`, reading advisories from the store in `advisory_dir`.
+    pub fn new(store: Arc<dyn Store>, advisory_dir: PathBuf, policy: SlaPolicy) -> Matcher {
+        Matcher {
+            store,
+            advisories: Arc::new(Mutex::new(Advisories {
+                dir: advisory_dir,
+                db: None,
+            })),
+            policy: Arc::new(policy),
+            write: Arc::default(),
+            status: Arc::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn status(&self) -> MatcherStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Records what the advisory sync did, for the UI.
+    pub fn record_sync(&self, at: Timestamp, result: String, next: Option<Timestamp>) {
+        if let Ok(mut s) = self.status.lock() {
+            s.sync_last_run = Some(at);
+            s.sync_last_result = Some(result);
+            s.sync_next_run = next;
+        }
+    }
+
+    /// Runs `f` with the advisory store (or `None` before any import) on a blocking thread.
+    async fn with_advisories<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Option<&VulnDb>) -> Result<T, MatchError> + Send + 'static,
+    ) -> Result<T, MatchError> {
+        let adv = self.advisories.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = adv
+                .lock()
+                .map_err(|_| MatchError::Task("advisory store lock poisoned".into()))?;
+            let db = guard.get()?;
+            f(db)
+        })
+        .await
+        .map_err(|e| MatchError::Task(e.to_string()))?
+    }
+
+    /// Stores an upload as the environment's new snapshot and re-evaluates the packages it
+    /// changed.
+    pub async fn intake(
+        &self,
+        env: EnvironmentId,
+        uploads: Vec<Upload>,
+        actor: Option<UserId>,
+        now: Timestamp,
+    ) -> Result<IntakeOutcome, MatchError> {
+        let parsed = tokio::task::spawn_blocking(move || intake::parse_uploads(&uploads))
+            .await
+            .map_err(|e| MatchError::Task(e.to_string()))??;
+        // A concurrent upload to the same environment makes the difference stale: recompute it
+        // against what won, a bounded number of times.
+        let mut attempt = 0;
+        let (snapshot, changes) = loop {
+            attempt += 1;
+            let previous = self.store.latest_snapshot(env).await?;
+            let old = match &previous {
+                Some(_) => self.store.environment_packages(env).await?,
+                None => Vec::new(),
+            };
+            let changes = diff(&old, &parsed.packages);
+            let new = NewSnapshot {
+                id: palisade_core::SnapshotId::new(),
+                environment_id: env,
+                taken_at: now,
+                actor,
+                previous: previous.map(|p| p.id),
+                sources: parsed.sources.clone(),
+                packages: parsed.packages.clone(),
+                changes: changes.clone(),
+                unevaluable: parsed.unevaluable.clone(),
+            };
+            match self.store.save_snapshot(&new).await {
+                Ok(s) => break (s, changes),
+                Err(StoreError::Conflict(_)) if attempt < 5 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let keys: BTreeSet<PackageKey> = changes.iter().map(|c| c.key.clone()).collect();
+        let counts = if keys.is_empty() {
+            ChangeCounts::default()
+        } else {
+            self.match_scope(keys.into_iter().collect(), Some(env), now)
+                .await?
+        };
+        Ok(IntakeOutcome {
+            snapshot,
+            changes,
+            findings: counts,
+        })
+    }
+
+    /// Re-evaluates the installations of `keys` (in one environment, or fleet-wide) and stores
+    /// the finding changes.
+    pub async fn match_scope(
+        &self,
+        keys: Vec<PackageKey>,
+        env: Option<EnvironmentId>,
+        now: Timestamp,
+    ) -> Result<ChangeCounts, MatchError> {
+        let _write = self.write.lock().await;
+        let envs = env.map(|e| vec![e]);
+        // In one environment its own package list is the cheap source: the fleet-wide index
+        // would return every installation of a popular package only to discard them.
+        let installs: Vec<Installation> = match env {
+            Some(e) => {
+                let wanted: BTreeSet<&PackageKey> = keys.iter().collect();
+                self.store
+                    .environment_packages(e)
+                    .await?
+                    .into_iter()
+                    .filter(|p| wanted.contains(&p.key))
+                    .map(|p| Installation {
+                        environment_id: e,
+                        key: p.key,
+                        version: p.version,
+                        dev: p.dev,
+                    })
+                    .collect()
+            }
+            None => self.store.installations_of(&keys).await?,
+        };
+        let existing = self.store.findings_of(&keys, envs.as_deref()).await?;
+        // The pairs to reconcile: every installation, every stored finding, and in a single
+        // environment every changed package (a removed one has neither installation nor, perhaps,
+        // finding, and that is fine: it yields nothing).
+        let mut pairs: BTreeMap<(EnvironmentId, PackageKey), Vec<(String, bool)>> = BTreeMap::new();
+        for i in &installs {
+            pairs
+                .entry((i.environment_id, i.key.clone()))
+                .or_default()
+                .push((i.version.clone(), i.dev));
+        }
+        for f in &existing {
+            pairs
+                .entry((f.environment_id, f.package.clone()))
+                .or_default();
+        }
+        if pairs.is_empty() {
+            return Ok(ChangeCounts::default());
+        }
+        let mut wanted: BTreeMap<PackageKey, BTreeSet<String>> = BTreeMap::new();
+        for i in &installs {
+            wanted
+                .entry(i.key.clone())
+                .or_default()
+                .insert(i.version.clone());
+        }
+        let verdicts = self.evaluate(wanted).await?;
+        let env_ids: Vec<EnvironmentId> = pairs
+            .keys()
+            .map(|(e, _)| *e)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let facts: HashMap<EnvironmentId, EnvFacts> = self
+            .store
+            .environment_facts(&env_ids)
+            .await?
+            .into_iter()
+            .map(|f| (f.facts.id, f.facts))
+            .collect();
+        let observed: Vec<Observed> = pairs
+            .into_iter()
+            .filter_map(|((env, key), versions)| {
+                let facts = facts.get(&env)?.clone();
+                let installed = versions
+                    .into_iter()
+                    .map(|(version, dev)| InstalledVersion {
+                        matches: verdicts
+                            .get(&(key.clone(), version.clone()))
+                            .cloned()
+                            .unwrap_or_default(),
+                        version,
+                        dev,
+                    })
+                    .collect();
+                Some(Observed {
+                    env: facts,
+                    key,
+                    installed,
+                })
+            })
+            .collect();
+        let changes = reconcile(&observed, existing, &self.policy, now);
+        let counts = ChangeCounts::of(&changes);
+        for batch in batches(changes) {
+            self.store.apply_finding_changes(&batch).await?;
+        }
+        Ok(counts)
+    }
+
+    /// Evaluates each (package, version) once against the advisory store.
+    async fn evaluate(
+        &self,
+        wanted: BTreeMap<PackageKey, BTreeSet<String>>,
+    ) -> Result<Verdicts, MatchError> {
+        self.with_advisories(move |db| match db {
+            None => Ok(Verdicts::new()),
+            Some(db) => db.snapshot(|| evaluate_in(db, wanted)),
+        })
+        .await
+    }
+
+    /// Re-evaluates every installation in the fleet, a chunk of packages at a time.
+    pub async fn full_match(&self, now: Timestamp) -> Result<ChangeCounts, MatchError> {
+        let mut total = ChangeCounts::default();
+        let mut after: Option<(PackageKey, String)> = None;
+        loop {
+            let page = self
+                .store
+                .installed_versions(after.as_ref(), FULL_CHUNK)
+                .await?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            let keys: Vec<PackageKey> = page
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            total.add(self.match_scope(keys, None, now).await?);
+            after = Some(last);
+        }
+        if let Ok(mut s) = self.status.lock() {
+            s.last_full_match = Some(now);
+        }
+        Ok(total)
+    }
+
+    /// Follows the advisory store's change log from where the last call stopped: re-evaluates
+    /// the packages changed advisories name, or everything when the store is new or was rebuilt,
+    /// or its KEV/EPSS data replaced.
+    pub async fn catch_up(&self, now: Timestamp) -> Result<CatchUp, MatchError> {
+        let result = self.catch_up_inner(now).await;
+        if let Ok(mut s) = self.status.lock() {
+            s.last_catch_up = Some(now);
+            match &result {
+                Ok(c) => {
+                    s.last_error = None;
+                    s.last_packages = c.packages;
+                    s.last_changes = c.changes;
+                }
+                Err(e) => s.last_error = Some(e.to_string()),
+            }
+        }
+        result
+    }
+
+    async fn catch_up_inner(&self, now: Timestamp) -> Result<CatchUp, MatchError> {
+        let Some(generation) = self
+            .with_advisories(|db| db.map(VulnDb::generation).transpose().map_err(Into::into))
+            .await?
+        else {
+            return Ok(CatchUp::default());
+        };
+        let cursor = self.store.fleet_state(CURSOR).await?;
+        let position = cursor
+            .as_deref()
+            .and_then(|c| c.split_once(':'))
+            .filter(|(g, _)| *g == generation)
+            .and_then(|(_, s)| s.parse::<i64>().ok());
+        let mut done = CatchUp::default();
+        let mut seq = match position {
+            Some(seq) => seq,
+            None => {
+                // A new or rebuilt advisory store: its log says nothing about what we hold.
+                done.full = true;
+                self.last_seq().await?
+            }
+        };
+        while !done.full {
+            let batch = self
+                .with_advisories(move |db| match db {
+                    Some(db) => Ok(Some(db.changes_since(seq, 50_000)?)),
+                    None => Ok(None),
+                })
+                .await?;
+            let Some(batch) = batch.filter(|b| b.last != seq) else {
+                break;
+            };
+            if batch.everything {
+                done.full = true;
+                seq = self.last_seq().await?;
+                break;
+            }
+            done.packages += batch.keys.len();
+            done.changes
+                .add(self.match_scope(batch.keys, None, now).await?);
+            seq = batch.last;
+        }
+        if done.full {
+            // The position was taken first: anything logged during the pass is read next time.
+            done.changes.add(self.full_match(now).await?);
+        }
+        self.store
+            .set_fleet_state(CURSOR, &format!("{generation}:{seq}"))
+            .await?;
+        Ok(done)
+    }
+
+    /// The newest sequence number in the change log.
+    async fn last_seq(&self) -> Result<i64, MatchError> {
+        self.with_advisories(|db| {
+            let Some(db) = db else { return Ok(0) };
+            let mut seq = 0;
+            loop {
+                let b = db.changes_since(seq, 100_000)?;
+                if b.last == seq {
+                    return Ok(seq);
+                }
+                seq = b.last;
+            }
+        })
+        .await
+    }
+
+    /// Reopens risk acceptances whose date has passed.
+    pub async fn expire_risks(&self, now: Timestamp) -> Result<usize, MatchError> {
+        let _write = self.write.lock().await;
+        let mut changes = FindingChanges::default();
+        for mut f in self.store.expired_risk_acceptances(now).await? {
+            if let Some(e) = f.expire_risk(now) {
+                changes.events.push(e);
+                changes.updated.push(f);
+            }
+        }
+        if !changes.is_empty() {
+            self.store.apply_finding_changes(&changes).await?;
+        }
+        Ok(changes.updated.len())
+    }
+}
+
+/// Findings written per transaction: a large first match would otherwise hold SQLite's write lock
+/// for seconds and make other writers time out. A finding travels with its own events, so each
+/// batch is consistent on its own.
+const WRITE_BATCH: usize = 10_000;
+
+fn batches(changes: FindingChanges) -> Vec<FindingChanges> {
+    if changes.created.len() + changes.updated.len() <= WRITE_BATCH {
+        return if changes.is_empty() {
+            Vec::new()
+        } else {
+            vec![changes]
+        };
+    }
+    let mut events: HashMap<palisade_core::FindingId, Vec<palisade_fleet::FindingEvent>> =
+        HashMap::new();
+    for e in changes.events {
+        events.entry(e.finding_id).or_default().push(e);
+    }
+    let mut out = vec![FindingChanges::default()];
+    let rows = changes
+        .created
+        .into_iter()
+        .map(|f| (true, f))
+        .chain(changes.updated.into_iter().map(|f| (false, f)));
+    for (created, f) in rows {
+        let full = out
+            .last()
+            .is_some_and(|b| b.created.len() + b.updated.len() >= WRITE_BATCH);
+        if full {
+            out.push(FindingChanges::default());
+        }
+        let Some(batch) = out.last_mut() else { break };
+        batch
+            .events
+            .extend(events.remove(&f.id).unwrap_or_default());
+        if created {
+            batch.created.push(f);
+        } else {
+            batch.updated.push(f);
+        }
+    }
+    out
+}
+
+/// The canonical id of an alias group: its lowest CVE id, else its lowest id.
+fn canonical(ids: &BTreeSet<String>) -> String {
+    ids.iter()
+        .find(|i| i.starts_with("CVE-"))
+        .or_else(|| ids.iter().next())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Evaluates `wanted` in one snapshot of the advisory store and groups the affecting advisories
+/// of each (package, version) by alias group.
+fn evaluate_in(
+    db: &VulnDb,
+    wanted: BTreeMap<PackageKey, BTreeSet<String>>,
+) -> Result<Verdicts, MatchError> {
+    let mut ev = Evaluator::new(db)?;
+    let list: Vec<(PackageKey, Vec<String>)> = wanted
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect();
+    ev.evaluate(list.clone())?;
+    let mut groups: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    let mut out = Verdicts::new();
+    for (key, versions) in list {
+        for version in versions {
+            let hits: Vec<_> = ev
+                .hits(&key, &version)
+                .iter()
+                .filter(|h| h.verdict == Verdict::Affected)
+                .cloned()
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            let mut by_group: BTreeMap<String, Match> = BTreeMap::new();
+            for hit in hits {
+                let head = ev.advisory(hit.advisory)?.clone();
+                if matches!(head.kind, AdvisoryKind::Informational(_)) {
+                    continue;
+                }
+                let (kev, epss) = ev.flags(hit.advisory)?;
+                let ids = match groups.entry(hit.advisory) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        let mut ids: BTreeSet<String> =
+                            db.alias_group(&head.id)?.into_iter().collect();
+                        ids.insert(head.id.clone());
+                        ids.extend(head.aliases.iter().cloned());
+                        v.insert(ids)
+                    }
+                };
+                let group = canonical(ids);
+                let m = by_group.entry(group.clone()).or_insert_with(|| Match {
+                    alias_group: group,
+                    group_ids: ids.iter().cloned().collect(),
+                    advisories: Vec::new(),
+                    title: String::new(),
+                    severity: head.severity,
+                    cvss: None,
+                    kev: None,
+                    epss: None,
+                    fixed_versions: Vec::new(),
+                    malicious: false,
+                });
+                if !m.advisories.contains(&head.id) {
+                    m.advisories.push(head.id.clone());
+                }
+                // The most severe record's words describe the group.
+                if m.title.is_empty() || head.severity > m.severity {
+                    m.title = head.summary.clone();
+                }
+                m.severity = m.severity.max(head.severity);
+                m.cvss = match (m.cvss, head.score) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                if m.kev.is_none() {
+                    m.kev = kev.map(|k| KevInfo {
+                        cve: k.cve,
+                        date_added: k.date_added,
+                        due_date: k.due_date,
+                        ransomware: k.ransomware,
+                    });
+                }
+                if let Some(e) = epss
+                    && m.epss.as_ref().is_none_or(|x| e.score > x.score)
+                {
+                    m.epss = Some(EpssInfo {
+                        cve: e.cve,
+                        score: e.score,
+                        percentile: e.percentile,
+                    });
+                }
+                for f in hit.fixed {
+                    if !m.fixed_versions.contains(&f) {
+                        m.fixed_versions.push(f);
+                    }
+                }
+                m.malicious |= head.kind == AdvisoryKind::Malicious;
+                for id in ids.iter() {
+                    if !m.group_ids.contains(id) {
+                        m.group_ids.push(id.clone());
+                    }
+                }
+            }
+            let mut matches: Vec<Match> = by_group.into_values().collect();
+            for m in &mut matches {
+                m.advisories.sort();
+                m.group_ids.sort();
+            }
+            if !matches.is_empty() {
+                out.insert((key.clone(), version), matches);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,1155 @@
+//! The `FleetStore` implementation: inventory snapshots and the installations index, findings
+//! with their history and daily counts, and the matcher's named state. Same rules as `store.rs`:
+//! one SQL text for both backends, reads through `read_all`, and every multi-statement write as
+//! one list of statements run in one transaction by `write_tx` (the rusqlite writer on an SQLite
+//! file), so a batch of tens of thousands of findings is a few multi-row statements, not a round
+//! trip per row.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use palisade_core::tenant::{Contract, EnvironmentKind};
+use palisade_core::{ClientId, EnvironmentId, FieldError, FindingId, SnapshotId};
+use palisade_fleet::priority::band;
+use palisade_fleet::{
+    Change, ChangeKind, EnvFacts, Finding, FindingChanges, FindingEvent, FindingState, Package,
+};
+use palisade_store::{
+    ClientFindings, DEFAULT_PAGE_SIZE, DailyFindings, EnvironmentFacts, FindingQuery,
+    FindingsSummary, FleetStore, Installation, ListQuery, NewSnapshot, Page, Snapshot,
+    SnapshotSummary, StoreError, StoreResult,
+};
+use palisade_vulns::{Ecosystem, PackageKey};
+
+use crate::SqlStore;
+use crate::reader::{Arg, Stmt, args};
+use crate::rows::*;
+use crate::store::multi_row_insert;
+
+const SNAPSHOT_COLS: [&str; 14] = [
+    "id",
+    "environment_id",
+    "site_id",
+    "client_id",
+    "taken_at",
+    "actor",
+    "previous",
+    "sources",
+    "packages",
+    "dev_packages",
+    "added",
+    "removed",
+    "changed",
+    "unevaluable",
+];
+const FINDING_COLS: &str = "id, client_id, site_id, environment_id, ecosystem, qualifier, name, version, \
+     alias_group, state, is_open, priority, kev, due_at, risk_until, detected_at, updated_at, body";
+const FINDING_WIDTH: usize = 18;
+const EVENT_COLS: &str = "id, finding_id, client_id, at, actor, kind, body";
+const INSTALLATION_COLS: &str = "ecosystem, qualifier, name, version, environment_id, dev";
+
+/// Rows per multi-row statement. The widest (findings, 18 columns) stays at 9,000 parameters,
+/// far under SQLite's 32,766 and PostgreSQL's 65,535.
+const ROWS_PER_STATEMENT: usize = 500;
+/// Package keys per lookup (three parameters each).
+const KEYS_PER_QUERY: usize = 300;
+/// Plain IDs per `IN` list.
+const IDS_PER_QUERY: usize = 500;
+
+/// `SELECT` list of the snapshot summary columns, qualified by `alias`.
+fn snapshot_cols(alias: &str) -> String {
+    SNAPSHOT_COLS
+        .iter()
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$from, $from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `VALUES ($from, …), (…)`: `rows` tuples of `width` parameters, numbered from `from`.
+fn values_list(from: usize, width: usize, rows: usize) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| format!("({})", placeholders(from + r * width, width)))
+        .collect();
+    format!("VALUES {}", tuples.join(", "))
+}
+
+/// The page size lists clamp `limit` to.
+fn page_size(limit: u32) -> u32 {
+    ListQuery {
+        limit,
+        ..Default::default()
+    }
+    .page_size()
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(what: &str, v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))
+}
+
+fn count(what: &str, n: i64) -> StoreResult<u32> {
+    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
+}
+
+fn unsigned(what: &str, n: i64) -> StoreResult<u64> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
+}
+
+/// A package key from its stored columns. The ecosystem is stored as its OSV name and the
+/// qualifier on its own, so nothing is parsed out of a display string (qualifiers may hold '/').
+fn package_key(ecosystem: &str, qualifier: String, name: String) -> StoreResult<PackageKey> {
+    let (ecosystem, _) = Ecosystem::from_osv(ecosystem)
+        .ok_or_else(|| StoreError::Corrupt(format!("ecosystem {ecosystem:?}")))?;
+    Ok(PackageKey {
+        ecosystem,
+        qualifier,
+        name,
+    })
+}
+
+/// The key's three columns as arguments.
+fn key_args(k: &PackageKey) -> Vec<Arg> {
+    args![
+        k.ecosystem.osv_name(),
+        k.qualifier.as_str(),
+        k.name.as_str()
+    ]
+}
+
+/// The UTC day of a time, as `finding_daily` stores it.
+fn day_of(t: Timestamp) -> String {
+    t.to_zoned(TimeZone::UTC).date().to_string()
+}
+
+fn compress_packages(packages: &[Package]) -> StoreResult<Vec<u8>> {
+    let json = to_json("packages", packages)?;
+    zstd::encode_all(json.as_bytes(), 3)
+        .map_err(|e| StoreError::Backend(format!("compressing packages: {e}")))
+}
+
+fn decompress_packages(blob: &[u8]) -> StoreResult<Vec<Package>> {
+    let json = zstd::decode_all(blob)
+        .map_err(|e| StoreError::Corrupt(format!("snapshot package list: {e}")))?;
+    serde_json::from_slice(&json)
+        .map_err(|e| StoreError::Corrupt(format!("snapshot package list: {e}")))
+}
+
+impl TryFrom<SnapshotRow> for SnapshotSummary {
+    type Error = StoreError;
+    fn try_from(r: SnapshotRow) -> Result<Self, StoreError> {
+        Ok(SnapshotSummary {
+            id: parse("snapshot id", &r.id)?,
+            environment_id: parse("environment id", &r.environment_id)?,
+            site_id: parse("site id", &r.site_id)?,
+            client_id: parse("client id", &r.client_id)?,
+            taken_at: ts(r.taken_at)?,
+            actor: r.actor.as_deref().map(|a| parse("actor", a)).transpose()?,
+            previous: r
+                .previous
+                .as_deref()
+                .map(|p| parse("previous snapshot", p))
+                .transpose()?,
+            sources: json("snapshot sources", &r.sources)?,
+            packages: count("package count", r.packages)?,
+            dev_packages: count("dev package count", r.dev_packages)?,
+            added: count("added count", r.added)?,
+            removed: count("removed count", r.removed)?,
+            changed: count("changed count", r.changed)?,
+            unevaluable: count("unevaluable count", r.unevaluable)?,
+        })
+    }
+}
+
+impl TryFrom<SnapshotDetailRow> for Snapshot {
+    type Error = StoreError;
+    fn try_from(r: SnapshotDetailRow) -> Result<Self, StoreError> {
+        let packages = match &r.packages_blob {
+            Some(blob) => decompress_packages(blob)?,
+            None if r.packages == 0 => Vec::new(),
+            None => {
+                return Err(StoreError::Corrupt(format!(
+                    "snapshot {} has no package list to resolve",
+                    r.id
+                )));
+            }
+        };
+        let changes: Vec<Change> = json("snapshot changes", &r.changes)?;
+        let unevaluable: Vec<String> = json("snapshot unevaluable entries", &r.unevaluable_lines)?;
+        let summary = SnapshotSummary::try_from(SnapshotRow {
+            id: r.id,
+            environment_id: r.environment_id,
+            site_id: r.site_id,
+            client_id: r.client_id,
+            taken_at: r.taken_at,
+            actor: r.actor,
+            previous: r.previous,
+            sources: r.sources,
+            packages: r.packages,
+            dev_packages: r.dev_packages,
+            added: r.added,
+            removed: r.removed,
+            changed: r.changed,
+            unevaluable: r.unevaluable,
+        })?;
+        Ok(Snapshot {
+            summary,
+            changes,
+            packages,
+            unevaluable,
+        })
+    }
+}
+
+impl TryFrom<InstallationRow> for Installation {
+    type Error = StoreError;
+    fn try_from(r: InstallationRow) -> Result<Self, StoreError> {
+        Ok(Installation {
+            environment_id: parse("environment id", &r.environment_id)?,
+            key: package_key(&r.ecosystem, r.qualifier, r.name)?,
+            version: r.version,
+            dev: r.dev,
+        })
+    }
+}
+
+impl TryFrom<EnvFactsRow> for EnvironmentFacts {
+    type Error = StoreError;
+    fn try_from(r: EnvFactsRow) -> Result<Self, StoreError> {
+        let contract: Contract = json("client contract", &r.contract)?;
+        Ok(EnvironmentFacts {
+            facts: EnvFacts {
+                id: parse("environment id", &r.id)?,
+                client_id: parse("client id", &r.client_id)?,
+                site_id: parse("site id", &r.site_id)?,
+                kind: parse::<EnvironmentKind>("environment kind", &r.kind)?,
+                tier: contract.sla_tier,
+                inventory_at: opt_ts(r.inventory_at)?,
+            },
+            environment_name: r.environment_name,
+            site_name: r.site_name,
+            client_name: r.client_name,
+        })
+    }
+}
+
+fn finding(body: &str) -> StoreResult<Finding> {
+    json("finding", body)
+}
+
+fn event(body: &str) -> StoreResult<FindingEvent> {
+    json("finding event", body)
+}
+
+/// A finding's columns in `FINDING_COLS` order.
+fn finding_args(f: &Finding) -> StoreResult<Vec<Arg>> {
+    Ok(args![
+        f.id.to_string(),
+        f.client_id.to_string(),
+        f.site_id.to_string(),
+        f.environment_id.to_string(),
+        f.package.ecosystem.osv_name(),
+        f.package.qualifier.as_str(),
+        f.package.name.as_str(),
+        f.version.as_str(),
+        f.alias_group.as_str(),
+        f.state.as_str(),
+        f.state.is_open(),
+        i64::from(f.priority),
+        f.kev.is_some(),
+        f.due_at.map(micros),
+        f.risk_accepted_until.map(micros),
+        micros(f.detected_at),
+        micros(f.updated_at),
+        to_json("finding", f)?
+    ])
+}
+
+fn event_args(e: &FindingEvent) -> StoreResult<Vec<Arg>> {
+    Ok(args![
+        e.id.to_string(),
+        e.finding_id.to_string(),
+        e.client_id.to_string(),
+        micros(e.at),
+        e.actor.map(|a| a.to_string()),
+        e.kind.as_str(),
+        to_json("finding event", e)?
+    ])
+}
+
+/// Multi-row inserts of `rows` (already turned into argument lists of `width`), `suffix`
+/// appended to each statement (an `ON CONFLICT` clause).
+fn chunked_inserts(
+    table: &str,
+    cols: &str,
+    width: usize,
+    rows: Vec<Vec<Arg>>,
+    suffix: &str,
+) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let sql = format!(
+            "{}{suffix}",
+            multi_row_insert(table, cols, width, chunk.len())
+        );
+        out.push(Stmt::new(sql, chunk.into_iter().flatten().collect()));
+    }
+    out
+}
+
+/// Opened and closed counts per (UTC day, client) for a batch: a finding created open is opened
+/// on its detection day; an event is an opening when it moves a finding from a non-open state to
+/// an open one and a closing the other way round. Events without a `from` record a creation,
+/// which the created finding already counts.
+fn daily_counts(
+    created: &[Finding],
+    events: &[FindingEvent],
+) -> BTreeMap<(String, String), (i64, i64)> {
+    let mut out: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for f in created.iter().filter(|f| f.state.is_open()) {
+        out.entry((day_of(f.detected_at), f.client_id.to_string()))
+            .or_default()
+            .0 += 1;
+    }
+    for e in events {
+        let Some(from) = e.from else { continue };
+        let delta = match (from.is_open(), e.to.is_open()) {
+            (false, true) => (1, 0),
+            (true, false) => (0, 1),
+            _ => continue,
+        };
+        let counts = out
+            .entry((day_of(e.at), e.client_id.to_string()))
+            .or_default();
+        counts.0 += delta.0;
+        counts.1 += delta.1;
+    }
+    out
+}
+
+/// Upserts that add a batch's counts to `finding_daily`. Rows go in key order, so concurrent
+/// batches lock them in the same order and cannot deadlock each other on PostgreSQL.
+fn daily_statements(counts: BTreeMap<(String, String), (i64, i64)>) -> Vec<Stmt> {
+    let rows = counts
+        .into_iter()
+        .map(|((day, client), (opened, closed))| args![day, client, opened, closed])
+        .collect();
+    chunked_inserts(
+        "finding_daily",
+        "day, client_id, opened, closed",
+        4,
+        rows,
+        " ON CONFLICT (day, client_id) DO UPDATE SET opened = finding_daily.opened + excluded.opened, \
+         closed = finding_daily.closed + excluded.closed",
+    )
+}
+
+/// A finding list's keyset position: the last item's priority and ID.
+fn decode_cursor(after: &str) -> StoreResult<(i32, FindingId)> {
+    let bad = || StoreError::Invalid(FieldError::new("after", "not a position a list returned"));
+    let (priority, id) = after.split_once(':').ok_or_else(bad)?;
+    Ok((
+        priority.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// SQL text under construction with its arguments, numbering placeholders in the order they are
+/// written (the order SQLite binds them in).
+#[derive(Default)]
+struct Query {
+    args: Vec<Arg>,
+}
+
+impl Query {
+    fn arg(&mut self, a: impl Into<Arg>) -> String {
+        self.args.push(a.into());
+        format!("${}", self.args.len())
+    }
+
+    fn list<A: Into<Arg>>(&mut self, items: impl IntoIterator<Item = A>) -> String {
+        items
+            .into_iter()
+            .map(|a| self.arg(a))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The `WHERE` terms of a finding list. Only the filters asked for are written: a
+/// `($1 IS NULL OR col = $1)` term would keep either engine from using the index for `col`.
+/// Open findings are selected by `is_open`, the condition of the partial ranking indexes.
+fn finding_filters(q: &FindingQuery, sql: &mut Query) -> String {
+    let mut terms = Vec::new();
+    let states: BTreeSet<FindingState> = q.effective_states().into_iter().collect();
+    let open: BTreeSet<FindingState> = FindingState::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .collect();
+    if states == open {
+        terms.push("is_open".to_owned());
+    } else {
+        let list = sql.list(states.iter().map(|s| s.as_str()));
+        terms.push(format!("state IN ({list})"));
+    }
+    if let Some(c) = q.client {
+        terms.push(format!("client_id = {}", sql.arg(c.to_string())));
+    }
+    if let Some(s) = q.site {
+        terms.push(format!("site_id = {}", sql.arg(s.to_string())));
+    }
+    if let Some(e) = q.environment {
+        terms.push(format!("environment_id = {}", sql.arg(e.to_string())));
+    }
+    if !q.alias_groups.is_empty() {
+        let groups: BTreeSet<&str> = q.alias_groups.iter().map(String::as_str).collect();
+        terms.push(format!("alias_group IN ({})", sql.list(groups)));
+    }
+    if let Some(k) = &q.package {
+        let eco = sql.arg(k.ecosystem.osv_name());
+        let qual = sql.arg(k.qualifier.as_str());
+        let name = sql.arg(k.name.as_str());
+        terms.push(format!(
+            "ecosystem = {eco} AND qualifier = {qual} AND name = {name}"
+        ));
+    }
+    if q.kev_only {
+        terms.push("kev".to_owned());
+    }
+    if let Some(t) = q.due_before {
+        terms.push(format!("due_at < {}", sql.arg(micros(t))));
+    }
+    terms.join(" AND ")
+}
+
+impl SqlStore {
+    async fn snapshot_summary(&self, id: SnapshotId) -> StoreResult<SnapshotSummary> {
+        let sql = format!(
+            "SELECT {} FROM inventory_snapshots s WHERE s.id = $1",
+            snapshot_cols("s")
+        );
+        let row: SnapshotRow = self.read_one(&sql, args![id.to_string()]).await?;
+        row.try_into()
+    }
+
+    async fn finding_exists(&self, id: FindingId) -> StoreResult<bool> {
+        match self.get_finding(id).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl FleetStore for SqlStore {
+    async fn latest_snapshot(&self, env: EnvironmentId) -> StoreResult<Option<SnapshotSummary>> {
+        let sql = format!(
+            "SELECT {} FROM environment_inventory i JOIN inventory_snapshots s ON s.id = i.snapshot_id \
+             WHERE i.environment_id = $1",
+            snapshot_cols("s")
+        );
+        let row: Option<SnapshotRow> = self.read_opt(&sql, args![env.to_string()]).await?;
+        row.map(SnapshotSummary::try_from).transpose()
+    }
+
+    async fn environment_packages(&self, env: EnvironmentId) -> StoreResult<Vec<Package>> {
+        let sql = "SELECT environment_id, ecosystem, qualifier, name, version, dev FROM installations \
+                   WHERE environment_id = $1 ORDER BY ecosystem, qualifier, name, version";
+        let rows: Vec<InstallationRow> = self.read_all(sql, args![env.to_string()]).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Package {
+                    key: package_key(&r.ecosystem, r.qualifier, r.name)?,
+                    version: r.version,
+                    dev: r.dev,
+                })
+            })
+            .collect()
+    }
+
+    async fn save_snapshot(&self, s: &NewSnapshot) -> StoreResult<SnapshotSummary> {
+        let id = s.id.to_string();
+        let env = s.environment_id.to_string();
+        let kinds = |pred: fn(ChangeKind) -> bool| {
+            i64::try_from(s.changes.iter().filter(|c| pred(c.kind)).count()).unwrap_or(i64::MAX)
+        };
+        let len = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        // An unchanged re-upload keeps no copy of the list: it points at the snapshot that has one.
+        // A first upload always stores its list, so every chain starts with one.
+        let blob = if s.changes.is_empty() && s.previous.is_some() {
+            None
+        } else {
+            Some(compress_packages(&s.packages)?)
+        };
+        let packages_from = blob.as_ref().map(|_| id.clone());
+        let previous = s.previous.map(|p| p.to_string());
+
+        let mut statements = Vec::new();
+        // The snapshot takes its site and client from the environment row; no row, no environment.
+        statements.push(
+            Stmt::new(
+                "INSERT INTO inventory_snapshots (id, environment_id, site_id, client_id, taken_at, actor, \
+                 previous, sources, packages, dev_packages, added, removed, changed, unevaluable, changes, \
+                 unevaluable_lines, packages_from, packages_blob) \
+                 SELECT $1, e.id, e.site_id, e.client_id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                 COALESCE($14, (SELECT p.packages_from FROM inventory_snapshots p WHERE p.id = $4)), $15 \
+                 FROM environments e WHERE e.id = $16",
+                args![
+                    id.as_str(),
+                    micros(s.taken_at),
+                    s.actor.map(|a| a.to_string()),
+                    &previous,
+                    to_json("snapshot sources", &s.sources)?,
+                    len(s.packages.len()),
+                    len(s.packages.iter().filter(|p| p.dev).count()),
+                    kinds(|k| k == ChangeKind::Added),
+                    kinds(|k| k == ChangeKind::Removed),
+                    kinds(|k| {
+                        matches!(
+                            k,
+                            ChangeKind::Upgraded | ChangeKind::Downgraded | ChangeKind::Changed
+                        )
+                    }),
+                    len(s.unevaluable.len()),
+                    to_json("snapshot changes", &s.changes)?,
+                    to_json("snapshot unevaluable entries", &s.unevaluable)?,
+                    packages_from,
+                    blob,
+                    env.as_str()
+                ],
+            )
+            .or_fail(StoreError::NotFound),
+        );
+        // Compare-and-swap of the environment's newest snapshot: a concurrent upload that got
+        // there first makes this change no row, and the whole upload rolls back.
+        let conflict = || {
+            StoreError::Conflict(
+                "inventory changed concurrently: the environment has a newer snapshot".into(),
+            )
+        };
+        statements.push(match &previous {
+            None => Stmt::new(
+                "INSERT INTO environment_inventory (environment_id, snapshot_id, taken_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (environment_id) DO NOTHING",
+                args![env.as_str(), id.as_str(), micros(s.taken_at)],
+            )
+            .or_fail(conflict()),
+            Some(p) => Stmt::new(
+                "UPDATE environment_inventory SET snapshot_id = $1, taken_at = $2 \
+                 WHERE environment_id = $3 AND snapshot_id = $4",
+                args![id.as_str(), micros(s.taken_at), env.as_str(), p.as_str()],
+            )
+            .or_fail(conflict()),
+        });
+
+        // The installations index follows the changes: versions that went away, then versions
+        // that arrived or changed their dev flag. Sets, so a repeated line cannot hit a row twice
+        // in one statement (which PostgreSQL's upsert refuses).
+        let mut gone: BTreeSet<(&PackageKey, &str)> = BTreeSet::new();
+        let mut present: BTreeMap<(&PackageKey, &str), bool> = BTreeMap::new();
+        for (i, c) in s.changes.iter().enumerate() {
+            let missing = |side: &str| {
+                StoreError::Invalid(FieldError::new(
+                    format!("changes[{i}].{side}"),
+                    "required for this kind of change",
+                ))
+            };
+            if matches!(
+                c.kind,
+                ChangeKind::Removed
+                    | ChangeKind::Upgraded
+                    | ChangeKind::Downgraded
+                    | ChangeKind::Changed
+            ) {
+                gone.insert((&c.key, c.from.as_deref().ok_or_else(|| missing("from"))?));
+            }
+            if c.kind != ChangeKind::Removed {
+                present.insert(
+                    (&c.key, c.to.as_deref().ok_or_else(|| missing("to"))?),
+                    c.dev,
+                );
+            }
+        }
+        let gone: Vec<_> = gone.into_iter().collect();
+        for chunk in gone.chunks(ROWS_PER_STATEMENT) {
+            // Row-value IN over a subquery: SQLite turns it into primary-key lookups, where
+            // `IN (VALUES …)` scans the table.
+            let sql = format!(
+                "DELETE FROM installations WHERE environment_id = $1 AND (ecosystem, qualifier, name, version) \
+                 IN (SELECT column1, column2, column3, column4 FROM ({}) AS gone)",
+                values_list(2, 4, chunk.len())
+            );
+            let mut a = args![env.as_str()];
+            for (k, v) in chunk {
+                a.extend(key_args(k));
+                a.push(Arg::from(*v));
+            }
+            statements.push(Stmt::new(sql, a));
+        }
+        let rows = present
+            .into_iter()
+            .map(|((k, v), dev)| {
+                let mut a = key_args(k);
+                a.extend(args![v, env.as_str(), dev]);
+                a
+            })
+            .collect();
+        statements.extend(chunked_inserts(
+            "installations",
+            INSTALLATION_COLS,
+            6,
+            rows,
+            " ON CONFLICT (ecosystem, qualifier, name, version, environment_id) DO UPDATE SET dev = excluded.dev",
+        ));
+
+        self.write_tx(statements).await?;
+        self.snapshot_summary(s.id).await
+    }
+
+    async fn get_snapshot(&self, id: SnapshotId) -> StoreResult<Snapshot> {
+        let sql = format!(
+            "SELECT {}, s.changes, s.unevaluable_lines, b.packages_blob FROM inventory_snapshots s \
+             LEFT JOIN inventory_snapshots b ON b.id = s.packages_from WHERE s.id = $1",
+            snapshot_cols("s")
+        );
+        let row: SnapshotDetailRow = self.read_one(&sql, args![id.to_string()]).await?;
+        row.try_into()
+    }
+
+    async fn list_snapshots(
+        &self,
+        env: EnvironmentId,
+        after: Option<SnapshotId>,
+        limit: u32,
+    ) -> StoreResult<Page<SnapshotSummary>> {
+        let size = page_size(limit) as usize;
+        let mut q = Query::default();
+        let env_arg = q.arg(env.to_string());
+        let position = match after {
+            Some(a) => format!(" AND s.id < {}", q.arg(a.to_string())),
+            None => String::new(),
+        };
+        let limit_arg = q.arg(i64::try_from(size + 1).unwrap_or(i64::MAX));
+        let sql = format!(
+            "SELECT {} FROM inventory_snapshots s WHERE s.environment_id = {env_arg}{position} \
+             ORDER BY s.id DESC LIMIT {limit_arg}",
+            snapshot_cols("s")
+        );
+        let rows: Vec<SnapshotRow> = self.read_all(&sql, q.args).await?;
+        let more = rows.len() > size;
+        let items = rows
+            .into_iter()
+            .take(size)
+            .map(SnapshotSummary::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_after = if more {
+            items.last().map(|s| s.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_after })
+    }
+
+    async fn environment_facts(
+        &self,
+        envs: &[EnvironmentId],
+    ) -> StoreResult<Vec<EnvironmentFacts>> {
+        let ids: Vec<String> = envs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let sql = format!(
+                "SELECT e.id, e.client_id, e.site_id, e.kind, e.name AS environment_name, \
+                 s.name AS site_name, c.name AS client_name, c.contract, i.taken_at AS inventory_at \
+                 FROM environments e JOIN sites s ON s.id = e.site_id JOIN clients c ON c.id = e.client_id \
+                 LEFT JOIN environment_inventory i ON i.environment_id = e.id WHERE e.id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<EnvFactsRow> = self
+                .read_all(&sql, chunk.iter().map(|e| Arg::from(e.as_str())).collect())
+                .await?;
+            for r in rows {
+                out.push(r.try_into()?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn installations_of(&self, keys: &[PackageKey]) -> StoreResult<Vec<Installation>> {
+        let keys: Vec<&PackageKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let mut out = Vec::new();
+        for chunk in keys.chunks(KEYS_PER_QUERY) {
+            // A join with the key list rather than `IN (VALUES …)`: both engines then look each
+            // key up in the primary key. VALUES columns are `column1…` on both.
+            let sql = format!(
+                "SELECT i.environment_id, i.ecosystem, i.qualifier, i.name, i.version, i.dev \
+                 FROM ({}) AS k JOIN installations i \
+                 ON i.ecosystem = k.column1 AND i.qualifier = k.column2 AND i.name = k.column3",
+                values_list(1, 3, chunk.len())
+            );
+            let rows: Vec<InstallationRow> = self
+                .read_all(&sql, chunk.iter().flat_map(|k| key_args(k)).collect())
+                .await?;
+            for r in rows {
+                out.push(r.try_into()?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn installed_versions(
+        &self,
+        after: Option<&(PackageKey, String)>,
+        limit: u32,
+    ) -> StoreResult<Vec<(PackageKey, String)>> {
+        let mut q = Query::default();
+        let position = match after {
+            Some((k, v)) => {
+                let eco = q.arg(k.ecosystem.osv_name());
+                let qual = q.arg(k.qualifier.as_str());
+                let name = q.arg(k.name.as_str());
+                let version = q.arg(v.as_str());
+                format!(
+                    " WHERE (ecosystem, qualifier, name, version) > ({eco}, {qual}, {name}, {version})"
+                )
+            }
+            None => String::new(),
+        };
+        // Not clamped like a page: this is a batch of work, whose size is the matcher's choice.
+        let limit = if limit == 0 { DEFAULT_PAGE_SIZE } else { limit };
+        let limit_arg = q.arg(i64::from(limit));
+        // GROUP BY rather than DISTINCT: both engines read the primary key in order and stop
+        // after `limit` groups.
+        let sql = format!(
+            "SELECT ecosystem, qualifier, name, version FROM installations{position} \
+             GROUP BY ecosystem, qualifier, name, version \
+             ORDER BY ecosystem, qualifier, name, version LIMIT {limit_arg}"
+        );
+        let rows: Vec<PackageVersionRow> = self.read_all(&sql, q.args).await?;
+        rows.into_iter()
+            .map(|r| Ok((package_key(&r.ecosystem, r.qualifier, r.name)?, r.version)))
+            .collect()
+    }
+
+    async fn findings_of(
+        &self,
+        keys: &[PackageKey],
+        envs: Option<&[EnvironmentId]>,
+    ) -> StoreResult<Vec<Finding>> {
+        let keys: Vec<&PackageKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let envs: Option<Vec<String>> = envs.map(|e| {
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        });
+        let env_chunks: Vec<Option<&[String]>> = match &envs {
+            None => vec![None],
+            Some(e) => e.chunks(IDS_PER_QUERY).map(Some).collect(),
+        };
+        let mut out = Vec::new();
+        for key_chunk in keys.chunks(KEYS_PER_QUERY) {
+            for env_chunk in &env_chunks {
+                let mut a: Vec<Arg> = key_chunk.iter().flat_map(|k| key_args(k)).collect();
+                let env_filter = match env_chunk {
+                    Some(ids) => {
+                        let list = placeholders(a.len() + 1, ids.len());
+                        a.extend(ids.iter().map(|e| Arg::from(e.as_str())));
+                        format!(" WHERE f.environment_id IN ({list})")
+                    }
+                    None => String::new(),
+                };
+                let sql = format!(
+                    "SELECT f.body FROM ({}) AS k JOIN findings f \
+                     ON f.ecosystem = k.column1 AND f.qualifier = k.column2 AND f.name = k.column3{env_filter}",
+                    values_list(1, 3, key_chunk.len())
+                );
+                let rows: Vec<BodyRow> = self.read_all(&sql, a).await?;
+                for r in rows {
+                    out.push(finding(&r.body)?);
+                }
+            }
+        }
+        out.sort_by_key(|f| f.id);
+        Ok(out)
+    }
+
+    async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut statements = Vec::new();
+        let created = changes
+            .created
+            .iter()
+            .map(finding_args)
+            .collect::<StoreResult<Vec<_>>>()?;
+        statements.extend(chunked_inserts(
+            "findings",
+            FINDING_COLS,
+            FINDING_WIDTH,
+            created,
+            "",
+        ));
+        // Whole rows replaced by ID, the last version of each, in ID order (the lock order).
+        // An upsert is the one multi-row update both dialects share.
+        let updated: BTreeMap<FindingId, &Finding> =
+            changes.updated.iter().map(|f| (f.id, f)).collect();
+        let updated = updated
+            .into_values()
+            .map(finding_args)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let set = FINDING_COLS
+            .split(", ")
+            .skip(1)
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        statements.extend(chunked_inserts(
+            "findings",
+            FINDING_COLS,
+            FINDING_WIDTH,
+            updated,
+            &format!(" ON CONFLICT (id) DO UPDATE SET {set}"),
+        ));
+        let events = changes
+            .events
+            .iter()
+            .map(event_args)
+            .collect::<StoreResult<Vec<_>>>()?;
+        statements.extend(chunked_inserts("finding_events", EVENT_COLS, 7, events, ""));
+        statements.extend(daily_statements(daily_counts(
+            &changes.created,
+            &changes.events,
+        )));
+        self.write_tx(statements).await
+    }
+
+    async fn get_finding(&self, id: FindingId) -> StoreResult<Finding> {
+        let row: BodyRow = self
+            .read_one(
+                "SELECT body FROM findings WHERE id = $1",
+                args![id.to_string()],
+            )
+            .await?;
+        finding(&row.body)
+    }
+
+    async fn save_triage(
+        &self,
+        f: &Finding,
+        event: &FindingEvent,
+        seen_at: Timestamp,
+    ) -> StoreResult<()> {
+        // SET takes $1…$17 and WHERE the last two: SQLite numbers parameters by first appearance.
+        let set = FINDING_COLS
+            .split(", ")
+            .skip(1)
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut a = finding_args(f)?;
+        let id = a.remove(0);
+        a.push(id);
+        a.push(Arg::from(micros(seen_at)));
+        let update = Stmt::new(
+            format!(
+                "UPDATE findings SET {set} WHERE id = ${} AND updated_at = ${}",
+                FINDING_WIDTH,
+                FINDING_WIDTH + 1
+            ),
+            a,
+        )
+        .or_fail(StoreError::Conflict(
+            "the finding was changed by someone else meanwhile: reload it and decide again".into(),
+        ));
+        let mut statements = vec![
+            update,
+            Stmt::new(
+                multi_row_insert("finding_events", EVENT_COLS, 7, 1),
+                event_args(event)?,
+            ),
+        ];
+        statements.extend(daily_statements(daily_counts(
+            &[],
+            std::slice::from_ref(event),
+        )));
+        let result = self.write_tx(statements).await;
+        // No row changed: tell a missing finding apart from a stale one, after the rollback.
+        if matches!(result, Err(StoreError::Conflict(_))) && !self.finding_exists(f.id).await? {
+            return Err(StoreError::NotFound);
+        }
+        result
+    }
+
+    async fn finding_events(&self, id: FindingId) -> StoreResult<Vec<FindingEvent>> {
+        let rows: Vec<BodyRow> = self
+            .read_all(
+                "SELECT body FROM finding_events WHERE finding_id = $1 ORDER BY at, id",
+                args![id.to_string()],
+            )
+            .await?;
+        rows.iter().map(|r| event(&r.body)).collect()
+    }
+
+    async fn list_findings(&self, q: &FindingQuery) -> StoreResult<Page<Finding>> {
+        let size = page_size(q.limit) as usize;
+        let cursor = q.after.as_deref().map(decode_cursor).transpose()?;
+        let mut sql = Query::default();
+        let filters = finding_filters(q, &mut sql);
+        let text = match cursor {
+            None => {
+                let limit = sql.arg(i64::try_from(size + 1).unwrap_or(i64::MAX));
+                format!(
+                    "SELECT body, priority, id FROM findings WHERE {filters} \
+                     ORDER BY priority DESC, id LIMIT {limit}"
+                )
+            }
+            // Past a position: the rest of its priority, then the lower priorities. Two index
+            // range scans, where `priority < $p OR (priority = $p AND id > $id)` would make
+            // both engines read every row of the position's priority up to the position.
+            Some((priority, id)) => {
+                let p = sql.arg(i64::from(priority));
+                let id = sql.arg(id.to_string());
+                let limit = sql.arg(i64::try_from(size + 1).unwrap_or(i64::MAX));
+                format!(
+                    "SELECT body, priority, id FROM (SELECT body, priority, id FROM findings \
+                     WHERE {filters} AND priority = {p} AND id > {id} ORDER BY id LIMIT {limit}) AS tie \
+                     UNION ALL SELECT body, priority, id FROM (SELECT body, priority, id FROM findings \
+                     WHERE {filters} AND priority < {p} ORDER BY priority DESC, id LIMIT {limit}) AS rest \
+                     ORDER BY priority DESC, id LIMIT {limit}"
+                )
+            }
+        };
+        let rows: Vec<FindingPageRow> = self.read_all(&text, sql.args).await?;
+        let more = rows.len() > size;
+        let items = rows
+            .iter()
+            .take(size)
+            .map(|r| finding(&r.body))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_after = match rows.get(size - 1) {
+            Some(last) if more => Some(format!("{}:{}", last.priority, last.id)),
+            _ => None,
+        };
+        Ok(Page { items, next_after })
+    }
+
+    async fn findings_summary(
+        &self,
+        client: Option<ClientId>,
+        now: Timestamp,
+    ) -> StoreResult<FindingsSummary> {
+        let client = client.map(|c| c.to_string());
+
+        let mut q = Query::default();
+        let now_arg = q.arg(micros(now));
+        let only = match &client {
+            Some(c) => format!(" AND client_id = {}", q.arg(c.as_str())),
+            None => String::new(),
+        };
+        let counts: OpenCountsRow = self
+            .read_one(
+                &format!(
+                    "SELECT COUNT(*) AS open, COUNT(CASE WHEN kev THEN 1 END) AS kev, \
+                     COUNT(CASE WHEN due_at <= {now_arg} THEN 1 END) AS breached \
+                     FROM findings WHERE is_open{only}"
+                ),
+                q.args,
+            )
+            .await?;
+
+        // Counted per priority and banded here, so the bands' thresholds stay in one place
+        // (`priority::band`); there are only as many rows as distinct priorities.
+        let mut q = Query::default();
+        let only = match &client {
+            Some(c) => format!(" AND client_id = {}", q.arg(c.as_str())),
+            None => String::new(),
+        };
+        let per_priority: Vec<PriorityCountRow> = self
+            .read_all(
+                &format!(
+                    "SELECT priority, COUNT(*) AS n FROM findings WHERE is_open{only} GROUP BY priority"
+                ),
+                q.args,
+            )
+            .await?;
+        let mut by_band: Vec<(String, u64)> = ["urgent", "high", "medium", "low"]
+            .into_iter()
+            .map(|b| (b.to_owned(), 0))
+            .collect();
+        for r in per_priority {
+            let name = band(r.priority);
+            let n = unsigned("finding count", r.n)?;
+            match by_band.iter_mut().find(|(b, _)| b == name) {
+                Some((_, total)) => *total += n,
+                None => by_band.push((name.to_owned(), n)),
+            }
+        }
+
+        let mut q = Query::default();
+        let only = match &client {
+            Some(c) => format!(" WHERE client_id = {}", q.arg(c.as_str())),
+            None => String::new(),
+        };
+        let per_state: Vec<StateCountRow> = self
+            .read_all(
+                &format!("SELECT state, COUNT(*) AS n FROM findings{only} GROUP BY state"),
+                q.args,
+            )
+            .await?;
+        let mut by_state: Vec<(FindingState, u64)> =
+            FindingState::ALL.into_iter().map(|s| (s, 0)).collect();
+        for r in per_state {
+            let state = FindingState::parse(&r.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("finding state {:?}", r.state)))?;
+            let n = unsigned("finding count", r.n)?;
+            if let Some((_, total)) = by_state.iter_mut().find(|(s, _)| *s == state) {
+                *total = n;
+            }
+        }
+
+        let mut q = Query::default();
+        let now_arg = q.arg(micros(now));
+        let only = match &client {
+            Some(c) => format!(" AND f.client_id = {}", q.arg(c.as_str())),
+            None => String::new(),
+        };
+        let per_client: Vec<ClientFindingsRow> = self
+            .read_all(
+                &format!(
+                    "SELECT f.client_id, c.name AS client_name, COUNT(*) AS open, \
+                     COUNT(CASE WHEN f.kev THEN 1 END) AS kev, \
+                     COUNT(CASE WHEN f.due_at <= {now_arg} THEN 1 END) AS breached, \
+                     MAX(f.priority) AS top_priority \
+                     FROM findings f JOIN clients c ON c.id = f.client_id WHERE f.is_open{only} \
+                     GROUP BY f.client_id, c.name ORDER BY top_priority DESC, f.client_id LIMIT 100"
+                ),
+                q.args,
+            )
+            .await?;
+        let by_client = per_client
+            .into_iter()
+            .map(|r| {
+                Ok(ClientFindings {
+                    client_id: parse("client id", &r.client_id)?,
+                    client_name: r.client_name,
+                    open: unsigned("finding count", r.open)?,
+                    kev: unsigned("finding count", r.kev)?,
+                    breached: unsigned("finding count", r.breached)?,
+                    top_priority: r.top_priority,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+
+        Ok(FindingsSummary {
+            open: unsigned("finding count", counts.open)?,
+            kev: unsigned("finding count", counts.kev)?,
+            breached: unsigned("finding count", counts.breached)?,
+            by_band,
+            by_state,
+            by_client,
+        })
+    }
+
+    async fn findings_daily(
+        &self,
+        client: Option<ClientId>,
+        from: Date,
+    ) -> StoreResult<Vec<DailyFindings>> {
+        let mut q = Query::default();
+        let from_arg = q.arg(from.to_string());
+        let only = match client {
+            Some(c) => format!(" AND client_id = {}", q.arg(c.to_string())),
+            None => String::new(),
+        };
+        // The casts keep PostgreSQL's SUM of BIGINT (NUMERIC) an integer.
+        let rows: Vec<DailyRow> = self
+            .read_all(
+                &format!(
+                    "SELECT day, CAST(SUM(opened) AS BIGINT) AS opened, CAST(SUM(closed) AS BIGINT) AS closed \
+                     FROM finding_daily WHERE day >= {from_arg}{only} GROUP BY day ORDER BY day"
+                ),
+                q.args,
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(DailyFindings {
+                    day: parse("day", &r.day)?,
+                    opened: r.opened,
+                    closed: r.closed,
+                })
+            })
+            .collect()
+    }
+
+    async fn expired_risk_acceptances(&self, now: Timestamp) -> StoreResult<Vec<Finding>> {
+        let rows: Vec<BodyRow> = self
+            .read_all(
+                "SELECT body FROM findings WHERE state = $1 AND risk_until <= $2 ORDER BY id",
+                args![FindingState::RiskAccepted.as_str(), micros(now)],
+            )
+            .await?;
+        rows.iter().map(|r| finding(&r.body)).collect()
+    }
+
+    async fn fleet_state(&self, name: &str) -> StoreResult<Option<String>> {
+        let row: Option<ValueRow> = self
+            .read_opt("SELECT value FROM fleet_state WHERE name = $1", args![name])
+            .await?;
+        Ok(row.map(|r| r.value))
+    }
+
+    async fn set_fleet_state(&self, name: &str, value: &str) -> StoreResult<()> {
+        self.write_tx(vec![Stmt::new(
+            "INSERT INTO fleet_state (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            args![name, value],
+        )])
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_names_the_field() {
+        let id = FindingId::new();
+        assert_eq!(decode_cursor(&format!("-12:{id}")).ok(), Some((-12, id)));
+        for bad in ["", "12", "x:y", &format!("12:{id}x"), &format!(":{id}")] {
+            assert!(
+                matches!(decode_cursor(bad), Err(StoreError::Invalid(ref f)) if f.field == "after"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn placeholders_are_numbered_in_writing_order() {
+        assert_eq!(values_list(2, 2, 2), "VALUES ($2, $3), ($4, $5)");
+        let mut q = Query::default();
+        assert_eq!(q.list(["a", "b"]), "$1, $2");
+        assert_eq!(q.arg(3i64), "$3");
+    }
+}

@@ -1,0 +1,353 @@
+//! Fleet vulnerability management end to end, over real HTTP: inventories pushed through the API,
+//! an advisory imported into the advisory store, the matcher following the store's change log.
+//! Two clients share a vulnerable version in their live and staging environments, a third runs
+//! the fixed one: findings appear for exactly the affected environments of exactly those clients,
+//! a rewording changes nothing, a fixed inventory marks a finding fixed then verified, withdrawal
+//! makes the rest inactive with their history intact, and client users see only their own.
+
+mod common;
+
+use common::*;
+use palisade_core::Role;
+use palisade_core::tenant::{EnvironmentKind, NewEnvironment, NewSite};
+use palisade_store::Store;
+use palisade_vulndb::VulnDb;
+use serde_json::{Value, json};
+
+fn composer_lock(twig: &str) -> String {
+    json!({
+        "packages": [
+            {"name": "twig/twig", "version": twig},
+            {"name": "monolog/monolog", "version": "2.9.1"}
+        ],
+        "packages-dev": [{"name": "phpunit/phpunit", "version": "9.6.0"}]
+    })
+    .to_string()
+}
+
+fn twig_advisory(summary: &str, modified: &str, withdrawn: bool) -> Vec<u8> {
+    let mut v = json!({
+        "id": "GHSA-52m2-vc4m-jj33",
+        "modified": modified,
+        "aliases": ["CVE-2022-39261"],
+        "summary": summary,
+        "database_specific": {"severity": "HIGH"},
+        "affected": [{
+            "package": {"ecosystem": "Packagist", "name": "twig/twig"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.44.7"}]},
+                       {"type": "ECOSYSTEM", "events": [{"introduced": "2.0.0"}, {"fixed": "2.15.3"}]},
+                       {"type": "ECOSYSTEM", "events": [{"introduced": "3.0.0"}, {"fixed": "3.4.3"}]}]
+        }]
+    });
+    if withdrawn {
+        v["withdrawn"] = json!(modified);
+    }
+    v.to_string().into_bytes()
+}
+
+fn unrelated_advisory() -> Vec<u8> {
+    json!({
+        "id": "GHSA-unrelated-0001",
+        "modified": "2024-01-01T00:00:00Z",
+        "summary": "A package nobody here uses",
+        "affected": [{"package": {"ecosystem": "npm", "name": "left-pad"},
+                      "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}]}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn import(app: &TestApp, name: &str, bytes: &[u8]) {
+    let file = app.advisories.parent().unwrap().join(name);
+    std::fs::write(&file, bytes).unwrap();
+    let mut db = VulnDb::open(&app.advisories).unwrap();
+    palisade_vulndb::import_path(&mut db, &file, None, &mut |_| {}).unwrap();
+}
+
+async fn push(app: &TestApp, token: &str, env: impl std::fmt::Display, lock: &str) -> Value {
+    let resp = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/environments/{env}/inventories?name=composer.lock"
+        )))
+        .bearer_auth(token)
+        .body(lock.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
+
+async fn json_get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let r = app.get(path, token).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn findings(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let (status, body) = json_get(app, &format!("/api/v1/findings?{query}"), token).await;
+    assert_eq!(status, 200, "{body}");
+    body["items"].as_array().unwrap().clone()
+}
+
+async fn events(app: &TestApp, token: &str, id: &str) -> Vec<String> {
+    let (_, body) = json_get(app, &format!("/api/v1/findings/{id}"), token).await;
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_advisory_reaches_exactly_the_affected_environments_and_follows_their_fixes() {
+    let app = TestApp::start(Default::default()).await;
+    let sec = app.user("sec@provider.test", Role::Security, None).await;
+    let sec = app.token(&sec, Role::Security).await;
+    let ops = app.user("ops@provider.test", Role::Operations, None).await;
+    let ops = app.token(&ops, Role::Operations).await;
+    let now = app.clock.now_ts();
+
+    // Three clients; A and B run the vulnerable Twig on live and staging, C the fixed one.
+    let mut envs = Vec::new();
+    let mut clients = Vec::new();
+    for (name, twig) in [
+        ("Alpha Foods", "v3.4.0"),
+        ("Bravo Books", "v3.4.0"),
+        ("Charlie Cars", "v3.4.3"),
+    ] {
+        let c = app
+            .post_json(
+                "/api/v1/clients",
+                &sec_admin(&app).await,
+                &client_body(name, "Europe/London"),
+            )
+            .await;
+        let client: Value = c.json().await.unwrap();
+        let client_id: palisade_core::ClientId = client["id"].as_str().unwrap().parse().unwrap();
+        clients.push(client_id);
+        let site = app
+            .store
+            .create_site(
+                &NewSite {
+                    client_id,
+                    name: format!("{name} shop"),
+                    url: "https://shop.example".into(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        for kind in [EnvironmentKind::Staging, EnvironmentKind::Live] {
+            let env = app
+                .store
+                .create_environment(
+                    &NewEnvironment {
+                        site_id: site.id,
+                        kind,
+                        name: kind.as_str().into(),
+                        url: None,
+                        position: None,
+                    },
+                    now,
+                )
+                .await
+                .unwrap();
+            let pushed = push(&app, &ops, env.id, &composer_lock(twig)).await;
+            assert_eq!(pushed["snapshot"]["packages"], 3);
+            assert_eq!(pushed["snapshot"]["dev_packages"], 1, "dev kept, flagged");
+            envs.push((name, kind, env.id));
+        }
+    }
+    let user_a = app
+        .user("a@alpha.test", Role::ClientUser, Some(clients[0]))
+        .await;
+    let user_a = app.token(&user_a, Role::ClientUser).await;
+
+    // An advisory store whose first contents match nothing; the first catch-up is a full pass.
+    import(&app, "unrelated.json", &unrelated_advisory());
+    let first = app.state.matcher.catch_up(now).await.unwrap();
+    assert!(first.full);
+    assert!(findings(&app, &sec, "").await.is_empty());
+
+    // The Twig advisory arrives: only its package is re-evaluated, fleet-wide.
+    import(
+        &app,
+        "twig.json",
+        &twig_advisory(
+            "Twig may load a template outside a configured directory",
+            "2022-10-01T00:00:00Z",
+            false,
+        ),
+    );
+    let done = app.state.matcher.catch_up(now).await.unwrap();
+    assert!(!done.full);
+    assert_eq!(done.packages, 1);
+    assert_eq!(done.changes.created, 4);
+    let open = findings(&app, &sec, "").await;
+    let mut hit: Vec<String> = open
+        .iter()
+        .map(|f| f["environment_id"].as_str().unwrap().to_owned())
+        .collect();
+    hit.sort();
+    let mut want: Vec<String> = envs
+        .iter()
+        .filter(|(name, _, _)| *name != "Charlie Cars")
+        .map(|(_, _, id)| id.to_string())
+        .collect();
+    want.sort();
+    assert_eq!(hit, want, "exactly the affected environments");
+    // Live before staging, and the reasons say why.
+    assert_eq!(open[0]["environment_kind"], "live");
+    assert_eq!(open[3]["environment_kind"], "staging");
+    let reasons: Vec<&str> = open[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"environment") && reasons.contains(&"fix"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        open[0]["fixed_versions"],
+        json!(["1.44.7", "2.15.3", "3.4.3"])
+    );
+
+    // Who is affected, by the CVE alias: two clients, two environments each; CSV one row each.
+    let (status, report) = json_get(&app, "/api/v1/advisories/CVE-2022-39261/affected", &sec).await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = report["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"Alpha Foods") && names.contains(&"Bravo Books"));
+    let csv = app
+        .get(
+            "/api/v1/advisories/GHSA-52m2-vc4m-jj33/affected?format=csv",
+            &sec,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    // Any id of the group filters the list, not only the canonical one.
+    assert_eq!(
+        findings(&app, &sec, "alias=GHSA-52m2-vc4m-jj33")
+            .await
+            .len(),
+        4
+    );
+    assert!(findings(&app, &sec, "alias=CVE-2000-0001").await.is_empty());
+
+    // A client user sees their own organisation only, through every door.
+    let theirs = findings(&app, &user_a, "").await;
+    assert_eq!(theirs.len(), 2);
+    assert!(
+        theirs
+            .iter()
+            .all(|f| f["client_id"] == clients[0].to_string())
+    );
+    let bravo = open
+        .iter()
+        .find(|f| f["client_id"] == clients[1].to_string())
+        .unwrap();
+    let (status, _) = json_get(
+        &app,
+        &format!("/api/v1/findings/{}", bravo["id"].as_str().unwrap()),
+        &user_a,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, report) = json_get(&app, "/api/v1/advisories/CVE-2022-39261/affected", &user_a).await;
+    assert_eq!(report["clients"].as_array().unwrap().len(), 1);
+    let triage = json!({"decision": "affected", "reason": "mine to decide"});
+    let r = app
+        .post_json(
+            &format!(
+                "/api/v1/findings/{}/triage",
+                theirs[0]["id"].as_str().unwrap()
+            ),
+            &user_a,
+            &triage,
+        )
+        .await;
+    assert_eq!(r.status(), 403, "client users do not triage");
+
+    // A rewording is not news: no finding, no event.
+    let alpha_live = open
+        .iter()
+        .find(|f| f["client_id"] == clients[0].to_string() && f["environment_kind"] == "live")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = events(&app, &sec, &alpha_live).await;
+    import(
+        &app,
+        "twig.json",
+        &twig_advisory(
+            "Twig: template loading outside the configured paths",
+            "2022-11-01T00:00:00Z",
+            false,
+        ),
+    );
+    let reworded = app.state.matcher.catch_up(now).await.unwrap();
+    assert_eq!((reworded.changes.created, reworded.changes.events), (0, 0));
+    assert_eq!(events(&app, &sec, &alpha_live).await, before);
+    let (_, detail) = json_get(&app, &format!("/api/v1/findings/{alpha_live}"), &sec).await;
+    assert!(
+        detail["finding"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Twig: template")
+    );
+
+    // Alpha's live site is upgraded: fixed, then verified by that inventory.
+    let alpha_live_env = envs[1].2;
+    app.clock.advance(jiff::SignedDuration::from_hours(1));
+    let later = app.clock.now_ts();
+    let pushed = push(&app, &ops, alpha_live_env, &composer_lock("v3.4.3")).await;
+    assert_eq!(pushed["changes"][0]["kind"], "upgraded");
+    assert_eq!(
+        events(&app, &sec, &alpha_live).await,
+        vec!["detected", "fixed", "verified"]
+    );
+
+    // Withdrawal: the rest become inactive, history intact; the verified one stays verified.
+    import(
+        &app,
+        "twig.json",
+        &twig_advisory("withdrawn", "2022-12-01T00:00:00Z", true),
+    );
+    app.state.matcher.catch_up(later).await.unwrap();
+    assert!(findings(&app, &sec, "").await.is_empty());
+    let all = findings(&app, &sec, "state=all").await;
+    assert_eq!(all.len(), 4);
+    for f in &all {
+        let id = f["id"].as_str().unwrap();
+        if id == alpha_live {
+            assert_eq!(f["state"], "verified");
+        } else {
+            assert_eq!(f["state"], "inactive");
+            assert_eq!(
+                events(&app, &sec, id).await,
+                vec!["detected", "inactivated"]
+            );
+        }
+    }
+}
+
+/// A token of a manager, who may create clients.
+async fn sec_admin(app: &TestApp) -> String {
+    let email = format!("admin-{}@provider.test", uuid::Uuid::now_v7().simple());
+    let u = app.user(&email, Role::SuperAdmin, None).await;
+    app.token(&u, Role::SuperAdmin).await
+}

@@ -1,0 +1,229 @@
+//! Commands that talk to a running server through its API with a token: `inventory push` (from a
+//! CI job or a host) and `affected` (who is affected by an advisory). The token comes from
+//! `PALISADE_TOKEN` or a file, never from a flag, so it does not show in process lists or shell
+//! history. Certificates are verified (rustls with the platform's roots).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// Where the server is and how to sign in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Remote {
+    /// The server's base address.
+    #[arg(long, env = "PALISADE_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// A file whose first line is the API token (default: the PALISADE_TOKEN variable).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl Remote {
+    fn token(&self) -> anyhow::Result<String> {
+        let token = match &self.token_file {
+            Some(f) => std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the token file {}", f.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            None => std::env::var("PALISADE_TOKEN").unwrap_or_default(),
+        };
+        if token.is_empty() {
+            bail!(
+                "no API token: set PALISADE_TOKEN or pass --token-file (create one with `palisade admin create-token`)"
+            );
+        }
+        Ok(token)
+    }
+
+    fn url(&self, path: &str) -> anyhow::Result<url::Url> {
+        let base = url::Url::parse(&self.server)
+            .with_context(|| format!("--server {:?} is not a URL", self.server))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            bail!("--server must be an http:// or https:// address");
+        }
+        Ok(base.join(path)?)
+    }
+
+    fn client() -> anyhow::Result<reqwest::Client> {
+        Ok(reqwest::Client::builder()
+            .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
+            .build()?)
+    }
+}
+
+/// Turns an API error response into a message with the server's code and text.
+async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let code = body["code"].as_str().unwrap_or("error");
+    let message = body["message"].as_str().unwrap_or("");
+    bail!("the server refused: {status} {code}: {message}")
+}
+
+/// The inventory files to send for `paths`: named files as they are, folders searched by the
+/// scanner's rules; each named by its path relative to the folder (its format follows the name).
+fn files_to_push(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let (found, errors) = palisade_scan::discover::discover(paths);
+    if let Some(e) = errors.first() {
+        bail!("{e}");
+    }
+    let mut out = Vec::new();
+    for f in found {
+        let root = paths
+            .iter()
+            .find(|p| p.is_dir() && f.starts_with(p))
+            .map(PathBuf::as_path);
+        let name = match root {
+            Some(r) => f.strip_prefix(r).unwrap_or(&f).to_path_buf(),
+            None => f
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| f.clone()),
+        };
+        out.push((name.to_string_lossy().replace('\\', "/"), f));
+    }
+    if out.is_empty() {
+        bail!("no inventory files under the given paths");
+    }
+    Ok(out)
+}
+
+/// `palisade inventory push`.
+pub async fn push(remote: &Remote, environment: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let token = remote.token()?;
+    let files = files_to_push(paths)?;
+    let mut form = reqwest::multipart::Form::new();
+    for (name, path) in &files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.clone()),
+        );
+    }
+    let url = remote.url(&format!("/api/v1/environments/{environment}/inventories"))?;
+    let resp = Remote::client()?
+        .post(url)
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", remote.server))?;
+    let body: Value = check(resp).await?.json().await?;
+    let snap = &body["snapshot"];
+    println!(
+        "snapshot {} of environment {}: {} packages from {} files ({} added, {} removed, {} changed)",
+        snap["id"].as_str().unwrap_or("?"),
+        environment,
+        snap["packages"],
+        files.len(),
+        snap["added"],
+        snap["removed"],
+        snap["changed"],
+    );
+    println!(
+        "findings: {} new, {} changed",
+        body["findings_created"], body["findings_changed"]
+    );
+    Ok(())
+}
+
+/// Output of `palisade affected`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum AffectedFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// `palisade affected ID`.
+pub async fn affected(remote: &Remote, id: &str, format: AffectedFormat) -> anyhow::Result<()> {
+    let token = remote.token()?;
+    let mut url = remote.url("/api/v1/advisories/")?;
+    url.path_segments_mut()
+        .map_err(|_| anyhow::anyhow!("--server cannot take a path"))?
+        .pop_if_empty()
+        .extend([id, "affected"]);
+    if matches!(format, AffectedFormat::Csv) {
+        url.query_pairs_mut().append_pair("format", "csv");
+    }
+    let resp = Remote::client()?
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", remote.server))?;
+    let resp = check(resp).await?;
+    match format {
+        AffectedFormat::Csv => print!("{}", resp.text().await?),
+        AffectedFormat::Json => println!("{}", resp.text().await?),
+        AffectedFormat::Table => print_table(&resp.json().await?),
+    }
+    Ok(())
+}
+
+fn print_table(r: &Value) {
+    let ids: Vec<&str> = r["ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    println!(
+        "{} (alias group: {})",
+        r["query"].as_str().unwrap_or(""),
+        ids.join(", ")
+    );
+    for a in r["advisories"].as_array().into_iter().flatten() {
+        println!(
+            "  {} [{}]{} {}",
+            a["id"].as_str().unwrap_or(""),
+            a["severity"].as_str().unwrap_or(""),
+            if a["withdrawn"].as_bool() == Some(true) {
+                " (withdrawn)"
+            } else {
+                ""
+            },
+            a["summary"].as_str().unwrap_or("")
+        );
+    }
+    println!(
+        "{} findings in {} environments of {} clients",
+        r["findings"],
+        r["environments"],
+        r["clients"].as_array().map_or(0, Vec::len)
+    );
+    for c in r["clients"].as_array().into_iter().flatten() {
+        println!("{}", c["name"].as_str().unwrap_or(""));
+        for s in c["sites"].as_array().into_iter().flatten() {
+            println!("  {}", s["name"].as_str().unwrap_or(""));
+            for e in s["environments"].as_array().into_iter().flatten() {
+                for i in e["installs"].as_array().into_iter().flatten() {
+                    let fixed: Vec<&str> = i["fixed"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    println!(
+                        "    {:<8} {:<24} {} {} → {}  [{}, priority {}]",
+                        e["kind"].as_str().unwrap_or(""),
+                        e["name"].as_str().unwrap_or(""),
+                        i["package"].as_str().unwrap_or(""),
+                        i["installed"].as_str().unwrap_or(""),
+                        if fixed.is_empty() {
+                            "no fix yet".to_owned()
+                        } else {
+                            fixed.join(" or ")
+                        },
+                        i["state"].as_str().unwrap_or(""),
+                        i["priority"]
+                    );
+                }
+            }
+        }
+    }
+}
