@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use palisade_core::{EnvironmentId, UserId};
 use palisade_fleet::reconcile::{InstalledVersion, Observed};
 use palisade_fleet::{
-    EnvFacts, EpssInfo, FindingChanges, KevInfo, Match, SlaPolicy, diff, reconcile,
+    EnvFacts, EpssInfo, FindingChanges, KevInfo, Match, Package, SlaPolicy, diff, reconcile,
 };
 use palisade_scan::Evaluator;
 use palisade_store::{Installation, NewSnapshot, SnapshotSummary, Store, StoreError};
@@ -47,6 +47,17 @@ pub enum MatchError {
     Intake(#[from] IntakeError),
     #[error("matching task failed: {0}")]
     Task(String),
+}
+
+/// What an upload replaces in the environment's inventory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Replace {
+    /// Only the ecosystems the upload contains (a dpkg status replaces the Debian packages and
+    /// leaves the site's Composer and npm packages alone).
+    #[default]
+    Covered,
+    /// Everything: packages of ecosystems absent from the upload are removed.
+    All,
 }
 
 /// What one upload did.
@@ -200,12 +211,44 @@ impl Matcher {
         &self,
         env: EnvironmentId,
         uploads: Vec<Upload>,
+        replace: Replace,
         actor: Option<UserId>,
         now: Timestamp,
     ) -> Result<IntakeOutcome, MatchError> {
-        let parsed = tokio::task::spawn_blocking(move || intake::parse_uploads(&uploads))
-            .await
-            .map_err(|e| MatchError::Task(e.to_string()))??;
+        let parsed = parse(uploads).await?;
+        self.intake_parsed(env, &parsed, replace, actor, now).await
+    }
+
+    /// Stores a host's upload (its dpkg status) in every environment the host serves: each gets
+    /// a snapshot in which only the ecosystems of the upload are replaced.
+    pub async fn intake_host(
+        &self,
+        environments: &[EnvironmentId],
+        uploads: Vec<Upload>,
+        actor: Option<UserId>,
+        now: Timestamp,
+    ) -> Result<Vec<IntakeOutcome>, MatchError> {
+        let parsed = parse(uploads).await?;
+        let mut out = Vec::with_capacity(environments.len());
+        for env in environments {
+            out.push(
+                self.intake_parsed(*env, &parsed, Replace::Covered, actor, now)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn intake_parsed(
+        &self,
+        env: EnvironmentId,
+        parsed: &intake::Parsed,
+        replace: Replace,
+        actor: Option<UserId>,
+        now: Timestamp,
+    ) -> Result<IntakeOutcome, MatchError> {
+        let covered: BTreeSet<palisade_vulns::Ecosystem> =
+            parsed.packages.iter().map(|p| p.key.ecosystem).collect();
         // A concurrent upload to the same environment makes the difference stale: recompute it
         // against what won, a bounded number of times.
         let mut attempt = 0;
@@ -216,7 +259,15 @@ impl Matcher {
                 Some(_) => self.store.environment_packages(env).await?,
                 None => Vec::new(),
             };
-            let changes = diff(&old, &parsed.packages);
+            // What the upload does not speak for is kept: the CI job's lockfiles and the host's
+            // dpkg status arrive separately and must not erase each other.
+            let (replaced, kept): (Vec<Package>, Vec<Package>) = old
+                .into_iter()
+                .partition(|p| replace == Replace::All || covered.contains(&p.key.ecosystem));
+            let changes = diff(&replaced, &parsed.packages);
+            let mut packages = kept;
+            packages.extend(parsed.packages.iter().cloned());
+            packages.sort();
             let new = NewSnapshot {
                 id: palisade_core::SnapshotId::new(),
                 environment_id: env,
@@ -224,7 +275,7 @@ impl Matcher {
                 actor,
                 previous: previous.map(|p| p.id),
                 sources: parsed.sources.clone(),
-                packages: parsed.packages.clone(),
+                packages,
                 changes: changes.clone(),
                 unevaluable: parsed.unevaluable.clone(),
             };
@@ -533,6 +584,15 @@ fn batches(changes: FindingChanges) -> Vec<FindingChanges> {
         }
     }
     out
+}
+
+/// Parses an upload off the async threads: a large archive takes a while.
+async fn parse(uploads: Vec<Upload>) -> Result<intake::Parsed, MatchError> {
+    Ok(
+        tokio::task::spawn_blocking(move || intake::parse_uploads(&uploads))
+            .await
+            .map_err(|e| MatchError::Task(e.to_string()))??,
+    )
 }
 
 /// The canonical id of an alias group: its lowest CVE id, else its lowest id.

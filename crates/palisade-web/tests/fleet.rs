@@ -351,3 +351,126 @@ async fn sec_admin(app: &TestApp) -> String {
     let u = app.user(&email, Role::SuperAdmin, None).await;
     app.token(&u, Role::SuperAdmin).await
 }
+
+const DPKG_STATUS: &str = "Package: base-files\nStatus: install ok installed\nVersion: 12.4+deb12u5\nArchitecture: amd64\n\n\
+Package: libssl3\nStatus: install ok installed\nSource: openssl\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\n";
+
+#[tokio::test]
+async fn a_hosts_dpkg_status_and_a_sites_lockfiles_do_not_erase_each_other() {
+    let app = TestApp::start(Default::default()).await;
+    let ops = app.user("ops@provider.test", Role::Operations, None).await;
+    let ops = app.token(&ops, Role::Operations).await;
+    let admin = sec_admin(&app).await;
+    let now = app.clock.now_ts();
+    let client: Value = app
+        .post_json(
+            "/api/v1/clients",
+            &admin,
+            &client_body("Delta Dairy", "Europe/London"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let client_id: palisade_core::ClientId = client["id"].as_str().unwrap().parse().unwrap();
+    let site = app
+        .store
+        .create_site(
+            &NewSite {
+                client_id,
+                name: "www".into(),
+                url: "https://www.delta.example".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let env = app
+        .store
+        .create_environment(
+            &NewEnvironment {
+                site_id: site.id,
+                kind: EnvironmentKind::Live,
+                name: "live".into(),
+                url: None,
+                position: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let host = app
+        .store
+        .create_host(
+            &palisade_core::tenant::HostInput {
+                client_id: Some(client_id),
+                name: "web-1".into(),
+                addresses: vec![],
+                os: "Debian 12".into(),
+                environment_ids: vec![env.id],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let packages = |snapshot: &Value| snapshot["packages"].as_u64().unwrap();
+
+    let site_push = push(&app, &ops, env.id, &composer_lock("v3.4.0")).await;
+    assert_eq!(packages(&site_push["snapshot"]), 3);
+    let host_push = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/hosts/{}/inventories?name=dpkg-status",
+            host.id
+        )))
+        .bearer_auth(&ops)
+        .body(DPKG_STATUS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(host_push.status(), 201);
+    let snaps: Value = host_push.json().await.unwrap();
+    assert_eq!(
+        packages(&snaps[0]),
+        5,
+        "Debian packages added, Composer kept: {snaps}"
+    );
+    assert_eq!(snaps[0]["removed"], 0);
+
+    // The site's next lockfile leaves the host's packages alone...
+    let again = push(&app, &ops, env.id, &composer_lock("v3.4.3")).await;
+    assert_eq!(packages(&again["snapshot"]), 5);
+    assert_eq!(again["snapshot"]["changed"], 1);
+
+    // ...unless the upload says it replaces everything.
+    let npm = r#"{"lockfileVersion":3,"packages":{"":{"name":"x"},"node_modules/lodash":{"version":"4.17.21"}}}"#;
+    let all = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/environments/{}/inventories?name=package-lock.json&replace=all",
+            env.id
+        )))
+        .bearer_auth(&ops)
+        .body(npm)
+        .send()
+        .await
+        .unwrap();
+    let all: Value = all.json().await.unwrap();
+    assert_eq!(packages(&all["snapshot"]), 1, "{all}");
+    assert_eq!(all["snapshot"]["removed"], 5);
+
+    let bad = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/environments/{}/inventories?name=composer.lock&replace=some",
+            env.id
+        )))
+        .bearer_auth(&ops)
+        .body(composer_lock("v3.4.3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["field"], "replace");
+}

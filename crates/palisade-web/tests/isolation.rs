@@ -181,6 +181,12 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
             none,
         ),
         (
+            "post",
+            "/api/v1/hosts/{id}/inventories",
+            INVENTORY_WRITERS,
+            none,
+        ),
+        (
             "get",
             "/api/v1/environments/{id}/inventories",
             STAFF_AND_OWNER,
@@ -348,6 +354,7 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
                     name: "composer.lock".into(),
                     bytes: lock.into_bytes(),
                 }],
+                Default::default(),
                 None,
                 now,
             )

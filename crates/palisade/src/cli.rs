@@ -109,8 +109,14 @@ pub enum Inventory {
         #[command(flatten)]
         remote: crate::remote::Remote,
         /// The environment's ID.
+        #[arg(long, required_unless_present = "host", conflicts_with = "host")]
+        environment: Option<palisade_core::EnvironmentId>,
+        /// A host's ID instead: its upload (a dpkg status) goes to every environment it serves.
         #[arg(long)]
-        environment: palisade_core::EnvironmentId,
+        host: Option<palisade_core::HostId>,
+        /// Replace every package of the environment, not only those of the ecosystems uploaded.
+        #[arg(long, conflicts_with = "host")]
+        replace_all: bool,
         /// Files, or folders searched for inventories as `palisade scan` searches them.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -385,9 +391,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Inventory(Inventory::Push {
             remote,
             environment,
+            host,
+            replace_all,
             paths,
         }) => {
-            crate::remote::push(&remote, &environment.to_string(), &paths).await?;
+            let target = match (environment, host) {
+                (Some(e), _) => crate::remote::Target::Environment(e, replace_all),
+                (None, Some(h)) => crate::remote::Target::Host(h),
+                (None, None) => bail!("name --environment or --host"),
+            };
+            crate::remote::push(&remote, target, &paths).await?;
             Ok(0)
         }
         Command::Affected { remote, format, id } => {

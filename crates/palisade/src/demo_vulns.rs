@@ -133,7 +133,11 @@ fn inventory(i: usize, kind: EnvironmentKind, stage: u8) -> Vec<Upload> {
     } else {
         ("v3.4.1", "7.4.2")
     };
-    let kernel = if i.is_multiple_of(3) { "v5.4.19" } else { "v5.4.21" };
+    let kernel = if i.is_multiple_of(3) {
+        "v5.4.19"
+    } else {
+        "v5.4.21"
+    };
     let ignition = (i % 7 == 3).then_some(if patched { "2.5.2" } else { "2.5.1" });
     let mut files = vec![Upload {
         name: "composer.lock".into(),
@@ -215,7 +219,13 @@ pub async fn seed(
         }
         for (i, (env, kind)) in envs.iter().enumerate() {
             matcher
-                .intake(*env, inventory(i, *kind, stage), None, when)
+                .intake(
+                    *env,
+                    inventory(i, *kind, stage),
+                    Default::default(),
+                    None,
+                    when,
+                )
                 .await
                 .context("pushing a demo inventory")?;
         }

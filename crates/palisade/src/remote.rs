@@ -95,8 +95,17 @@ fn files_to_push(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
+/// Where pushed inventories go.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    /// An environment, replacing everything (`true`) or only the uploaded ecosystems.
+    Environment(palisade_core::EnvironmentId, bool),
+    /// A host: every environment it serves.
+    Host(palisade_core::HostId),
+}
+
 /// `palisade inventory push`.
-pub async fn push(remote: &Remote, environment: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
+pub async fn push(remote: &Remote, target: Target, paths: &[PathBuf]) -> anyhow::Result<()> {
     let token = remote.token()?;
     let files = files_to_push(paths)?;
     let mut form = reqwest::multipart::Form::new();
@@ -108,7 +117,16 @@ pub async fn push(remote: &Remote, environment: &str, paths: &[PathBuf]) -> anyh
             reqwest::multipart::Part::bytes(bytes).file_name(name.clone()),
         );
     }
-    let url = remote.url(&format!("/api/v1/environments/{environment}/inventories"))?;
+    let url = match target {
+        Target::Environment(env, all) => {
+            let mut u = remote.url(&format!("/api/v1/environments/{env}/inventories"))?;
+            if all {
+                u.query_pairs_mut().append_pair("replace", "all");
+            }
+            u
+        }
+        Target::Host(host) => remote.url(&format!("/api/v1/hosts/{host}/inventories"))?,
+    };
     let resp = Remote::client()?
         .post(url)
         .bearer_auth(token)
@@ -117,21 +135,29 @@ pub async fn push(remote: &Remote, environment: &str, paths: &[PathBuf]) -> anyh
         .await
         .with_context(|| format!("cannot reach {}", remote.server))?;
     let body: Value = check(resp).await?.json().await?;
-    let snap = &body["snapshot"];
-    println!(
-        "snapshot {} of environment {}: {} packages from {} files ({} added, {} removed, {} changed)",
-        snap["id"].as_str().unwrap_or("?"),
-        environment,
-        snap["packages"],
-        files.len(),
-        snap["added"],
-        snap["removed"],
-        snap["changed"],
-    );
-    println!(
-        "findings: {} new, {} changed",
-        body["findings_created"], body["findings_changed"]
-    );
+    // An environment answers with one outcome, a host with the snapshot of each environment.
+    let snapshots: Vec<&Value> = match body.as_array() {
+        Some(list) => list.iter().collect(),
+        None => vec![&body["snapshot"]],
+    };
+    for snap in snapshots {
+        println!(
+            "snapshot {} of environment {}: {} packages from {} files ({} added, {} removed, {} changed)",
+            snap["id"].as_str().unwrap_or("?"),
+            snap["environment_id"].as_str().unwrap_or("?"),
+            snap["packages"],
+            files.len(),
+            snap["added"],
+            snap["removed"],
+            snap["changed"],
+        );
+    }
+    if body.is_object() {
+        println!(
+            "findings: {} new, {} changed",
+            body["findings_created"], body["findings_changed"]
+        );
+    }
     Ok(())
 }
 

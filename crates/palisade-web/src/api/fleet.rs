@@ -10,9 +10,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use palisade_core::policy::{Action, Resource, Scope};
-use palisade_core::{ClientId, EnvironmentId, FieldError, FindingId, SiteId, SnapshotId, Validate};
+use palisade_core::{
+    ClientId, EnvironmentId, FieldError, FindingId, HostId, SiteId, SnapshotId, Validate,
+};
 use palisade_fleet::{Change, Finding, FindingEvent, FindingState, Justification, Package, Triage};
-use palisade_matcher::{IntakeError, MatchError, Upload};
+use palisade_matcher::{IntakeError, MatchError, Replace, Upload};
 use palisade_store::{DailyFindings, FindingQuery, FindingsSummary, SnapshotSummary};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +33,7 @@ pub const MAX_INVENTORY_BYTES: usize = 64 * 1024 * 1024;
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(upload_inventory, list_inventories))
+        .routes(routes!(upload_host_inventory))
         .layer(DefaultBodyLimit::max(MAX_INVENTORY_BYTES));
     OpenApiRouter::new()
         .merge(uploads)
@@ -84,6 +87,24 @@ struct UploadParams {
     /// The file name, for a body that is one file (not multipart): it decides the format
     /// (`composer.lock`, `package-lock.json`, `site.tar.gz`, …).
     name: Option<String>,
+    /// `covered` (default): replace only the ecosystems the upload contains, so a host's dpkg
+    /// status and a CI job's lockfiles do not erase each other; `all`: replace everything.
+    replace: Option<String>,
+}
+
+impl UploadParams {
+    fn replace(&self) -> ApiResult<Replace> {
+        match self.replace.as_deref() {
+            None | Some("covered") => Ok(Replace::Covered),
+            Some("all") => Ok(Replace::All),
+            Some(other) => Err(ApiError::field(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "replace",
+                format!("unknown value {other:?}: use covered or all"),
+            )),
+        }
+    }
 }
 
 /// What an upload did.
@@ -185,10 +206,11 @@ async fn upload_inventory(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<IntakeResponse>)> {
     c.authorize(Action::Write(Resource::Inventory), env_scope(&s, id).await?)?;
+    let replace = p.replace()?;
     let uploads = read_uploads(&s, &headers, p.name, req).await?;
     let outcome = s
         .matcher
-        .intake(id, uploads, Some(c.user.id), s.clock.now())
+        .intake(id, uploads, replace, Some(c.user.id), s.clock.now())
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -198,6 +220,56 @@ async fn upload_inventory(
             findings_created: outcome.findings.created,
             findings_changed: outcome.findings.updated,
         }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct HostUploadParams {
+    /// The file name, for a body that is one file (not multipart).
+    name: Option<String>,
+}
+
+/// Uploads a host's inventory (its dpkg status, an SBOM): every environment the host serves gets
+/// a snapshot in which the upload's ecosystems are replaced and the rest kept.
+#[utoipa::path(post, path = "/api/v1/hosts/{id}/inventories", tag = "inventories",
+    params(("id" = HostId, Path), HostUploadParams),
+    request_body(content = Vec<u8>, description = "multipart/form-data with file parts, or one file's bytes with `?name=`", content_type = "multipart/form-data"),
+    responses((status = 201, body = Vec<SnapshotSummary>), (status = 422, body = crate::error::ErrorBody)))]
+async fn upload_host_inventory(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<HostId>,
+    ApiQuery(p): ApiQuery<HostUploadParams>,
+    headers: HeaderMap,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<Vec<SnapshotSummary>>)> {
+    let host = s.store.get_host(id).await?;
+    c.authorize(
+        Action::Write(Resource::Inventory),
+        host.client_id.map(Scope::Client).unwrap_or(Scope::Provider),
+    )?;
+    if host.environment_ids.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_environments",
+            "the host serves no environment: link it to the environments it runs first",
+        ));
+    }
+    let uploads = read_uploads(&s, &headers, p.name, req).await?;
+    let outcomes = s
+        .matcher
+        .intake_host(
+            &host.environment_ids,
+            uploads,
+            Some(c.user.id),
+            s.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(outcomes.into_iter().map(|o| o.snapshot).collect()),
     ))
 }
 

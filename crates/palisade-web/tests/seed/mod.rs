@@ -83,7 +83,7 @@ pub async fn take_files(app: &TestApp, env: EnvironmentId, files: Vec<(&str, Vec
         .collect();
     app.state
         .matcher
-        .intake(env, uploads, None, app.clock.now_ts())
+        .intake(env, uploads, Default::default(), None, app.clock.now_ts())
         .await
         .expect("intake");
 }
