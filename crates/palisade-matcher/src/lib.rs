@@ -145,6 +145,7 @@ pub struct Matcher {
     policy: Arc<SlaPolicy>,
     write: Arc<tokio::sync::Mutex<()>>,
     status: Arc<Mutex<MatcherStatus>>,
+    full_chunk: u32,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -153,7 +154,8 @@ impl std::fmt::Debug for Matcher {
     }
 }
 
-/// Per-(package, version) matches: what the advisories say about each installed version.
+/// Per-(package, version) matches: what the advisories say about each installed version; every
+/// evaluated pair has an entry, empty when nothing affects it.
 type Verdicts = HashMap<(PackageKey, String), Vec<Match>>;
 
 impl Matcher {
@@ -168,7 +170,15 @@ impl Matcher {
             policy: Arc::new(policy),
             write: Arc::default(),
             status: Arc::default(),
+            full_chunk: FULL_CHUNK,
         }
+    }
+
+    /// Sets how many (package, version) pairs a full re-match handles per step (tests use tiny
+    /// steps to cross step boundaries).
+    pub fn with_full_chunk(mut self, pairs: u32) -> Matcher {
+        self.full_chunk = pairs.max(1);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -307,6 +317,20 @@ impl Matcher {
         env: Option<EnvironmentId>,
         now: Timestamp,
     ) -> Result<ChangeCounts, MatchError> {
+        self.reconcile_keys(keys, env, now, Verdicts::new(), None)
+            .await
+    }
+
+    /// [`Matcher::match_scope`] with verdicts already known (every evaluated pair has an entry,
+    /// empty when nothing affects it) and, optionally, the stored findings of `keys` already read.
+    async fn reconcile_keys(
+        &self,
+        keys: Vec<PackageKey>,
+        env: Option<EnvironmentId>,
+        now: Timestamp,
+        mut verdicts: Verdicts,
+        existing: Option<Vec<palisade_fleet::Finding>>,
+    ) -> Result<ChangeCounts, MatchError> {
         let _write = self.write.lock().await;
         let envs = env.map(|e| vec![e]);
         // In one environment its own package list is the cheap source: the fleet-wide index
@@ -329,7 +353,10 @@ impl Matcher {
             }
             None => self.store.installations_of(&keys).await?,
         };
-        let existing = self.store.findings_of(&keys, envs.as_deref()).await?;
+        let existing = match existing {
+            Some(found) => found,
+            None => self.store.findings_of(&keys, envs.as_deref()).await?,
+        };
         // The pairs to reconcile: every installation, every stored finding, and in a single
         // environment every changed package (a removed one has neither installation nor, perhaps,
         // finding, and that is fine: it yields nothing).
@@ -350,12 +377,16 @@ impl Matcher {
         }
         let mut wanted: BTreeMap<PackageKey, BTreeSet<String>> = BTreeMap::new();
         for i in &installs {
-            wanted
-                .entry(i.key.clone())
-                .or_default()
-                .insert(i.version.clone());
+            if !verdicts.contains_key(&(i.key.clone(), i.version.clone())) {
+                wanted
+                    .entry(i.key.clone())
+                    .or_default()
+                    .insert(i.version.clone());
+            }
         }
-        let verdicts = self.evaluate(wanted).await?;
+        if !wanted.is_empty() {
+            verdicts.extend(self.evaluate(wanted).await?);
+        }
         let env_ids: Vec<EnvironmentId> = pairs
             .keys()
             .map(|(e, _)| *e)
@@ -411,25 +442,48 @@ impl Matcher {
         .await
     }
 
-    /// Re-evaluates every installation in the fleet, a chunk of packages at a time.
+    /// Re-evaluates every installation in the fleet, a chunk of packages at a time. Each
+    /// distinct (package, version) is evaluated first; only packages something affects, or that
+    /// have findings, have their installations read and reconciled — most packages have no
+    /// advisory at all, and reading their installations would be most of the work.
     pub async fn full_match(&self, now: Timestamp) -> Result<ChangeCounts, MatchError> {
         let mut total = ChangeCounts::default();
         let mut after: Option<(PackageKey, String)> = None;
         loop {
             let page = self
                 .store
-                .installed_versions(after.as_ref(), FULL_CHUNK)
+                .installed_versions(after.as_ref(), self.full_chunk)
                 .await?;
             let Some(last) = page.last().cloned() else {
                 break;
             };
-            let keys: Vec<PackageKey> = page
-                .into_iter()
-                .map(|(k, _)| k)
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            total.add(self.match_scope(keys, None, now).await?);
+            let mut wanted: BTreeMap<PackageKey, BTreeSet<String>> = BTreeMap::new();
+            for (key, version) in page {
+                wanted.entry(key).or_default().insert(version);
+            }
+            let keys: Vec<PackageKey> = wanted.keys().cloned().collect();
+            let verdicts = self.evaluate(wanted).await?;
+            let existing = self.store.findings_of(&keys, None).await?;
+            let mut hot: BTreeSet<PackageKey> =
+                existing.iter().map(|f| f.package.clone()).collect();
+            hot.extend(
+                verdicts
+                    .iter()
+                    .filter(|(_, m)| !m.is_empty())
+                    .map(|((k, _), _)| k.clone()),
+            );
+            if !hot.is_empty() {
+                total.add(
+                    self.reconcile_keys(
+                        hot.into_iter().collect(),
+                        None,
+                        now,
+                        verdicts,
+                        Some(existing),
+                    )
+                    .await?,
+                );
+            }
             after = Some(last);
         }
         if let Ok(mut s) = self.status.lock() {
@@ -627,6 +681,8 @@ fn evaluate_in(
                 .cloned()
                 .collect();
             if hits.is_empty() {
+                // Recorded as evaluated: callers tell "nothing affects it" from "not asked".
+                out.insert((key.clone(), version), Vec::new());
                 continue;
             }
             let mut by_group: BTreeMap<String, Match> = BTreeMap::new();
@@ -705,9 +761,7 @@ fn evaluate_in(
                 m.advisories.sort();
                 m.group_ids.sort();
             }
-            if !matches.is_empty() {
-                out.insert((key.clone(), version), matches);
-            }
+            out.insert((key.clone(), version), matches);
         }
     }
     Ok(out)
