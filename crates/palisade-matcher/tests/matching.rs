@@ -8,7 +8,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use palisade_core::tenant::*;
 use palisade_matcher::{Matcher, Replace, Upload};
-use palisade_store::{FindingQuery, FleetStore, Store};
+use palisade_store::{FindingQuery, Store};
 use palisade_store_sql::SqlStore;
 use palisade_vulndb::VulnDb;
 

@@ -516,8 +516,14 @@ async fn client_users_read_their_own_vulnerabilities_in_plain_words_and_nothing_
     let portal = owner.ok("/").await;
     // Regression: the section once landed inside the page's <title> as well.
     assert_eq!(portal.matches("id=\"vulns-open\"").count(), 1, "{portal}");
-    let title = portal.split("<title>").nth(1).and_then(|t| t.split("</title>").next());
-    assert!(title.is_some_and(|t| !t.contains("Vulnerabilities")), "{title:?}");
+    let title = portal
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next());
+    assert!(
+        title.is_some_and(|t| !t.contains("Vulnerabilities")),
+        "{title:?}"
+    );
     let open = part(&portal, "vulns-open");
     for text in [
         TITLE,
