@@ -154,6 +154,17 @@ impl std::fmt::Debug for Matcher {
     }
 }
 
+/// Where a re-evaluation looks for installations.
+enum Within {
+    /// The installations index, fleet-wide.
+    Fleet,
+    /// One environment; its package list when the caller already has it.
+    Environment {
+        id: EnvironmentId,
+        packages: Option<Vec<Package>>,
+    },
+}
+
 /// Per-(package, version) matches: what the advisories say about each installed version; every
 /// evaluated pair has an entry, empty when nothing affects it.
 type Verdicts = HashMap<(PackageKey, String), Vec<Match>>;
@@ -262,7 +273,7 @@ impl Matcher {
         // A concurrent upload to the same environment makes the difference stale: recompute it
         // against what won, a bounded number of times.
         let mut attempt = 0;
-        let (snapshot, changes) = loop {
+        let (snapshot, changes, installed) = loop {
             attempt += 1;
             let previous = self.store.latest_snapshot(env).await?;
             let old = match &previous {
@@ -290,7 +301,7 @@ impl Matcher {
                 unevaluable: parsed.unevaluable.clone(),
             };
             match self.store.save_snapshot(&new).await {
-                Ok(s) => break (s, changes),
+                Ok(s) => break (s, changes, new.packages),
                 Err(StoreError::Conflict(_)) if attempt < 5 => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -299,8 +310,18 @@ impl Matcher {
         let counts = if keys.is_empty() {
             ChangeCounts::default()
         } else {
-            self.match_scope(keys.into_iter().collect(), Some(env), now)
-                .await?
+            let within = Within::Environment {
+                id: env,
+                packages: Some(installed),
+            };
+            self.reconcile_keys(
+                keys.into_iter().collect(),
+                within,
+                now,
+                Verdicts::new(),
+                None,
+            )
+            .await?
         };
         Ok(IntakeOutcome {
             snapshot,
@@ -317,7 +338,11 @@ impl Matcher {
         env: Option<EnvironmentId>,
         now: Timestamp,
     ) -> Result<ChangeCounts, MatchError> {
-        self.reconcile_keys(keys, env, now, Verdicts::new(), None)
+        let within = match env {
+            Some(id) => Within::Environment { id, packages: None },
+            None => Within::Fleet,
+        };
+        self.reconcile_keys(keys, within, now, Verdicts::new(), None)
             .await
     }
 
@@ -326,21 +351,26 @@ impl Matcher {
     async fn reconcile_keys(
         &self,
         keys: Vec<PackageKey>,
-        env: Option<EnvironmentId>,
+        within: Within,
         now: Timestamp,
         mut verdicts: Verdicts,
         existing: Option<Vec<palisade_fleet::Finding>>,
     ) -> Result<ChangeCounts, MatchError> {
         let _write = self.write.lock().await;
-        let envs = env.map(|e| vec![e]);
+        let envs = match &within {
+            Within::Fleet => None,
+            Within::Environment { id, .. } => Some(vec![*id]),
+        };
         // In one environment its own package list is the cheap source: the fleet-wide index
         // would return every installation of a popular package only to discard them.
-        let installs: Vec<Installation> = match env {
-            Some(e) => {
+        let installs: Vec<Installation> = match within {
+            Within::Environment { id: e, packages } => {
                 let wanted: BTreeSet<&PackageKey> = keys.iter().collect();
-                self.store
-                    .environment_packages(e)
-                    .await?
+                let packages = match packages {
+                    Some(known) => known,
+                    None => self.store.environment_packages(e).await?,
+                };
+                packages
                     .into_iter()
                     .filter(|p| wanted.contains(&p.key))
                     .map(|p| Installation {
@@ -351,7 +381,7 @@ impl Matcher {
                     })
                     .collect()
             }
-            None => self.store.installations_of(&keys).await?,
+            Within::Fleet => self.store.installations_of(&keys).await?,
         };
         let existing = match existing {
             Some(found) => found,
@@ -476,7 +506,7 @@ impl Matcher {
                 total.add(
                     self.reconcile_keys(
                         hot.into_iter().collect(),
-                        None,
+                        Within::Fleet,
                         now,
                         verdicts,
                         Some(existing),
