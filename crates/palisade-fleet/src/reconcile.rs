@@ -129,21 +129,19 @@ pub fn reconcile(
     policy: &SlaPolicy,
     now: Timestamp,
 ) -> FindingChanges {
-    let mut by_pair: HashMap<(EnvironmentId, &PackageKey), Vec<Finding>> = HashMap::new();
-    let mut stray = Vec::new();
+    let pairs: HashMap<(EnvironmentId, &PackageKey), usize> = observed
+        .iter()
+        .enumerate()
+        .map(|(i, o)| ((o.env.id, &o.key), i))
+        .collect();
+    let mut found: Vec<Vec<Finding>> = vec![Vec::new(); observed.len()];
     for f in existing {
-        match observed
-            .iter()
-            .find(|o| o.env.id == f.environment_id && o.key == f.package)
-        {
-            Some(o) => by_pair.entry((o.env.id, &o.key)).or_default().push(f),
-            None => stray.push(f),
+        if let Some(&i) = pairs.get(&(f.environment_id, &f.package)) {
+            found[i].push(f);
         }
     }
-    drop(stray);
     let mut out = FindingChanges::default();
-    for o in observed {
-        let found = by_pair.remove(&(o.env.id, &o.key)).unwrap_or_default();
+    for (o, found) in observed.iter().zip(found) {
         reconcile_pair(o, found, policy, now, &mut out);
     }
     out

@@ -33,8 +33,11 @@ pub use intake::{IntakeError, Upload};
 
 /// The fleet-state key under which the change-log position is kept ("generation:sequence").
 const CURSOR: &str = "advisories.cursor";
-/// Packages handled per step of a full re-match: bounds memory whatever the fleet's size.
+/// Distinct (package, version) pairs evaluated per step of a full re-match.
 const FULL_CHUNK: u32 = 20_000;
+/// Packages reconciled together in a full re-match: bounds the installations and findings held
+/// at once (a popular package is installed in most environments).
+const HOT_PACKAGES_PER_STEP: usize = 16;
 
 /// Why matching failed.
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +170,7 @@ enum Within {
 
 /// Per-(package, version) matches: what the advisories say about each installed version; every
 /// evaluated pair has an entry, empty when nothing affects it.
-type Verdicts = HashMap<(PackageKey, String), Vec<Match>>;
+type Verdicts = HashMap<PackageKey, HashMap<String, Vec<Match>>>;
 
 impl Matcher {
     /// A matcher over `store`, reading advisories from the store in `advisory_dir`.
@@ -387,27 +390,12 @@ impl Matcher {
             Some(found) => found,
             None => self.store.findings_of(&keys, envs.as_deref()).await?,
         };
-        // The pairs to reconcile: every installation, every stored finding, and in a single
-        // environment every changed package (a removed one has neither installation nor, perhaps,
-        // finding, and that is fine: it yields nothing).
-        let mut pairs: BTreeMap<(EnvironmentId, PackageKey), Vec<(String, bool)>> = BTreeMap::new();
-        for i in &installs {
-            pairs
-                .entry((i.environment_id, i.key.clone()))
-                .or_default()
-                .push((i.version.clone(), i.dev));
-        }
-        for f in &existing {
-            pairs
-                .entry((f.environment_id, f.package.clone()))
-                .or_default();
-        }
-        if pairs.is_empty() {
-            return Ok(ChangeCounts::default());
-        }
         let mut wanted: BTreeMap<PackageKey, BTreeSet<String>> = BTreeMap::new();
         for i in &installs {
-            if !verdicts.contains_key(&(i.key.clone(), i.version.clone())) {
+            let known = verdicts
+                .get(&i.key)
+                .is_some_and(|v| v.contains_key(&i.version));
+            if !known {
                 wanted
                     .entry(i.key.clone())
                     .or_default()
@@ -415,7 +403,35 @@ impl Matcher {
             }
         }
         if !wanted.is_empty() {
-            verdicts.extend(self.evaluate(wanted).await?);
+            for (key, versions) in self.evaluate(wanted).await? {
+                verdicts.entry(key).or_default().extend(versions);
+            }
+        }
+        let matches_of = |key: &PackageKey, version: &str| -> &[Match] {
+            verdicts
+                .get(key)
+                .and_then(|v| v.get(version))
+                .map_or(&[], Vec::as_slice)
+        };
+        // The pairs to reconcile: those with an affected installed version or a stored finding.
+        // An (environment, package) with neither yields nothing, and on a fleet those are most
+        // installations, so they are not even grouped.
+        let mut pairs: BTreeMap<(EnvironmentId, &PackageKey), Vec<&Installation>> = BTreeMap::new();
+        for f in &existing {
+            pairs.entry((f.environment_id, &f.package)).or_default();
+        }
+        for i in &installs {
+            if !matches_of(&i.key, &i.version).is_empty() {
+                pairs.entry((i.environment_id, &i.key)).or_default();
+            }
+        }
+        for i in &installs {
+            if let Some(list) = pairs.get_mut(&(i.environment_id, &i.key)) {
+                list.push(i);
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(ChangeCounts::default());
         }
         let env_ids: Vec<EnvironmentId> = pairs
             .keys()
@@ -432,22 +448,18 @@ impl Matcher {
             .collect();
         let observed: Vec<Observed> = pairs
             .into_iter()
-            .filter_map(|((env, key), versions)| {
-                let facts = facts.get(&env)?.clone();
-                let installed = versions
+            .filter_map(|((env, key), list)| {
+                let installed = list
                     .into_iter()
-                    .map(|(version, dev)| InstalledVersion {
-                        matches: verdicts
-                            .get(&(key.clone(), version.clone()))
-                            .cloned()
-                            .unwrap_or_default(),
-                        version,
-                        dev,
+                    .map(|i| InstalledVersion {
+                        matches: matches_of(&i.key, &i.version).to_vec(),
+                        version: i.version.clone(),
+                        dev: i.dev,
                     })
                     .collect();
                 Some(Observed {
-                    env: facts,
-                    key,
+                    env: facts.get(&env)?.clone(),
+                    key: key.clone(),
                     installed,
                 })
             })
@@ -492,26 +504,26 @@ impl Matcher {
                 wanted.entry(key).or_default().insert(version);
             }
             let keys: Vec<PackageKey> = wanted.keys().cloned().collect();
-            let verdicts = self.evaluate(wanted).await?;
-            let existing = self.store.findings_of(&keys, None).await?;
-            let mut hot: BTreeSet<PackageKey> =
-                existing.iter().map(|f| f.package.clone()).collect();
-            hot.extend(
-                verdicts
+            let mut verdicts = self.evaluate(wanted).await?;
+            let mut hot: BTreeSet<PackageKey> = verdicts
+                .iter()
+                .filter(|(_, versions)| versions.values().any(|m| !m.is_empty()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            // Packages with findings but no affected version now (withdrawn, corrected) must be
+            // visited too, to close them.
+            hot.extend(self.store.finding_packages(&keys).await?);
+            let hot: Vec<PackageKey> = hot.into_iter().collect();
+            // A few packages at a time: a popular package is installed in most environments,
+            // and its installations and findings are what fills memory.
+            for group in hot.chunks(HOT_PACKAGES_PER_STEP) {
+                let known: Verdicts = group
                     .iter()
-                    .filter(|(_, m)| !m.is_empty())
-                    .map(|((k, _), _)| k.clone()),
-            );
-            if !hot.is_empty() {
+                    .filter_map(|k| verdicts.remove_entry(k))
+                    .collect();
                 total.add(
-                    self.reconcile_keys(
-                        hot.into_iter().collect(),
-                        Within::Fleet,
-                        now,
-                        verdicts,
-                        Some(existing),
-                    )
-                    .await?,
+                    self.reconcile_keys(group.to_vec(), Within::Fleet, now, known, None)
+                        .await?,
                 );
             }
             after = Some(last);
@@ -712,7 +724,7 @@ fn evaluate_in(
                 .collect();
             if hits.is_empty() {
                 // Recorded as evaluated: callers tell "nothing affects it" from "not asked".
-                out.insert((key.clone(), version), Vec::new());
+                out.entry(key.clone()).or_default().insert(version, Vec::new());
                 continue;
             }
             let mut by_group: BTreeMap<String, Match> = BTreeMap::new();
@@ -791,7 +803,7 @@ fn evaluate_in(
                 m.advisories.sort();
                 m.group_ids.sort();
             }
-            out.insert((key.clone(), version), matches);
+            out.entry(key.clone()).or_default().insert(version, matches);
         }
     }
     Ok(out)

@@ -791,6 +791,28 @@ impl FleetStore for SqlStore {
         Ok(out)
     }
 
+    async fn finding_packages(&self, keys: &[PackageKey]) -> StoreResult<Vec<PackageKey>> {
+        let keys: Vec<&PackageKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let mut out = BTreeSet::new();
+        for key_chunk in keys.chunks(KEYS_PER_QUERY) {
+            let a: Vec<Arg> = key_chunk.iter().flat_map(|k| key_args(k)).collect();
+            // EXISTS per key: one index probe each on (ecosystem, qualifier, name, …), never a
+            // read of the findings themselves.
+            let sql = format!(
+                "SELECT k.column1 AS ecosystem, k.column2 AS qualifier, k.column3 AS name FROM ({}) AS k \
+                 WHERE EXISTS (SELECT 1 FROM findings f WHERE f.ecosystem = k.column1 \
+                 AND f.qualifier = k.column2 AND f.name = k.column3 \
+                 AND f.state NOT IN ('inactive', 'verified'))",
+                values_list(1, 3, key_chunk.len())
+            );
+            let rows: Vec<PackageRow> = self.read_all(&sql, a).await?;
+            for r in rows {
+                out.insert(package_key(&r.ecosystem, r.qualifier, r.name)?);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()> {
         if changes.is_empty() {
             return Ok(());

@@ -392,6 +392,12 @@ row!(PackageVersionRow {
     pub(crate) version: String,
 });
 
+row!(PackageRow {
+    pub(crate) ecosystem: String,
+    pub(crate) qualifier: String,
+    pub(crate) name: String,
+});
+
 row!(EnvFactsRow {
     pub(crate) id: String,
     pub(crate) client_id: String,

@@ -1137,6 +1137,18 @@ fn fleet_findings_lifecycle(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Se
                 .expect("none")
                 .is_empty()
         );
+        let nothing = PackageKey::new(Ecosystem::Npm, "", "left-pad");
+        assert_eq!(
+            s.finding_packages(&[nothing, guzzle.clone(), twig.clone()])
+                .await
+                .expect("finding packages"),
+            {
+                let mut both = vec![twig.clone(), guzzle.clone()];
+                both.sort();
+                both
+            },
+            "only packages with findings in play"
+        );
 
         // Triage: a stale view is refused, a fresh one is stored with its event.
         let (alice, bob) = (UserId::new(), UserId::new());

@@ -196,6 +196,9 @@ pub trait FleetStore: Send + Sync {
         keys: &[PackageKey],
         envs: Option<&[EnvironmentId]>,
     ) -> StoreResult<Vec<Finding>>;
+    /// Those of `keys` that have a finding still in play (any state but inactive and verified):
+    /// the packages a full re-match must visit even when nothing affects them any more.
+    async fn finding_packages(&self, keys: &[PackageKey]) -> StoreResult<Vec<PackageKey>>;
     /// Stores new and changed findings and appends events, in one transaction, and counts
     /// findings opened and closed per day for the trend chart.
     async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()>;
