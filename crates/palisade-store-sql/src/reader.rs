@@ -15,10 +15,6 @@ use palisade_store::StoreError;
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{ErrorCode, OpenFlags, ToSql, ffi};
 
-/// How much of the database file connections map into memory (address space, not memory: the
-/// pages are the OS's page cache, shared by every connection).
-const MMAP_BYTES: i64 = 1 << 30;
-
 /// Most idle read connections kept open.
 const MAX_IDLE: usize = 8;
 
@@ -157,10 +153,6 @@ impl Reader {
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
         c.busy_timeout(std::time::Duration::from_secs(10))?;
-        // Every commit of another connection empties this one's page cache, so on a busy server
-        // each read fetched its pages again with a copying read() (a third of an inventory
-        // upload's time in a profile); mapped pages are read in place.
-        c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         Ok(c)
     }
 
@@ -262,8 +254,6 @@ impl Reader {
                 // the connection, and rusqlite's default, FULL, syncs the log on every commit:
                 // measured here, that made each inventory upload wait ~35 ms for the disk.
                 c.pragma_update(None, "synchronous", "NORMAL")
-                    .map_err(sqlite_err)?;
-                c.pragma_update(None, "mmap_size", MMAP_BYTES)
                     .map_err(sqlite_err)?;
                 // A finding batch rewrites tens of megabytes of table and index pages in one
                 // transaction; with the default 2 MiB cache SQLite spills dirty pages to the WAL
