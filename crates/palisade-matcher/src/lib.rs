@@ -724,7 +724,9 @@ fn evaluate_in(
                 .collect();
             if hits.is_empty() {
                 // Recorded as evaluated: callers tell "nothing affects it" from "not asked".
-                out.entry(key.clone()).or_default().insert(version, Vec::new());
+                out.entry(key.clone())
+                    .or_default()
+                    .insert(version, Vec::new());
                 continue;
             }
             let mut by_group: BTreeMap<String, Match> = BTreeMap::new();
