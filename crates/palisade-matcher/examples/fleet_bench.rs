@@ -1203,6 +1203,7 @@ async fn new_advisory(o: &Opts) -> Res<()> {
     let mut rng = Rng(SEED ^ 0x4e3 ^ (seed as u64).wrapping_mul(0x9e37_79b9));
     let mut by_class: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut upserts = Vec::new();
+    let mut affected_times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut all = Vec::new();
     let mut created: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let only = o.values.get("class").cloned();
@@ -1237,6 +1238,17 @@ async fn new_advisory(o: &Opts) -> Res<()> {
         if c.full {
             return Err("catch_up ran a full pass: the cursor was not at the log's end".into());
         }
+        // The answer a person asks for next: who is affected by it (read from the findings).
+        let t = Instant::now();
+        let report = m.affected(&cve, None).await?;
+        affected_times.entry(class).or_default().push(t.elapsed());
+        if report.findings < c.changes.created {
+            return Err(format!(
+                "{cve}: {} findings listed, {} created",
+                report.findings, c.changes.created
+            )
+            .into());
+        }
         upserts.push(up);
         all.push(dt);
         by_class.entry(class).or_default().push(dt);
@@ -1268,6 +1280,17 @@ async fn new_advisory(o: &Opts) -> Res<()> {
         );
     }
     println!("{}", latency_line("of which the advisory upsert", upserts));
+    for (class, v) in affected_times {
+        println!(
+            "{}",
+            latency_line(
+                &format!(
+                    "then Matcher::affected (who is affected, from the findings), {class} package"
+                ),
+                v
+            )
+        );
+    }
     Ok(())
 }
 
