@@ -433,6 +433,17 @@ mod tests {
         reconcile(&[obs], existing, &SlaPolicy::default(), t(now))
     }
 
+    /// The finding a first match of 3.4.0 by `group` creates on 2026-01-02.
+    fn detect(e: &EnvFacts, group: &str) -> Finding {
+        run(
+            observed(e, vec![("3.4.0", vec![m(group, "x")])]),
+            vec![],
+            "2026-01-02T00:00:00Z",
+        )
+        .created
+        .remove(0)
+    }
+
     fn kinds(c: &FindingChanges) -> Vec<EventKind> {
         c.events.iter().map(|e| e.kind).collect()
     }
@@ -466,13 +477,7 @@ mod tests {
     #[test]
     fn an_upgrade_to_a_fixed_version_is_fixed_then_verified() {
         let e = env(EnvironmentKind::Staging);
-        let f = run(
-            observed(&e, vec![("3.4.0", vec![m("CVE-2022-39261", "x")])]),
-            vec![],
-            "2026-01-02T00:00:00Z",
-        )
-        .created
-        .remove(0);
+        let f = detect(&e, "CVE-2022-39261");
         let c = run(
             observed(&e, vec![("3.4.3", vec![])]),
             vec![f],
@@ -486,13 +491,7 @@ mod tests {
     #[test]
     fn a_claimed_fix_is_verified_or_reopened_by_newer_inventories_only() {
         let mut e = env(EnvironmentKind::Live);
-        let mut f = run(
-            observed(&e, vec![("3.4.0", vec![m("CVE-2022-39261", "x")])]),
-            vec![],
-            "2026-01-02T00:00:00Z",
-        )
-        .created
-        .remove(0);
+        let mut f = detect(&e, "CVE-2022-39261");
         f.triage(
             &crate::Triage::Fixed,
             UserId::new(),
@@ -526,13 +525,7 @@ mod tests {
     #[test]
     fn withdrawal_inactivates_and_a_return_restores_the_triaged_state() {
         let e = env(EnvironmentKind::Live);
-        let mut f = run(
-            observed(&e, vec![("3.4.0", vec![m("CVE-2022-39261", "x")])]),
-            vec![],
-            "2026-01-02T00:00:00Z",
-        )
-        .created
-        .remove(0);
+        let mut f = detect(&e, "CVE-2022-39261");
         f.triage(
             &crate::Triage::Affected,
             UserId::new(),
@@ -561,13 +554,7 @@ mod tests {
     #[test]
     fn an_upgrade_to_another_affected_version_supersedes_and_removal_inactivates() {
         let e = env(EnvironmentKind::Live);
-        let f = run(
-            observed(&e, vec![("3.4.0", vec![m("CVE-2022-39261", "x")])]),
-            vec![],
-            "2026-01-02T00:00:00Z",
-        )
-        .created
-        .remove(0);
+        let f = detect(&e, "CVE-2022-39261");
         let c = run(
             observed(&e, vec![("3.4.1", vec![m("CVE-2022-39261", "x")])]),
             vec![f.clone()],

@@ -607,18 +607,8 @@ impl Matcher {
 
     /// The newest sequence number in the change log.
     async fn last_seq(&self) -> Result<i64, MatchError> {
-        self.with_advisories(|db| {
-            let Some(db) = db else { return Ok(0) };
-            let mut seq = 0;
-            loop {
-                let b = db.changes_since(seq, 100_000)?;
-                if b.last == seq {
-                    return Ok(seq);
-                }
-                seq = b.last;
-            }
-        })
-        .await
+        self.with_advisories(|db| Ok(db.map(VulnDb::last_change).transpose()?.unwrap_or(0)))
+            .await
     }
 
     /// Reopens risk acceptances whose date has passed.

@@ -83,6 +83,28 @@ pub(crate) fn multi_row_insert(table: &str, cols: &str, width: usize, rows: usiz
     sql
 }
 
+/// A row type both backends can read (what `row!` declares): one name for the bound every
+/// generic read repeats.
+pub(crate) trait AnyRow:
+    FromSqliteRow
+    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<T> AnyRow for T where
+    T: FromSqliteRow
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
 impl SqlStore {
     /// One page of an archivable table's rows (`limit + 1` of them; see `page`), filtered by
     /// the list query's client, position and archived flag.
@@ -94,12 +116,7 @@ impl SqlStore {
         q: &ListQuery,
     ) -> StoreResult<Vec<T>>
     where
-        T: FromSqliteRow
-            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-            + Send
-            + Unpin
-            + 'static,
+        T: AnyRow,
     {
         let sql = list_sql(cols, table, client_col);
         self.read_all(
@@ -118,12 +135,7 @@ impl SqlStore {
     /// otherwise.
     pub(crate) async fn read_all<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Vec<T>>
     where
-        T: FromSqliteRow
-            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-            + Send
-            + Unpin
-            + 'static,
+        T: AnyRow,
     {
         debug_assert!(placeholders_in_order(sql), "placeholder order in {sql}");
         if let Some(reader) = &self.reader {
@@ -146,24 +158,14 @@ impl SqlStore {
 
     pub(crate) async fn read_opt<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<Option<T>>
     where
-        T: FromSqliteRow
-            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-            + Send
-            + Unpin
-            + 'static,
+        T: AnyRow,
     {
         Ok(self.read_all(sql, args).await?.into_iter().next())
     }
 
     pub(crate) async fn read_one<T>(&self, sql: &str, args: Vec<Arg>) -> StoreResult<T>
     where
-        T: FromSqliteRow
-            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-            + Send
-            + Unpin
-            + 'static,
+        T: AnyRow,
     {
         self.read_opt(sql, args).await?.ok_or(StoreError::NotFound)
     }

@@ -571,6 +571,15 @@ impl VulnDb {
         })
     }
 
+    /// The newest sequence number in the change log (0 when empty).
+    pub fn last_change(&self) -> Result<i64, DbError> {
+        self.run(|c| {
+            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })
+        })
+    }
+
     /// The package keys changed after sequence number `after`, at most `limit` log rows.
     pub fn changes_since(&self, after: i64, limit: u32) -> Result<ChangeBatch, DbError> {
         let rows: Vec<(i64, Option<String>)> = self.run(|c| {

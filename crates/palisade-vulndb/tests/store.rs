@@ -104,6 +104,7 @@ fn the_change_log_names_the_packages_an_advisory_named_before_and_after() {
     let withdrawn = db.changes_since(moved.last, 100).unwrap();
     assert_eq!(withdrawn.keys, vec![a.affected[0].package.clone()]);
 
+    assert_eq!(db.last_change().unwrap(), withdrawn.last);
     // New KEV or EPSS data re-ranks everything.
     db.replace_kev(&[]).unwrap();
     assert!(db.changes_since(withdrawn.last, 100).unwrap().everything);

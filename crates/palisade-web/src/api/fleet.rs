@@ -126,41 +126,40 @@ async fn read_uploads(
     name: Option<String>,
     req: Request,
 ) -> ApiResult<Vec<Upload>> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the upload is larger than the limit of {MAX_INVENTORY_BYTES} bytes"),
-        )
+    // Every way of reading the body fails alike: too large, or unreadable with the reader's reason.
+    let unreadable = |status: StatusCode, text: String| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the upload is larger than the limit of {MAX_INVENTORY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", text)
+        }
     };
     let multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
     if multipart {
-        let mut form = Multipart::from_request(req, s).await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
-        })?;
+        let mut form = Multipart::from_request(req, s)
+            .await
+            .map_err(|e| unreadable(e.status(), e.body_text()))?;
         let mut out = Vec::new();
         loop {
-            let field = form.next_field().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_large()
-                } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
-                }
-            })?;
+            let field = form
+                .next_field()
+                .await
+                .map_err(|e| unreadable(e.status(), e.body_text()))?;
             let Some(field) = field else { break };
             let Some(file) = field.file_name().map(str::to_owned) else {
                 continue;
             };
-            let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_large()
-                } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
-                }
-            })?;
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| unreadable(e.status(), e.body_text()))?;
             out.push(Upload {
                 name: file,
                 bytes: bytes.to_vec(),
@@ -176,13 +175,9 @@ async fn read_uploads(
             "name the file (?name=composer.lock) or send multipart/form-data",
         ));
     };
-    let bytes = Bytes::from_request(req, s).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
-        }
-    })?;
+    let bytes = Bytes::from_request(req, s)
+        .await
+        .map_err(|e| unreadable(e.status(), e.body_text()))?;
     Ok(vec![Upload {
         name,
         bytes: bytes.to_vec(),
