@@ -80,4 +80,6 @@ id_type!(
     FindingId,
     /// One entry in a finding's history.
     FindingEventId,
+    /// One event in the tamper-evident audit log.
+    AuditEventId,
 );

@@ -4,6 +4,7 @@
 //! `$N` in ascending order, which SQLite binds by first appearance. Where the dialects really differ
 //! a query says so. Each backend has its own embedded migrations folder, applied at start.
 
+mod audit;
 mod fleet;
 mod reader;
 mod rows;

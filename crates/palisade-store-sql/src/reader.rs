@@ -45,6 +45,12 @@ impl From<Option<String>> for Arg {
     }
 }
 
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_owned))
+    }
+}
+
 impl From<&Option<String>> for Arg {
     fn from(v: &Option<String>) -> Self {
         Arg::Text(v.clone())
@@ -234,7 +240,7 @@ impl Stmt {
 
 /// The same mapping as `db_err` for sqlx: constraint violations are the caller's, not the
 /// database's, fault.
-fn sqlite_err(e: rusqlite::Error) -> StoreError {
+pub(crate) fn sqlite_err(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => match f
             .extended_code
@@ -253,11 +259,12 @@ fn sqlite_err(e: rusqlite::Error) -> StoreError {
 }
 
 impl Reader {
-    /// Runs `statements` in one immediate write transaction: all of them or none.
-    pub(crate) async fn write_batch(
-        self: &Arc<Self>,
-        statements: Vec<Stmt>,
-    ) -> Result<(), StoreError> {
+    /// Runs `f` on the read-write connection, on a blocking thread, one caller at a time.
+    pub(crate) async fn with_writer<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
+    {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut slot = me.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -283,6 +290,18 @@ impl Reader {
             let Some(conn) = slot.as_mut() else {
                 unreachable!("opened above")
             };
+            f(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?
+    }
+
+    /// Runs `statements` in one immediate write transaction: all of them or none.
+    pub(crate) async fn write_batch(
+        self: &Arc<Self>,
+        statements: Vec<Stmt>,
+    ) -> Result<(), StoreError> {
+        self.with_writer(move |conn| {
             // Dropping the transaction without committing rolls it back.
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -302,7 +321,6 @@ impl Reader {
             tx.commit().map_err(sqlite_err)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?
     }
 }
 

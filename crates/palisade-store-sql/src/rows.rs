@@ -34,6 +34,8 @@ macro_rules! row {
     };
 }
 
+pub(crate) use row;
+
 pub(crate) fn ts(micros: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_microsecond(micros)
         .map_err(|e| StoreError::Corrupt(format!("timestamp {micros}: {e}")))

@@ -1680,6 +1680,226 @@ fn fleet_large_batches(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> 
     })
 }
 
+fn audit_event(i: u64, client: Option<&str>) -> palisade_audit::Event {
+    palisade_audit::Event {
+        id: palisade_core::AuditEventId::new(),
+        at_micros: 1_700_000_000_000_000 + i as i64,
+        kind: if i.is_multiple_of(2) {
+            palisade_audit::EventKind::Change
+        } else {
+            palisade_audit::EventKind::Request
+        },
+        action: if i.is_multiple_of(2) {
+            "client.update".into()
+        } else {
+            "http.request".into()
+        },
+        actor: Some(format!("user:{}", i % 3)),
+        client: client.map(str::to_owned),
+        object: Some(format!("site:{}", i % 5)),
+        request_id: Some(format!("req-{i}")),
+        data: format!("{{\"i\":{i},\"text\":\"' OR 1=1; -- \\u0000\"}}"),
+    }
+}
+
+fn audit_log(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        use palisade_audit::{DigestBody, Hash, SigningKey, Verifier};
+        assert_eq!(s.audit_head().await.expect("head"), (0, Hash::GENESIS));
+        assert!(s.append_audit(Vec::new()).await.expect("empty").is_empty());
+
+        let first = s
+            .append_audit((1..=3).map(|i| audit_event(i, Some("client-a"))).collect())
+            .await
+            .expect("append");
+        assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(first[0].prev, Hash::GENESIS);
+
+        // Appenders racing each other queue on the head: one unbroken chain, no sequence number twice.
+        let mut tasks = Vec::new();
+        for t in 0..6u64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for b in 0..5u64 {
+                    let client = if t % 2 == 0 { Some("client-b") } else { None };
+                    s.append_audit(
+                        (0..7)
+                            .map(|i| audit_event(100 + t * 100 + b * 10 + i, client))
+                            .collect(),
+                    )
+                    .await
+                    .expect("concurrent append");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let head = s.audit_head().await.expect("head");
+        assert_eq!(head.0, 3 + 6 * 5 * 7);
+        let mut all = Vec::new();
+        let mut from = 1;
+        loop {
+            let page = s.audit_events_from(from, 50).await.expect("read");
+            let Some(last) = page.last() else { break };
+            from = last.seq + 1;
+            all.extend(page);
+        }
+        assert_eq!(all.len() as u64, head.0);
+        assert_eq!(all.last().map(|e| e.hash), Some(head.1));
+        let mut v = Verifier::new(&[], Vec::new(), i64::MAX);
+        all.iter().for_each(|e| v.push(e));
+        let report = v.finish();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.unsealed, head.0);
+        assert_eq!(
+            all[0].event, first[0].event,
+            "stored verbatim, hostile text included"
+        );
+
+        let one = s.audit_event(all[10].event.id).await.expect("by id");
+        assert_eq!(one, all[10]);
+
+        // Search: newest first, each filter, and paging by sequence number.
+        let q = |f: fn(&mut AuditQuery)| {
+            let mut q = AuditQuery {
+                limit: 1000,
+                ..AuditQuery::default()
+            };
+            f(&mut q);
+            q
+        };
+        let by_client = s
+            .search_audit(&q(|q| q.client = Some("client-b".into())))
+            .await
+            .expect("search");
+        assert_eq!(by_client.len(), 3 * 5 * 7);
+        assert!(by_client.windows(2).all(|w| w[0].seq > w[1].seq));
+        let expect = |pred: &dyn Fn(&palisade_audit::ChainedEvent) -> bool| {
+            all.iter().filter(|e| pred(e)).count()
+        };
+        assert_eq!(
+            s.search_audit(&q(|q| q.actor = Some("user:1".into())))
+                .await
+                .expect("actor")
+                .len(),
+            expect(&|e| e.event.actor.as_deref() == Some("user:1"))
+        );
+        assert_eq!(
+            s.search_audit(&q(|q| q.object = Some("site:2".into())))
+                .await
+                .expect("object")
+                .len(),
+            expect(&|e| e.event.object.as_deref() == Some("site:2"))
+        );
+        assert_eq!(
+            s.search_audit(&q(|q| q.action = Some("client.".into())))
+                .await
+                .expect("prefix")
+                .len(),
+            expect(&|e| e.event.action == "client.update")
+        );
+        assert!(
+            s.search_audit(&q(|q| q.action = Some("client".into())))
+                .await
+                .expect("exact")
+                .is_empty()
+        );
+        assert!(
+            s.search_audit(&q(|q| q.action = Some("%.".into())))
+                .await
+                .expect("literal")
+                .is_empty()
+        );
+        assert_eq!(
+            s.search_audit(&q(|q| q.kind = Some(palisade_audit::EventKind::Request)))
+                .await
+                .expect("kind")
+                .len(),
+            expect(&|e| e.event.kind == palisade_audit::EventKind::Request)
+        );
+        let t0 = 1_700_000_000_000_000;
+        assert_eq!(
+            s.search_audit(&q(|q| {
+                q.from_micros = Some(1_700_000_000_000_000 + 200);
+                q.to_micros = Some(1_700_000_000_000_000 + 300);
+            }))
+            .await
+            .expect("time")
+            .len(),
+            expect(&|e| (t0 + 200..t0 + 300).contains(&e.event.at_micros))
+        );
+        let page1 = s
+            .search_audit(&AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .expect("page 1");
+        let page2 = s
+            .search_audit(&AuditQuery {
+                limit: 10,
+                before_seq: page1.last().map(|e| e.seq),
+                ..AuditQuery::default()
+            })
+            .await
+            .expect("page 2");
+        assert_eq!(page1[0].seq, head.0);
+        assert_eq!(page2[0].seq, page1[9].seq - 1);
+
+        // Digests: stored, conflicting numbers refused, found by range.
+        assert_eq!(s.last_digest().await.expect("none"), None);
+        let key = SigningKey::generate();
+        let d1 = key.sign(DigestBody {
+            number: 1,
+            first_seq: 1,
+            count: 3,
+            root: Hash([1; 32]),
+            chain_head: first[2].hash,
+            previous: Hash::GENESIS,
+            sealed_at_micros: t0,
+            key_id: key.verifying_key().key_id(),
+        });
+        s.insert_digest(&d1).await.expect("digest 1");
+        assert!(matches!(
+            s.insert_digest(&d1).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let d2 = key.sign(DigestBody {
+            number: 2,
+            first_seq: 4,
+            count: 0,
+            root: Hash([2; 32]),
+            chain_head: first[2].hash,
+            previous: d1.fingerprint(),
+            sealed_at_micros: t0 + 1,
+            key_id: key.verifying_key().key_id(),
+        });
+        s.insert_digest(&d2).await.expect("digest 2");
+        assert_eq!(s.last_digest().await.expect("last"), Some(d2.clone()));
+        assert_eq!(
+            s.digests_from(1, 10).await.expect("from"),
+            vec![d1.clone(), d2]
+        );
+        assert_eq!(s.digest_covering(3).await.expect("covering"), Some(d1));
+        assert_eq!(s.digest_covering(4).await.expect("not covered"), None);
+
+        // Shipping state moves by compare-and-swap.
+        let st = s.shipping_state().await.expect("state");
+        assert_eq!(st, ShippingState::default());
+        let planned = ShippingState {
+            planned_seq: 40,
+            ..st
+        };
+        s.set_shipping_state(st, planned).await.expect("plan");
+        assert!(matches!(
+            s.set_shipping_state(st, planned).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(s.shipping_state().await.expect("state"), planned);
+    })
+}
+
 #[tokio::test]
 async fn conformance_spine() {
     on_every_backend("tenant spine", spine).await;
@@ -1736,4 +1956,9 @@ async fn conformance_fleet_finding_lists() {
 #[tokio::test]
 async fn conformance_fleet_large_batches() {
     on_every_backend("batches larger than one statement", fleet_large_batches).await;
+}
+
+#[tokio::test]
+async fn conformance_audit_log() {
+    on_every_backend("audit log: chain, concurrency, search, digests", audit_log).await;
 }

@@ -18,8 +18,10 @@ use palisade_core::{
 };
 use serde::Serialize;
 
+pub mod audit;
 pub mod fleet;
 
+pub use audit::*;
 pub use fleet::*;
 
 /// Largest page a list call returns, whatever the caller asks for.
@@ -143,7 +145,7 @@ pub struct RequestRecord {
 
 /// Palisade's storage. Implementations must behave identically; the conformance suite checks it.
 #[async_trait]
-pub trait Store: FleetStore + Send + Sync + std::fmt::Debug {
+pub trait Store: FleetStore + AuditStore + Send + Sync + std::fmt::Debug {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 

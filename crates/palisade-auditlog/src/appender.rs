@@ -1,0 +1,221 @@
+//! Group commit. Every caller's event goes through one channel to one writer task; the writer takes
+//! everything queued, appends it in one transaction (one sync to disk), and then answers each
+//! caller with its sequence number. While a commit is in flight new events queue up, so batches
+//! grow with load on their own: a quiet server commits each event at once, a busy one shares each
+//! sync among thousands.
+//!
+//! Events whose callers do not wait (the record of a read request) linger up to
+//! [`DETACHED_LINGER`] for company, since nobody's latency depends on them. The channel is bounded
+//! and senders wait for room rather than dropping: the promise is that every request is logged.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use palisade_audit::Event;
+use palisade_audit::redact::Redactor;
+use palisade_store::AuditStore;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::AuditError;
+
+/// Events waiting for the writer before senders have to wait.
+const QUEUE: usize = 65_536;
+/// Most events in one transaction.
+pub const MAX_BATCH: usize = 8_192;
+/// Longest an event nobody waits for waits for others to share its commit.
+pub const DETACHED_LINGER: Duration = Duration::from_millis(100);
+/// Largest `data` accepted, in bytes; longer details are replaced by a note saying so, so that a
+/// huge request cannot make its own audit event fail.
+pub const MAX_DATA_BYTES: usize = 64 * 1024;
+/// Longest action, actor, client, object or request id, in bytes.
+pub const MAX_FIELD_BYTES: usize = 512;
+
+type Reply = oneshot::Sender<Result<u64, String>>;
+
+enum Msg {
+    Event(Event, Option<Reply>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct AuditLogStats {
+    pub appended: AtomicU64,
+    pub commits: AtomicU64,
+    pub failures: AtomicU64,
+    /// Events nobody waited for that were lost because the database refused their batch.
+    pub lost_detached: AtomicU64,
+}
+
+/// The handle every part of Palisade records events with. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Msg>,
+    redactor: Arc<Redactor>,
+    stats: Arc<AuditLogStats>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog").finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Starts the writer task (inside a Tokio runtime).
+    pub fn start(store: Arc<dyn AuditStore>, redactor: Redactor) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::new(AuditLogStats::default());
+        tokio::spawn(write(store, rx, stats.clone()));
+        Self {
+            tx,
+            redactor: Arc::new(redactor),
+            stats,
+        }
+    }
+
+    /// The key sensitive values are redacted with before they enter an event.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    pub fn stats(&self) -> &AuditLogStats {
+        &self.stats
+    }
+
+    /// Appends `event` and waits until it is durable; returns its sequence number.
+    pub async fn record(&self, event: Event) -> Result<u64, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Event(bounded(event), Some(reply)))
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit writer has stopped".into()))?
+            .map_err(AuditError::Unavailable)
+    }
+
+    /// Queues `event` without waiting for it to be durable (waiting only for room in the queue).
+    pub async fn record_detached(&self, event: Event) {
+        if self
+            .tx
+            .send(Msg::Event(bounded(event), None))
+            .await
+            .is_err()
+        {
+            self.stats.lost_detached.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until everything queued so far has been written (or has failed).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// Applies the size limits: a field over the limit is cut (at a character boundary) and marked.
+fn bounded(mut e: Event) -> Event {
+    fn cut(s: &mut String, max: usize) {
+        if s.len() > max {
+            let mut end = max - 3;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            s.push_str("...");
+        }
+    }
+    cut(&mut e.action, MAX_FIELD_BYTES);
+    for f in [
+        &mut e.actor,
+        &mut e.client,
+        &mut e.object,
+        &mut e.request_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        cut(f, MAX_FIELD_BYTES);
+    }
+    if e.data.len() > MAX_DATA_BYTES {
+        e.data = serde_json::json!({
+            "truncated": true,
+            "original_bytes": e.data.len(),
+        })
+        .to_string();
+    }
+    e
+}
+
+async fn write(store: Arc<dyn AuditStore>, mut rx: mpsc::Receiver<Msg>, stats: Arc<AuditLogStats>) {
+    let mut events = Vec::with_capacity(1024);
+    let mut replies: Vec<Option<Reply>> = Vec::with_capacity(1024);
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut deadline = None;
+        loop {
+            match next.take() {
+                Some(Msg::Event(e, r)) => {
+                    events.push(e);
+                    replies.push(r);
+                }
+                Some(Msg::Flush(f)) => flushes.push(f),
+                None => {}
+            }
+            if events.len() >= MAX_BATCH {
+                break;
+            }
+            if let Ok(m) = rx.try_recv() {
+                next = Some(m);
+                continue;
+            }
+            // Nothing else queued. Someone waits: commit now. Nobody does: linger a little.
+            if !flushes.is_empty() || replies.iter().any(Option::is_some) || events.is_empty() {
+                break;
+            }
+            let until =
+                *deadline.get_or_insert_with(|| tokio::time::Instant::now() + DETACHED_LINGER);
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(m)) => next = Some(m),
+                _ => break,
+            }
+        }
+        if !events.is_empty() {
+            let count = events.len();
+            match store.append_audit(std::mem::take(&mut events)).await {
+                Ok(chained) => {
+                    stats.appended.fetch_add(count as u64, Ordering::Relaxed);
+                    stats.commits.fetch_add(1, Ordering::Relaxed);
+                    for (reply, c) in replies.drain(..).zip(&chained) {
+                        if let Some(r) = reply {
+                            let _ = r.send(Ok(c.seq));
+                        }
+                    }
+                }
+                Err(error) => {
+                    stats.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(%error, count, "Could not append audit events.");
+                    for reply in replies.drain(..) {
+                        match reply {
+                            Some(r) => {
+                                let _ = r.send(Err(error.to_string()));
+                            }
+                            None => {
+                                stats.lost_detached.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for f in flushes.drain(..) {
+            let _ = f.send(());
+        }
+    }
+}
