@@ -35,6 +35,10 @@ pub struct WebConfig {
     /// Mark cookies `Secure` (and use the `__Host-` prefix). On whenever Palisade is reached over
     /// HTTPS, directly or through a proxy.
     pub secure_cookies: bool,
+    /// Send `Strict-Transport-Security: max-age=…; includeSubDomains` on every response. Only for
+    /// a server that browsers reach over HTTPS alone: once a browser has seen the header it
+    /// refuses plain HTTP to the host for this long. `None` sends no header.
+    pub hsts_max_age: Option<Duration>,
     /// Staff must pass TOTP before anything else. On by default; only the demo turns it off.
     pub require_staff_mfa: bool,
     /// A session ends after this long, however active.
@@ -57,6 +61,7 @@ impl Default for WebConfig {
     fn default() -> Self {
         Self {
             secure_cookies: false,
+            hsts_max_age: None,
             require_staff_mfa: true,
             session_absolute: Duration::from_secs(12 * 3600),
             session_idle: Duration::from_secs(2 * 3600),
@@ -158,14 +163,26 @@ pub fn openapi() -> OpenApi {
     api::router().into_openapi()
 }
 
+/// What [`serve`] accepts connections from: a `TcpListener`, or any listener of already-secured
+/// streams (the binary's TLS listener), as long as it names each peer by its socket address.
+pub use axum::serve::Listener;
+
 /// Serves the application on `listener` until `shutdown` completes, then waits for in-flight
 /// requests. Client addresses are passed to handlers for login throttling.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L>(
+    listener: L,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: Listener<Addr = std::net::SocketAddr>,
+{
+    use axum::serve::ListenerExt;
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // axum gives `ConnectInfo<SocketAddr>` to `TcpListener` and to any listener wrapped by
+    // `tap_io`, but not to other listeners; the no-op tap is what lets a TLS listener pass the
+    // peer address on to the login throttle.
+    let listener = listener.tap_io(|_| {});
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

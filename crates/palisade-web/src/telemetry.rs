@@ -222,11 +222,11 @@ pub(crate) async fn record_request(
             "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    if state.config.secure_cookies {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        );
+    if let Some(age) = state.config.hsts_max_age
+        && let Ok(v) =
+            HeaderValue::from_str(&format!("max-age={}; includeSubDomains", age.as_secs()))
+    {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, v);
     }
 
     let elapsed = started.elapsed();

@@ -1,5 +1,6 @@
 //! Black-box tests of the API and sign-in over real HTTP: bad input of every class, paging,
-//! tokens, sessions with MFA and CSRF, lockout and throttling, request records, health and metrics.
+//! tokens, sessions with MFA and CSRF, lockout and throttling, request records, health and metrics,
+//! HSTS.
 
 mod common;
 
@@ -1059,4 +1060,44 @@ async fn passing_mfa_replaces_the_session_so_a_pre_mfa_cookie_gains_nothing() {
         401,
         "the pre-MFA session is gone"
     );
+}
+
+#[tokio::test]
+async fn hsts_is_sent_only_when_configured_and_cookies_are_secure_then() {
+    let plain = TestApp::start(WebConfig::default()).await;
+    let resp = plain
+        .http
+        .get(plain.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(resp.headers().get("strict-transport-security").is_none());
+
+    let https = TestApp::start(WebConfig {
+        secure_cookies: true,
+        hsts_max_age: Some(std::time::Duration::from_secs(600)),
+        ..WebConfig::default()
+    })
+    .await;
+    for path in ["/healthz", "/login", "/api/v1/no-such-route"] {
+        let resp = https
+            .http
+            .get(https.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            resp.headers()["strict-transport-security"],
+            "max-age=600; includeSubDomains",
+            "{path}"
+        );
+    }
+    let login = https
+        .http
+        .get(https.url("/login"))
+        .send()
+        .await
+        .expect("login page");
+    let cookie = login.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
 }

@@ -2,7 +2,6 @@
 //! from files, folders, archives and URLs, with progress bars for the long parts.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
@@ -75,22 +74,9 @@ enum Download {
     Saved { path: PathBuf, etag: Option<String> },
 }
 
-/// The HTTP client for advisory downloads. Certificates are verified (rustls with the web PKI
-/// roots); nothing is disabled.
-fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(20))
-        .build()?)
-}
-
 /// Fetches `url` into `dir`, skipping the transfer when the server says the entity tag is
-/// unchanged.
-async fn download(url: &str, dir: &Path, etag: Option<&str>) -> anyhow::Result<Download> {
-    download_with(&client()?, url, dir, etag).await
-}
-
-async fn download_with(
+/// unchanged. `client` comes from [`crate::outbound::client`], which verifies certificates.
+async fn download(
     client: &reqwest::Client,
     url: &str,
     dir: &Path,
@@ -199,10 +185,10 @@ async fn sync_osv_folder(
     base: &str,
     dir: &Path,
     since: Option<jiff::Timestamp>,
+    client: &reqwest::Client,
 ) -> anyhow::Result<PathBuf> {
-    let client = client()?;
     let Some(since) = since else {
-        return match download_with(&client, &format!("{base}all.zip"), dir, None).await? {
+        return match download(client, &format!("{base}all.zip"), dir, None).await? {
             Download::Saved { path, .. } => Ok(path),
             Download::NotModified => bail!("{base}all.zip: the server answered 304 unasked"),
         };
@@ -234,7 +220,7 @@ async fn sync_osv_folder(
     std::fs::create_dir_all(&records)?;
     let pb = bar(ids.len() as u64, "fetch");
     for id in &ids {
-        download_with(&client, &format!("{base}{id}.json"), &records, None).await?;
+        download(client, &format!("{base}{id}.json"), &records, None).await?;
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -243,11 +229,15 @@ async fn sync_osv_folder(
 }
 
 /// `palisade advisories import`: each location is a file, a folder, an archive or a URL.
-pub async fn import(db_dir: &Path, locations: &[String]) -> anyhow::Result<()> {
+pub async fn import(
+    db_dir: &Path,
+    locations: &[String],
+    client: &reqwest::Client,
+) -> anyhow::Result<()> {
     let mut db = VulnDb::open(db_dir)?;
     for loc in locations {
         let path = if is_url(loc) {
-            match download(loc, &db_dir.join("downloads"), None).await? {
+            match download(client, loc, &db_dir.join("downloads"), None).await? {
                 Download::Saved { path, .. } => path,
                 Download::NotModified => continue,
             }
@@ -269,6 +259,7 @@ pub async fn sync(
     db_dir: &Path,
     sources: &[AdvisorySource],
     only: Option<&str>,
+    client: &reqwest::Client,
 ) -> anyhow::Result<()> {
     if sources.is_empty() {
         bail!(
@@ -286,9 +277,9 @@ pub async fn sync(
         let mut etag = prev.as_ref().and_then(|s| s.etag.clone());
         let dir = db_dir.join("downloads").join(&src.name);
         let path = if is_url(&src.location) && src.location.ends_with('/') {
-            Some(sync_osv_folder(&src.location, &dir, since).await?)
+            Some(sync_osv_folder(&src.location, &dir, since, client).await?)
         } else if is_url(&src.location) {
-            match download(&src.location, &dir, etag.as_deref()).await? {
+            match download(client, &src.location, &dir, etag.as_deref()).await? {
                 Download::NotModified => {
                     println!("{}: unchanged since the last sync", src.name);
                     None

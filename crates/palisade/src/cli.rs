@@ -228,10 +228,13 @@ fn load(
 }
 
 fn init_logging(json: bool) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Colour codes only for a person at a terminal, not in journald or a log file.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
@@ -252,6 +255,21 @@ fn load_db(
     let cfg = load(cli_config, &place, None)?;
     let dir = db.db.clone().unwrap_or_else(|| cfg.advisory_db.clone());
     Ok((cfg, dir))
+}
+
+/// The CA file the remote commands trust: `--ca-file`, else the configured `ca_file`.
+fn remote_ca_file(
+    cli_config: Option<&std::path::Path>,
+    flag: Option<PathBuf>,
+) -> anyhow::Result<Option<PathBuf>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    let place = Place {
+        data_dir: None,
+        database_url: None,
+    };
+    Ok(load(cli_config, &place, None)?.ca_file)
 }
 
 impl Command {
@@ -328,12 +346,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Advisories(cmd) => {
             match cmd {
                 Advisories::Import { db, locations } => {
-                    let (_, dir) = load_db(cfg_file, &db)?;
-                    crate::advisories::import(&dir, &locations).await?;
+                    let (cfg, dir) = load_db(cfg_file, &db)?;
+                    let http = crate::outbound::client(cfg.ca_file.as_deref())?;
+                    crate::advisories::import(&dir, &locations, &http).await?;
                 }
                 Advisories::Sync { db, source } => {
                     let (cfg, dir) = load_db(cfg_file, &db)?;
-                    crate::advisories::sync(&dir, &cfg.advisory_sources, source.as_deref()).await?;
+                    let http = crate::outbound::client(cfg.ca_file.as_deref())?;
+                    crate::advisories::sync(&dir, &cfg.advisory_sources, source.as_deref(), &http)
+                        .await?;
                 }
                 Advisories::Status { .. } | Advisories::Show { .. } => {
                     return run_offline(Cli {
@@ -389,7 +410,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Inventory(Inventory::Push {
-            remote,
+            mut remote,
             environment,
             host,
             replace_all,
@@ -400,10 +421,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 (None, Some(h)) => crate::remote::Target::Host(h),
                 (None, None) => bail!("name --environment or --host"),
             };
+            remote.ca_file = remote_ca_file(cfg_file, remote.ca_file)?;
             crate::remote::push(&remote, target, &paths).await?;
             Ok(0)
         }
-        Command::Affected { remote, format, id } => {
+        Command::Affected {
+            mut remote,
+            format,
+            id,
+        } => {
+            remote.ca_file = remote_ca_file(cfg_file, remote.ca_file)?;
             crate::remote::affected(&remote, &id, format).await?;
             Ok(0)
         }

@@ -1,7 +1,8 @@
 //! Configuration: built-in defaults, then `palisade.toml` (or `--config FILE`), then `PALISADE_*`
 //! environment variables, then command-line flags; validated once at start with errors that name
 //! the key. Secrets can come from files (`database_url_file`), so they need not sit in the
-//! environment or the config file.
+//! environment or the config file. TLS files are read and checked here too, so a wrong path or a
+//! broken certificate stops the start instead of failing every handshake.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+
+use crate::tls::TlsFiles;
 
 /// Raw settings as read from the sources; see [`Config`] for the validated form.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -24,8 +27,21 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// A file whose first line is the database URL (for secrets mounted as files).
     pub database_url_file: Option<PathBuf>,
-    /// Mark cookies Secure and send HSTS: set when users reach Palisade over HTTPS.
+    /// Mark cookies Secure and send HSTS: set it when a TLS-terminating proxy serves Palisade over
+    /// HTTPS. On by itself when Palisade serves TLS.
     pub secure_cookies: bool,
+    /// PEM certificate chain (the server's certificate first) to serve HTTPS with; needs
+    /// `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`'s certificate.
+    pub tls_key_file: Option<PathBuf>,
+    /// Seconds between looks at the TLS files for a renewed certificate.
+    pub tls_reload_seconds: u64,
+    /// `max-age` of the `Strict-Transport-Security` header sent when cookies are Secure.
+    pub hsts_max_age_seconds: u64,
+    /// A PEM file of CA certificates that outbound HTTPS (advisory downloads, the remote
+    /// commands) trusts beside the built-in roots.
+    pub ca_file: Option<PathBuf>,
     /// Staff must use TOTP. Only the demo turns this off.
     pub require_staff_mfa: bool,
     /// Minutes of inactivity after which a session ends.
@@ -65,6 +81,11 @@ impl Default for Settings {
             database_url: None,
             database_url_file: None,
             secure_cookies: false,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_reload_seconds: 5,
+            hsts_max_age_seconds: 365 * 24 * 3600,
+            ca_file: None,
             require_staff_mfa: true,
             session_idle_minutes: 120,
             session_absolute_hours: 12,
@@ -84,7 +105,12 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: String,
+    /// Secure cookies and HSTS: set, or implied by `tls`.
     pub secure_cookies: bool,
+    /// Serve HTTPS with these files; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+    pub hsts_max_age: Duration,
+    pub ca_file: Option<PathBuf>,
     pub require_staff_mfa: bool,
     pub session_idle: Duration,
     pub session_absolute: Duration,
@@ -106,6 +132,8 @@ impl std::fmt::Debug for Config {
                 &palisade_store_sql::redact(&self.database_url),
             )
             .field("secure_cookies", &self.secure_cookies)
+            .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
             .field("require_staff_mfa", &self.require_staff_mfa)
             .finish_non_exhaustive()
     }
@@ -143,12 +171,17 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 17] = [
     "listen",
     "data_dir",
     "database_url",
     "database_url_file",
     "secure_cookies",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_reload_seconds",
+    "hsts_max_age_seconds",
+    "ca_file",
     "require_staff_mfa",
     "session_idle_minutes",
     "session_absolute_hours",
@@ -251,6 +284,36 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
             }
         }
     }
+    if s.tls_reload_seconds == 0 || s.tls_reload_seconds > 24 * 3600 {
+        bail!("invalid configuration: tls_reload_seconds must be between 1 and 86400");
+    }
+    let tls = match (&s.tls_cert_file, &s.tls_key_file) {
+        (None, None) => None,
+        (Some(_), None) => bail!(
+            "invalid configuration: tls_key_file must be set with tls_cert_file (HTTPS needs both; set neither for plain HTTP)"
+        ),
+        (None, Some(_)) => bail!(
+            "invalid configuration: tls_cert_file must be set with tls_key_file (HTTPS needs both; set neither for plain HTTP)"
+        ),
+        (Some(cert), Some(key)) => {
+            let files = TlsFiles {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                reload_every: Duration::from_secs(s.tls_reload_seconds),
+            };
+            if let Err(e) = crate::tls::load(&files) {
+                bail!("invalid configuration: {}: {e}", e.key(&files));
+            }
+            Some(files)
+        }
+    };
+    if s.hsts_max_age_seconds > 2 * 365 * 24 * 3600 {
+        bail!("invalid configuration: hsts_max_age_seconds must be at most 63072000 (two years)");
+    }
+    if let Some(f) = &s.ca_file {
+        crate::outbound::ca_certificates(f)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: ca_file: {e:#}"))?;
+    }
     let advisory_db = s
         .advisory_db
         .clone()
@@ -264,7 +327,10 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
         listen,
         data_dir: s.data_dir,
         database_url,
-        secure_cookies: s.secure_cookies,
+        secure_cookies: s.secure_cookies || tls.is_some(),
+        tls,
+        hsts_max_age: Duration::from_secs(s.hsts_max_age_seconds),
+        ca_file: s.ca_file,
         require_staff_mfa: s.require_staff_mfa,
         session_idle: Duration::from_secs(s.session_idle_minutes * 60),
         session_absolute: Duration::from_secs(s.session_absolute_hours * 3600),
@@ -353,6 +419,63 @@ mod tests {
                 .expect_err(text)
                 .to_string();
             assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_files_that_parse_and_then_implies_secure_cookies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, pair.cert.pem()).expect("write");
+        std::fs::write(&key, pair.signing_key.serialize_pem()).expect("write");
+        let file = dir.path().join("p.toml");
+        let load_with = |text: String| {
+            std::fs::write(&file, text).expect("write");
+            load(Some(&file), no_env(), &Overrides::default())
+        };
+
+        let plain = load_with(String::new()).expect("no TLS");
+        assert!(plain.tls.is_none() && !plain.secure_cookies);
+        assert_eq!(plain.hsts_max_age, Duration::from_secs(31_536_000));
+
+        let both = format!("tls_cert_file = {cert:?}\ntls_key_file = {key:?}\n");
+        let cfg = load_with(both.clone()).expect("TLS");
+        assert!(cfg.secure_cookies, "TLS makes cookies Secure");
+        let tls = cfg.tls.expect("tls");
+        assert_eq!(tls.cert_file, cert);
+        assert_eq!(tls.reload_every, Duration::from_secs(5));
+
+        let only_cert = load_with(format!("tls_cert_file = {cert:?}\n")).expect_err("no key");
+        assert!(
+            only_cert.to_string().contains("tls_key_file must be set"),
+            "{only_cert}"
+        );
+        let only_key = load_with(format!("tls_key_file = {key:?}\n")).expect_err("no cert");
+        assert!(
+            only_key.to_string().contains("tls_cert_file must be set"),
+            "{only_key}"
+        );
+
+        std::fs::write(&key, "garbage").expect("write");
+        let e = load_with(both.clone())
+            .expect_err("garbage key")
+            .to_string();
+        assert!(e.contains("tls_key_file") && e.contains("key.pem"), "{e}");
+        std::fs::write(&key, pair.signing_key.serialize_pem()).expect("write");
+        std::fs::write(&cert, "garbage").expect("write");
+        let e = load_with(both.clone())
+            .expect_err("garbage cert")
+            .to_string();
+        assert!(e.contains("tls_cert_file") && e.contains("cert.pem"), "{e}");
+
+        for (text, key) in [
+            ("hsts_max_age_seconds = 99999999", "hsts_max_age_seconds"),
+            ("tls_reload_seconds = 0", "tls_reload_seconds"),
+            ("ca_file = \"/nonexistent/ca.pem\"", "ca_file"),
+        ] {
+            let e = load_with(text.to_owned()).expect_err(text).to_string();
+            assert!(e.contains(key), "{text}: {e}");
         }
     }
 

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_vulns;
+pub mod outbound;
 pub mod remote;
 pub mod scan;
 pub mod serve;
+pub mod tls;

@@ -1,7 +1,8 @@
 //! Commands that talk to a running server through its API with a token: `inventory push` (from a
 //! CI job or a host) and `affected` (who is affected by an advisory). The token comes from
 //! `PALISADE_TOKEN` or a file, never from a flag, so it does not show in process lists or shell
-//! history. Certificates are verified (rustls with the platform's roots).
+//! history. Certificates are verified (rustls with the web PKI roots, plus `--ca-file` or the
+//! `ca_file` setting for a server whose certificate a private CA issued).
 
 use std::path::PathBuf;
 
@@ -17,6 +18,10 @@ pub struct Remote {
     /// A file whose first line is the API token (default: the PALISADE_TOKEN variable).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust beside the built-in roots, for a server whose
+    /// certificate a private CA issued (default: the `ca_file` setting).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Remote {
@@ -48,10 +53,20 @@ impl Remote {
         Ok(base.join(path)?)
     }
 
-    fn client() -> anyhow::Result<reqwest::Client> {
-        Ok(reqwest::Client::builder()
-            .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
-            .build()?)
+    fn client(&self) -> anyhow::Result<reqwest::Client> {
+        crate::outbound::client(self.ca_file.as_deref())
+    }
+
+    /// The error for a request that got no answer, with what to do when the cause is a
+    /// certificate the client does not trust.
+    fn unreachable(&self, e: reqwest::Error) -> anyhow::Error {
+        let hint = if crate::outbound::is_certificate_error(&e) {
+            " (its TLS certificate is not trusted: pass --ca-file with the certificate of the CA \
+             that issued it)"
+        } else {
+            ""
+        };
+        anyhow::Error::new(e).context(format!("cannot reach {}{hint}", self.server))
     }
 }
 
@@ -127,13 +142,14 @@ pub async fn push(remote: &Remote, target: Target, paths: &[PathBuf]) -> anyhow:
         }
         Target::Host(host) => remote.url(&format!("/api/v1/hosts/{host}/inventories"))?,
     };
-    let resp = Remote::client()?
+    let resp = remote
+        .client()?
         .post(url)
         .bearer_auth(token)
         .multipart(form)
         .send()
         .await
-        .with_context(|| format!("cannot reach {}", remote.server))?;
+        .map_err(|e| remote.unreachable(e))?;
     let body: Value = check(resp).await?.json().await?;
     // An environment answers with one outcome, a host with the snapshot of each environment.
     let snapshots: Vec<&Value> = match body.as_array() {
@@ -180,12 +196,13 @@ pub async fn affected(remote: &Remote, id: &str, format: AffectedFormat) -> anyh
     if matches!(format, AffectedFormat::Csv) {
         url.query_pairs_mut().append_pair("format", "csv");
     }
-    let resp = Remote::client()?
+    let resp = remote
+        .client()?
         .get(url)
         .bearer_auth(token)
         .send()
         .await
-        .with_context(|| format!("cannot reach {}", remote.server))?;
+        .map_err(|e| remote.unreachable(e))?;
     let resp = check(resp).await?;
     match format {
         AffectedFormat::Csv => print!("{}", resp.text().await?),

@@ -1,5 +1,6 @@
-//! Start-up wiring: open and migrate the store, build the web state, serve until SIGTERM or Ctrl-C,
-//! then drain in-flight requests and flush request records before exiting.
+//! Start-up wiring: open and migrate the store, build the web state, serve (HTTPS when TLS files
+//! are configured) until SIGTERM or Ctrl-C, then drain in-flight requests and flush request records
+//! before exiting.
 
 use std::sync::Arc;
 
@@ -29,6 +30,9 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
 pub fn web_config(cfg: &Config, demo: bool) -> WebConfig {
     WebConfig {
         secure_cookies: cfg.secure_cookies,
+        // HSTS goes with Secure cookies: both say browsers reach Palisade over HTTPS only, whether
+        // Palisade terminates TLS itself or a proxy in front of it does.
+        hsts_max_age: cfg.secure_cookies.then_some(cfg.hsts_max_age),
         require_staff_mfa: cfg.require_staff_mfa && !demo,
         session_absolute: cfg.session_absolute,
         session_idle: cfg.session_idle,
@@ -37,8 +41,8 @@ pub fn web_config(cfg: &Config, demo: bool) -> WebConfig {
     }
 }
 
-/// Serves until a shutdown signal. Prints `listening on http://ADDR` once the socket is bound, which
-/// scripts and tests use as the readiness signal.
+/// Serves until a shutdown signal. Prints `listening on http://ADDR` (or `https://`) once the socket
+/// is bound, which scripts and tests use as the readiness signal.
 pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<()> {
     let matcher = Matcher::new(
         Arc::new(store.clone()),
@@ -55,11 +59,29 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
-    tracing::info!(%addr, "Palisade is serving.");
-    palisade_web::serve(listener, state.clone(), shutdown_signal())
-        .await
-        .context("server failed")?;
+    match &cfg.tls {
+        None => {
+            println!("listening on http://{addr}");
+            tracing::info!(%addr, "Palisade is serving HTTP.");
+            palisade_web::serve(listener, state.clone(), shutdown_signal())
+                .await
+                .context("server failed")?;
+        }
+        Some(files) => {
+            let (tls, watcher) = crate::tls::server_config(files)?;
+            let reload = tokio::spawn(watcher.run());
+            let listener = crate::tls::TlsListener::new(listener, tls)?;
+            println!("listening on https://{addr}");
+            tracing::info!(
+                %addr,
+                cert_file = %files.cert_file.display(),
+                "Palisade is serving HTTPS."
+            );
+            let served = palisade_web::serve(listener, state.clone(), shutdown_signal()).await;
+            reload.abort();
+            served.context("server failed")?;
+        }
+    }
     background.abort();
     tracing::info!("Shutting down: flushing request records.");
     state.telemetry.flush().await;
@@ -103,7 +125,13 @@ async fn background_work(matcher: Matcher, cfg: Config) {
             _ = match_tick.tick() => {}
             _ = sync_tick.tick(), if syncing => {
                 let started = jiff::Timestamp::now();
-                let result = crate::advisories::sync(&cfg.advisory_db, &cfg.advisory_sources, None).await;
+                // A new client each time, so a replaced ca_file counts from the next sync on.
+                let result = match crate::outbound::client(cfg.ca_file.as_deref()) {
+                    Ok(http) => {
+                        crate::advisories::sync(&cfg.advisory_db, &cfg.advisory_sources, None, &http).await
+                    }
+                    Err(e) => Err(e),
+                };
                 let text = match &result {
                     Ok(()) => "ok".to_owned(),
                     Err(e) => {
