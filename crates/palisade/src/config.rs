@@ -36,6 +36,10 @@ pub struct Settings {
     pub log_format: String,
     /// Folder of the local advisory store; defaults to `advisories` in `data_dir`.
     pub advisory_db: Option<PathBuf>,
+    /// The keyring file (data keys for encryption at rest); defaults to `keyring` in `data_dir`,
+    /// created on first start. In production keep it outside the data folder and its backups.
+    /// The `PALISADE_KEYRING` environment variable, when set, is used instead of any file.
+    pub keyring_file: Option<PathBuf>,
     /// Advisory sources `palisade advisories sync` refreshes, as `[[advisory_sources]]` tables.
     pub advisory_sources: Vec<AdvisorySource>,
     /// Minutes between background syncs of the advisory sources while serving.
@@ -70,6 +74,7 @@ impl Default for Settings {
             session_absolute_hours: 12,
             log_format: "text".into(),
             advisory_db: None,
+            keyring_file: None,
             advisory_sources: Vec::new(),
             advisory_sync_minutes: 60,
             match_interval_seconds: 30,
@@ -90,6 +95,7 @@ pub struct Config {
     pub session_absolute: Duration,
     pub json_logs: bool,
     pub advisory_db: PathBuf,
+    pub keyring_file: PathBuf,
     pub advisory_sources: Vec<AdvisorySource>,
     pub advisory_sync: Duration,
     pub match_interval: Duration,
@@ -107,6 +113,7 @@ impl std::fmt::Debug for Config {
             )
             .field("secure_cookies", &self.secure_cookies)
             .field("require_staff_mfa", &self.require_staff_mfa)
+            .field("keyring_file", &self.keyring_file)
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +150,7 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "listen",
     "data_dir",
     "database_url",
@@ -154,6 +161,7 @@ pub const KEYS: [&str; 12] = [
     "session_absolute_hours",
     "log_format",
     "advisory_db",
+    "keyring_file",
     "advisory_sync_minutes",
     "match_interval_seconds",
 ];
@@ -255,8 +263,13 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
         .advisory_db
         .clone()
         .unwrap_or_else(|| s.data_dir.join("advisories"));
+    let keyring_file = s
+        .keyring_file
+        .clone()
+        .unwrap_or_else(|| s.data_dir.join("keyring"));
     Ok(Config {
         advisory_db,
+        keyring_file,
         advisory_sync: Duration::from_secs(s.advisory_sync_minutes * 60),
         match_interval: Duration::from_secs(s.match_interval_seconds),
         sla: s.sla,
