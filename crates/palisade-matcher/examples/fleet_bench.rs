@@ -171,10 +171,17 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// A fresh keyring per run: the bench reads back no sealed field it wrote in an earlier run.
+fn test_keys() -> Arc<palisade_keyring::LiveKeyring> {
+    Arc::new(palisade_keyring::LiveKeyring::fixed(
+        palisade_keyring::Keyring::generate(),
+    ))
+}
+
 async fn open_store(dir: &Path) -> Res<Arc<SqlStore>> {
     std::fs::create_dir_all(dir)?;
     let url = format!("sqlite://{}", dir.join("palisade.db").display());
-    let store = SqlStore::connect(&url).await?;
+    let store = SqlStore::connect(&url, test_keys()).await?;
     store.migrate().await?;
     Ok(Arc::new(store))
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use palisade_core::tenant::*;
+use palisade_keyring::{Keyring, LiveKeyring};
 use palisade_matcher::{Matcher, Replace, Upload};
 use palisade_store::{FindingQuery, Store};
 use palisade_store_sql::SqlStore;
@@ -39,9 +40,13 @@ fn import(dir: &std::path::Path, text: &str) {
 #[tokio::test]
 async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
+    let keys = Arc::new(LiveKeyring::fixed(Keyring::generate()));
+    let store = SqlStore::connect(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        keys,
+    )
+    .await
+    .unwrap();
     store.migrate().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     // One pair per step: every package's versions are split across steps.

@@ -17,7 +17,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .ok_or("usage: list_latency sqlite://PATH")?;
-    let store = std::sync::Arc::new(SqlStore::connect(&url).await?);
+    // Sites hold no sealed field, so any keyring reads them.
+    let keys = std::sync::Arc::new(palisade_keyring::LiveKeyring::fixed(
+        palisade_keyring::Keyring::generate(),
+    ));
+    let store = std::sync::Arc::new(SqlStore::connect(&url, keys).await?);
     let q = ListQuery {
         limit: 50,
         ..Default::default()

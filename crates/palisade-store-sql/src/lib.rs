@@ -8,10 +8,16 @@ mod audit;
 mod fleet;
 mod reader;
 mod rows;
+mod sealed;
 mod store;
 
+pub use sealed::{KeyUsage, Reencrypted};
+
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use palisade_keyring::LiveKeyring;
 
 use palisade_store::StoreError;
 use sqlx::postgres::PgPoolOptions;
@@ -40,7 +46,9 @@ enum Backend {
 pub struct SqlStore {
     backend: Backend,
     /// The rusqlite read path, for an SQLite file (not for `:memory:`, which other connections cannot see).
-    reader: Option<std::sync::Arc<reader::Reader>>,
+    reader: Option<Arc<reader::Reader>>,
+    /// The keys that seal sensitive columns (`sealed.rs`). Never stored in the database.
+    keys: Arc<LiveKeyring>,
 }
 
 /// Runs the same expression against whichever pool is in use. The body is compiled once per
@@ -67,9 +75,9 @@ macro_rules! rows_on_pool {
 pub(crate) use rows_on_pool;
 
 impl SqlStore {
-    /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`, `postgres://…`). Does not
-    /// migrate: call [`SqlStore::migrate`].
-    pub async fn connect(url: &str) -> Result<Self, OpenError> {
+    /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:`, `postgres://…`), sealing
+    /// sensitive columns with `keys`. Does not migrate: call [`SqlStore::migrate`].
+    pub async fn connect(url: &str, keys: Arc<LiveKeyring>) -> Result<Self, OpenError> {
         let mut reader = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
@@ -109,7 +117,11 @@ impl SqlStore {
         } else {
             return Err(OpenError::Scheme(redact(url)));
         };
-        Ok(Self { backend, reader })
+        Ok(Self {
+            backend,
+            reader,
+            keys,
+        })
     }
 
     /// Applies the embedded migrations this backend has not seen yet.

@@ -5,7 +5,10 @@ use jiff::Timestamp;
 use palisade_core::tenant::{Client, Contact, Environment, EnvironmentKind, Host, Site};
 use palisade_core::user::{ApiToken, User};
 use palisade_core::{Role, UserId};
+use palisade_keyring::LiveKeyring;
 use palisade_store::{RequestRecord, Session, StoreError, UserAuth};
+
+use crate::sealed;
 
 /// Defines a row struct readable by both drivers: sqlx (`FromRow`, by column name, for PostgreSQL)
 /// and rusqlite (the SQLite read path). rusqlite reads by position, because looking columns up by
@@ -93,7 +96,21 @@ row!(ContactRow {
     title: Option<String>,
     archived_at: Option<i64>,
     created_at: i64,
-    updated_at: i64,});
+    updated_at: i64,
+    key_version: i64,});
+
+impl ContactRow {
+    /// The row with its sealed fields opened (see `sealed.rs`).
+    pub(crate) fn unseal(mut self, keys: &LiveKeyring) -> Result<Self, StoreError> {
+        let (id, v) = (&self.id, self.key_version);
+        self.email = sealed::open_text(keys, "contacts", "email", id, v, &self.email)?;
+        self.phone = match &self.phone {
+            Some(p) => Some(sealed::open_text(keys, "contacts", "phone", id, v, p)?),
+            None => None,
+        };
+        Ok(self)
+    }
+}
 
 impl TryFrom<ContactRow> for Contact {
     type Error = StoreError;
@@ -211,7 +228,25 @@ row!(UserRow {
     failed_logins: i32,
     locked_until: Option<i64>,
     disabled_at: Option<i64>,
-    created_at: i64,});
+    created_at: i64,
+    key_version: i64,});
+
+impl UserRow {
+    /// The row with its sealed TOTP secret opened, in the hex form the column had before sealing.
+    pub(crate) fn unseal(mut self, keys: &LiveKeyring) -> Result<Self, StoreError> {
+        if let Some(stored) = &self.totp_secret {
+            let secret = sealed::open(
+                keys,
+                ("users", "totp_secret", sealed::Legacy::Hex),
+                &self.id,
+                self.key_version,
+                stored,
+            )?;
+            self.totp_secret = Some(hex::encode(secret));
+        }
+        Ok(self)
+    }
+}
 
 impl TryFrom<UserRow> for UserAuth {
     type Error = StoreError;
@@ -456,4 +491,23 @@ row!(DailyRow {
 
 row!(ValueRow {
     pub(crate) value: String,
+});
+
+// Encryption at rest (`sealed.rs`): a row to re-encrypt, and key usage counts.
+
+row!(SealedRow {
+    pub(crate) id: String,
+    pub(crate) key_version: i64,
+    pub(crate) v0: Option<String>,
+    pub(crate) v1: Option<String>,
+});
+
+row!(KeyVersionRow {
+    pub(crate) key_version: i64,
+});
+
+row!(KeyUsageRow {
+    pub(crate) key_version: i64,
+    pub(crate) records: i64,
+    pub(crate) sealed: i64,
 });

@@ -20,17 +20,18 @@ use palisade_store::{
 
 use crate::reader::{Arg, FromSqliteRow, Stmt, args, placeholders_in_order};
 use crate::rows::*;
+use crate::sealed::seal;
 use crate::{SqlStore, db_err, on_pool, rows_on_pool};
 
 const CLIENT_COLS: &str = "id, name, contract, archived_at, created_at, updated_at";
 const CONTACT_COLS: &str =
-    "id, client_id, name, email, phone, title, archived_at, created_at, updated_at";
+    "id, client_id, name, email, phone, title, archived_at, created_at, updated_at, key_version";
 const SITE_COLS: &str = "id, client_id, name, url, archived_at, created_at, updated_at";
 const ENV_COLS: &str =
     "id, site_id, client_id, kind, name, url, position, archived_at, created_at, updated_at";
 const HOST_COLS: &str = "id, client_id, name, addresses, os, archived_at, created_at, updated_at";
 const USER_COLS: &str = "id, email, display_name, role, client_id, password_hash, totp_secret, totp_last_step, \
-     failed_logins, locked_until, disabled_at, created_at";
+     failed_logins, locked_until, disabled_at, created_at, key_version";
 const SESSION_COLS: &str =
     "id, user_id, token_hash, created_at, last_seen_at, expires_at, mfa_passed";
 const TOKEN_COLS: &str =
@@ -205,6 +206,17 @@ impl SqlStore {
         }.await)
     }
 
+    /// A contact's sealed e-mail and phone and the key version they are under.
+    fn seal_contact(&self, id: &str, input: &ContactInput) -> (String, Option<String>, i64) {
+        let ring = self.keys.current();
+        let email = seal(&ring, "contacts", "email", id, input.email.as_bytes());
+        let phone = input
+            .phone
+            .as_ref()
+            .map(|p| seal(&ring, "contacts", "phone", id, p.as_bytes()));
+        (email, phone, i64::from(ring.newest()))
+    }
+
     /// The client a new record will hang off, which must exist and not be archived.
     async fn live_client(&self, id: ClientId, field: &str) -> StoreResult<Client> {
         match self.get_client(id).await {
@@ -372,10 +384,11 @@ impl Store for SqlStore {
     ) -> StoreResult<Contact> {
         self.live_client(client, "client_id").await?;
         let id = ContactId::new();
-        let sql = "INSERT INTO contacts (id, client_id, name, email, phone, title, archived_at, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7)";
+        let (email, phone, key_version) = self.seal_contact(&id.to_string(), input);
+        let sql = "INSERT INTO contacts (id, client_id, name, email, phone, title, archived_at, created_at, updated_at, \
+                   key_version) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8)";
         rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(client.to_string()).bind(&input.name)
-            .bind(&input.email).bind(&input.phone).bind(&input.title).bind(micros(now)).execute(p).await)
+            .bind(&email).bind(&phone).bind(&input.title).bind(micros(now)).bind(key_version).execute(p).await)
         .map_err(db_err)?;
         self.get_contact(id).await
     }
@@ -383,13 +396,17 @@ impl Store for SqlStore {
     async fn get_contact(&self, id: ContactId) -> StoreResult<Contact> {
         let sql = format!("SELECT {CONTACT_COLS} FROM contacts WHERE id = $1");
         let row: ContactRow = self.read_one(&sql, args![id.to_string()]).await?;
-        row.try_into()
+        row.unseal(&self.keys)?.try_into()
     }
 
     async fn list_contacts(&self, q: &ListQuery) -> StoreResult<Page<Contact>> {
         let rows: Vec<ContactRow> = self
             .list_rows(CONTACT_COLS, "contacts", "client_id", q)
             .await?;
+        let rows = rows
+            .into_iter()
+            .map(|r| r.unseal(&self.keys))
+            .collect::<StoreResult<Vec<_>>>()?;
         page(rows, q, |c: &Contact| c.id.to_string())
     }
 
@@ -399,9 +416,11 @@ impl Store for SqlStore {
         input: &ContactInput,
         now: Timestamp,
     ) -> StoreResult<Contact> {
-        let sql = "UPDATE contacts SET name = $2, email = $3, phone = $4, title = $5, updated_at = $6 WHERE id = $1";
-        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&input.email)
-            .bind(&input.phone).bind(&input.title).bind(micros(now)).execute(p).await)
+        let (email, phone, key_version) = self.seal_contact(&id.to_string(), input);
+        let sql = "UPDATE contacts SET name = $2, email = $3, phone = $4, title = $5, updated_at = $6, key_version = $7 \
+                   WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&email)
+            .bind(&phone).bind(&input.title).bind(micros(now)).bind(key_version).execute(p).await)
         .map_err(db_err)?;
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -598,12 +617,15 @@ impl Store for SqlStore {
             self.live_client(c, "client_id").await?;
         }
         let id = UserId::new();
+        // Nothing sealed yet, but the row says which key its (absent) sealed values are under, so
+        // the re-encryption pass has no reason to visit it.
+        let key_version = i64::from(self.keys.current().newest());
         let sql = "INSERT INTO users (id, email, email_key, display_name, role, client_id, password_hash, \
-                   failed_logins, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)";
+                   failed_logins, created_at, key_version) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)";
         rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.email)
             .bind(input.email.to_lowercase()).bind(&input.display_name).bind(input.role.as_str())
             .bind(input.client_id.map(|c| c.to_string())).bind(&input.password_hash).bind(micros(now))
-            .execute(p).await)
+            .bind(key_version).execute(p).await)
         .map_err(|e| match db_err(e) {
             StoreError::Conflict(_) => FieldError::new("email", "a user with this e-mail address already exists").into(),
             other => other,
@@ -631,6 +653,10 @@ impl Store for SqlStore {
                 ],
             )
             .await?;
+        let rows = rows
+            .into_iter()
+            .map(|r| r.unseal(&self.keys))
+            .collect::<StoreResult<Vec<_>>>()?;
         let auth: Page<UserAuth> = page(rows, q, |u: &UserAuth| u.user.id.to_string())?;
         Ok(Page {
             items: auth.items.into_iter().map(|a| a.user).collect(),
@@ -641,13 +667,13 @@ impl Store for SqlStore {
     async fn user_auth_by_email(&self, email: &str) -> StoreResult<Option<UserAuth>> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE email_key = $1");
         let row: Option<UserRow> = self.read_opt(&sql, args![email.to_lowercase()]).await?;
-        row.map(UserAuth::try_from).transpose()
+        row.map(|r| r.unseal(&self.keys)?.try_into()).transpose()
     }
 
     async fn user_auth(&self, id: UserId) -> StoreResult<UserAuth> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
         let row: UserRow = self.read_one(&sql, args![id.to_string()]).await?;
-        row.try_into()
+        row.unseal(&self.keys)?.try_into()
     }
 
     async fn set_login_state(
@@ -673,9 +699,12 @@ impl Store for SqlStore {
         secret: Option<&[u8]>,
         last_step: Option<i64>,
     ) -> StoreResult<()> {
-        let sql = "UPDATE users SET totp_secret = $2, totp_last_step = $3 WHERE id = $1";
-        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(secret.map(hex::encode))
-            .bind(last_step).execute(p).await)
+        let ring = self.keys.current();
+        let id_s = id.to_string();
+        let sealed = secret.map(|s| seal(&ring, "users", "totp_secret", &id_s, s));
+        let sql = "UPDATE users SET totp_secret = $2, totp_last_step = $3, key_version = $4 WHERE id = $1";
+        let n = rows_on_pool!(self, p => sqlx::query(sql).bind(&id_s).bind(&sealed)
+            .bind(last_step).bind(i64::from(ring.newest())).execute(p).await)
         .map_err(db_err)?;
         if n == 0 {
             Err(StoreError::NotFound)

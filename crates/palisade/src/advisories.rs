@@ -14,7 +14,7 @@ use crate::config::AdvisorySource;
 /// Largest download accepted for one source (an OSV `all.zip` for npm is about 1 GB).
 pub const MAX_DOWNLOAD_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta})")

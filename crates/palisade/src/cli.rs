@@ -1,5 +1,6 @@
 //! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`,
-//! `advisories import|sync|status|show`, `scan`, `inventory push`, `affected`, `version`.
+//! `advisories import|sync|status|show`, `keys status|rotate|reencrypt|retire`, `scan`,
+//! `inventory push`, `affected`, `version`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -61,6 +62,9 @@ pub enum Command {
     /// The local advisory store: import, sync, status, show.
     #[command(subcommand)]
     Advisories(Advisories),
+    /// The keyring that encrypts sensitive fields at rest: status, rotate, reencrypt, retire.
+    #[command(subcommand)]
+    Keys(Keys),
     /// Scan lockfiles, dpkg status files and SBOMs offline against the local advisory store.
     Scan {
         #[command(flatten)]
@@ -173,6 +177,35 @@ pub enum Advisories {
         #[command(flatten)]
         db: DbPlace,
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// The keyring's versions and how many records and values are under each.
+    Status {
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Add a new key, which encrypts from now on, and re-encrypt everything under it. Values
+    /// under older keys stay readable throughout; an interrupted run resumes with `reencrypt`.
+    Rotate {
+        #[command(flatten)]
+        place: Place,
+        /// Only add the key: a running or next `palisade serve` re-encrypts in the background.
+        #[arg(long)]
+        later: bool,
+    },
+    /// Re-encrypt every value not yet under the newest key (resumes an interrupted rotation).
+    Reencrypt {
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Remove an old key from the keyring file; refused while any value is still under it.
+    Retire {
+        #[command(flatten)]
+        place: Place,
+        version: u32,
     },
 }
 
@@ -407,6 +440,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Admin(admin) => {
             run_admin(cfg_file, admin).await?;
+            Ok(0)
+        }
+        Command::Keys(cmd) => {
+            let place = match &cmd {
+                Keys::Status { place }
+                | Keys::Rotate { place, .. }
+                | Keys::Reencrypt { place }
+                | Keys::Retire { place, .. } => place.clone(),
+            };
+            let cfg = load(cfg_file, &place, None)?;
+            init_logging(cfg.json_logs);
+            match cmd {
+                Keys::Status { .. } => crate::keys::status(&cfg).await?,
+                Keys::Rotate { later, .. } => crate::keys::rotate(&cfg, later).await?,
+                Keys::Reencrypt { .. } => crate::keys::reencrypt(&cfg).await?,
+                Keys::Retire { version, .. } => crate::keys::retire(&cfg, version).await?,
+            }
             Ok(0)
         }
         Command::Inventory(Inventory::Push {

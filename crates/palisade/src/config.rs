@@ -52,6 +52,10 @@ pub struct Settings {
     pub log_format: String,
     /// Folder of the local advisory store; defaults to `advisories` in `data_dir`.
     pub advisory_db: Option<PathBuf>,
+    /// The keyring file (data keys for encryption at rest); defaults to `keyring` in `data_dir`,
+    /// created on first start. In production keep it outside the data folder and its backups.
+    /// The `PALISADE_KEYRING` environment variable, when set, is used instead of any file.
+    pub keyring_file: Option<PathBuf>,
     /// Advisory sources `palisade advisories sync` refreshes, as `[[advisory_sources]]` tables.
     pub advisory_sources: Vec<AdvisorySource>,
     /// Minutes between background syncs of the advisory sources while serving.
@@ -91,6 +95,7 @@ impl Default for Settings {
             session_absolute_hours: 12,
             log_format: "text".into(),
             advisory_db: None,
+            keyring_file: None,
             advisory_sources: Vec::new(),
             advisory_sync_minutes: 60,
             match_interval_seconds: 30,
@@ -116,6 +121,7 @@ pub struct Config {
     pub session_absolute: Duration,
     pub json_logs: bool,
     pub advisory_db: PathBuf,
+    pub keyring_file: PathBuf,
     pub advisory_sources: Vec<AdvisorySource>,
     pub advisory_sync: Duration,
     pub match_interval: Duration,
@@ -135,6 +141,7 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("ca_file", &self.ca_file)
             .field("require_staff_mfa", &self.require_staff_mfa)
+            .field("keyring_file", &self.keyring_file)
             .finish_non_exhaustive()
     }
 }
@@ -171,7 +178,7 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "listen",
     "data_dir",
     "database_url",
@@ -187,6 +194,7 @@ pub const KEYS: [&str; 17] = [
     "session_absolute_hours",
     "log_format",
     "advisory_db",
+    "keyring_file",
     "advisory_sync_minutes",
     "match_interval_seconds",
 ];
@@ -318,8 +326,13 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
         .advisory_db
         .clone()
         .unwrap_or_else(|| s.data_dir.join("advisories"));
+    let keyring_file = s
+        .keyring_file
+        .clone()
+        .unwrap_or_else(|| s.data_dir.join("keyring"));
     Ok(Config {
         advisory_db,
+        keyring_file,
         advisory_sync: Duration::from_secs(s.advisory_sync_minutes * 60),
         match_interval: Duration::from_secs(s.match_interval_seconds),
         sla: s.sla,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_vulns;
+pub mod keys;
 pub mod outbound;
 pub mod remote;
 pub mod scan;

@@ -1,6 +1,6 @@
 //! Start-up wiring: open and migrate the store, build the web state, serve (HTTPS when TLS files
-//! are configured) until SIGTERM or Ctrl-C, then drain in-flight requests and flush request records
-//! before exiting.
+//! are configured) until SIGTERM or Ctrl-C, re-encrypting under the newest key in the background,
+//! then drain in-flight requests and flush request records before exiting.
 
 use std::sync::Arc;
 
@@ -14,14 +14,14 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 
-/// Opens the configured database (creating the data folder for SQLite) and applies migrations.
+/// Opens the configured database (creating the data folder for SQLite) with the keyring (see
+/// `keys.rs`) and applies migrations.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
     if cfg.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("cannot create the data folder {}", cfg.data_dir.display()))?;
     }
-    let store = SqlStore::connect(&cfg.database_url).await?;
-    store.migrate().await?;
+    let store = crate::keys::connect(cfg).await?;
     tracing::info!(backend = store.backend_name(), "Database ready.");
     Ok(store)
 }
@@ -55,6 +55,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
         web_config(cfg, demo),
     );
     let background = tokio::spawn(background_work(matcher, cfg.clone()));
+    let key_work = tokio::spawn(crate::keys::maintain(store.clone()));
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -83,6 +84,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
         }
     }
     background.abort();
+    key_work.abort();
     tracing::info!("Shutting down: flushing request records.");
     state.telemetry.flush().await;
     store.close().await;

@@ -298,3 +298,201 @@ async fn admin_commands_create_a_user_and_a_token_and_migrate_is_idempotent() {
             .starts_with("pal_")
     );
 }
+
+/// Runs the binary to completion and returns its standard output, failing with its error output.
+async fn run_ok(args: &[&str]) -> String {
+    let out = palisade().args(args).output().await.expect("run palisade");
+    assert!(
+        out.status.success(),
+        "palisade {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn run_err(args: &[&str]) -> String {
+    let out = palisade().args(args).output().await.expect("run palisade");
+    assert!(!out.status.success(), "palisade {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Encryption at rest, end to end: the demo's contact details are sealed in the database under a
+/// keyring created on first start; `keys rotate` re-encrypts them under a new key; a key added
+/// with `--later` is applied by `serve` in the background while the API keeps answering with the
+/// contact details; old keys retire only once nothing uses them; a lost or exposed keyring stops
+/// the server with a message saying what to do.
+#[tokio::test]
+async fn keys_rotate_keeps_contact_details_readable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path").to_owned();
+    let seeded = run_ok(&["demo", "--seed-only", "--data-dir", &data]).await;
+    let token = seeded
+        .lines()
+        .find_map(|l| l.split("(shown once): ").nth(1))
+        .expect("token printed")
+        .trim()
+        .to_owned();
+    let keyring = dir.path().join("keyring");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&keyring)
+            .expect("keyring created on first start")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let status = run_ok(&["keys", "status", "--data-dir", &data]).await;
+    assert!(status.contains("key versions 1;"), "{status}");
+    assert!(
+        status.contains("Every encrypted value is under the newest key"),
+        "{status}"
+    );
+
+    let rotated = run_ok(&["keys", "rotate", "--data-dir", &data]).await;
+    assert!(rotated.contains("Added key version 2"), "{rotated}");
+    assert!(
+        rotated.contains("every encrypted value is now under key version 2"),
+        "{rotated}"
+    );
+    let later = run_ok(&["keys", "rotate", "--later", "--data-dir", &data]).await;
+    assert!(later.contains("Added key version 3"), "{later}");
+    let status = run_ok(&["keys", "status", "--data-dir", &data]).await;
+    assert!(status.contains("under older keys"), "{status}");
+    let refused = run_err(&["keys", "retire", "2", "--data-dir", &data]).await;
+    assert!(
+        refused.contains("key version 2 still encrypts"),
+        "{refused}"
+    );
+
+    // `serve` re-encrypts under key 3 in the background; the API answers meanwhile and after.
+    let mut child = palisade()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start palisade serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let (finished_tx, finished_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut finished = Some(finished_tx);
+        while let Ok(Some(line)) = stderr.next_line().await {
+            if line.contains("Re-encryption finished")
+                && let Some(tx) = finished.take()
+            {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let mut base = None;
+    while let Some(line) = stdout.next_line().await.expect("read") {
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            base = Some(addr.trim().to_owned());
+            break;
+        }
+    }
+    let base = base.expect("address printed");
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let (http, token, base) = (http.clone(), token.clone(), base.clone());
+        async move {
+            let resp = http
+                .get(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("request");
+            assert!(resp.status().is_success(), "{path}: {}", resp.status());
+            resp.json::<serde_json::Value>().await.expect("json")
+        }
+    };
+    let contact_emails = || async {
+        let clients = get("/api/v1/clients?limit=100".into()).await;
+        let mut emails = Vec::new();
+        for c in clients["items"].as_array().expect("clients") {
+            let id = c["id"].as_str().expect("client id");
+            let contacts = get(format!("/api/v1/clients/{id}/contacts")).await;
+            for contact in contacts["items"].as_array().expect("contacts") {
+                emails.push(contact["email"].as_str().expect("email").to_owned());
+            }
+        }
+        emails
+    };
+    let during = contact_emails().await;
+    assert_eq!(during.len(), 12, "{during:?}");
+    assert!(
+        during
+            .iter()
+            .all(|e| e.starts_with("it@") && e.ends_with(".example")),
+        "{during:?}"
+    );
+    finished_rx.await.expect("the background pass finishes");
+    assert_eq!(contact_emails().await, during);
+
+    let pid = child.id().expect("pid").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    assert!(child.wait().await.expect("wait").success());
+
+    let status = run_ok(&["keys", "status", "--data-dir", &data]).await;
+    assert!(
+        status.contains("Every encrypted value is under the newest key"),
+        "{status}"
+    );
+    let retired = run_ok(&["keys", "retire", "2", "--data-dir", &data]).await;
+    assert!(retired.contains("Removed key version 2"), "{retired}");
+    let refused = run_err(&["keys", "retire", "3", "--data-dir", &data]).await;
+    assert!(refused.contains("newest"), "{refused}");
+    let status = run_ok(&["keys", "status", "--data-dir", &data]).await;
+    assert!(status.contains("key versions 1, 3;"), "{status}");
+
+    // The database files hold no contact detail in clear.
+    let mut stored = Vec::new();
+    for name in ["palisade.db", "palisade.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
+            stored.extend(bytes);
+        }
+    }
+    for email in &during {
+        assert!(
+            !stored.windows(email.len()).any(|w| w == email.as_bytes()),
+            "{email} is stored in clear"
+        );
+    }
+
+    // Another installation's keys with the same version numbers, a keyring others can read, or
+    // none at all: each stops the start with what to do.
+    let foreign = palisade()
+        .args(["migrate", "--data-dir", &data])
+        .env(
+            "PALISADE_KEYRING",
+            // Two well-formed 32-byte keys (all zeros, all ones), not this installation's.
+            "1=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,3=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        )
+        .output()
+        .await
+        .expect("run");
+    assert!(!foreign.status.success());
+    let err = String::from_utf8_lossy(&foreign.stderr);
+    assert!(err.contains("does not match the database"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&keyring, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = run_err(&["migrate", "--data-dir", &data]).await;
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+    std::fs::rename(&keyring, dir.path().join("keyring.moved")).expect("move keyring");
+    let err = run_err(&["migrate", "--data-dir", &data]).await;
+    assert!(
+        err.contains("no keyring") && err.contains("key version(s) 3"),
+        "{err}"
+    );
+    assert!(!keyring.exists(), "no new keyring replaces a lost one");
+}

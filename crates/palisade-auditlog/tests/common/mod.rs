@@ -19,7 +19,10 @@ pub const MINUTE: i64 = 60_000_000;
 
 pub async fn sqlite(dir: &Path) -> (SqlStore, String) {
     let path = dir.join("palisade.db");
-    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+    let keys = Arc::new(palisade_keyring::LiveKeyring::fixed(
+        palisade_keyring::Keyring::generate(),
+    ));
+    let store = SqlStore::connect(&format!("sqlite://{}", path.display()), keys)
         .await
         .expect("open");
     store.migrate().await.expect("migrate");

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use palisade_core::clock::ManualClock;
 use palisade_core::user::{ApiToken, User};
 use palisade_core::{ClientId, Role};
+use palisade_keyring::{Keyring, LiveKeyring};
 use palisade_store::{NewUserRecord, Store};
 use palisade_store_sql::SqlStore;
 use palisade_web::{AppState, WebConfig};
@@ -34,7 +35,9 @@ impl TestApp {
     pub async fn start(config: WebConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqlStore::connect(&url).await.expect("open");
+        let store = SqlStore::connect(&url, Arc::new(LiveKeyring::fixed(Keyring::generate())))
+            .await
+            .expect("open");
         store.migrate().await.expect("migrate");
         let store = Arc::new(store);
         let clock = ManualClock::new(start_time());
