@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use palisade_audit::Event;
 use palisade_audit::redact::Redactor;
+use palisade_audit::{Event, VerifyingKey};
 use palisade_store::AuditStore;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::AuditError;
+use crate::ship::ShipStats;
+use crate::{AuditError, AuditKeys};
 
 /// Events waiting for the writer before senders have to wait.
 const QUEUE: usize = 65_536;
@@ -53,7 +54,9 @@ pub struct AuditLogStats {
 pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
     redactor: Arc<Redactor>,
+    public_key: VerifyingKey,
     stats: Arc<AuditLogStats>,
+    shipping: Option<Arc<ShipStats>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -64,15 +67,32 @@ impl std::fmt::Debug for AuditLog {
 
 impl AuditLog {
     /// Starts the writer task (inside a Tokio runtime).
-    pub fn start(store: Arc<dyn AuditStore>, redactor: Redactor) -> Self {
+    pub fn start(store: Arc<dyn AuditStore>, keys: &AuditKeys) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(AuditLogStats::default());
         tokio::spawn(write(store, rx, stats.clone()));
         Self {
             tx,
-            redactor: Arc::new(redactor),
+            redactor: Arc::new(keys.redactor.clone()),
+            public_key: keys.signing.verifying_key(),
             stats,
+            shipping: None,
         }
+    }
+
+    /// Lets `/metrics` and the UI show how shipping is doing.
+    pub fn with_shipping(mut self, stats: Arc<ShipStats>) -> Self {
+        self.shipping = Some(stats);
+        self
+    }
+
+    pub fn shipping(&self) -> Option<&ShipStats> {
+        self.shipping.as_deref()
+    }
+
+    /// The key digests are signed with, for publishing.
+    pub fn public_key(&self) -> &VerifyingKey {
+        &self.public_key
     }
 
     /// The key sensitive values are redacted with before they enter an event.

@@ -94,6 +94,14 @@ impl AuditKeys {
         })
     }
 
+    /// Fresh keys held in memory only, for tests and benchmarks.
+    pub fn ephemeral() -> Self {
+        Self {
+            signing: SigningKey::generate(),
+            redactor: Redactor::generate(),
+        }
+    }
+
     /// The default places in a data folder.
     pub fn default_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
         (

@@ -25,7 +25,9 @@ pub enum Resource {
     Environment,
     Host,
     User,
-    RequestRecord,
+    /// The audit log: every request and state change. Client users read what concerns their own
+    /// organisation, staff access to their data included.
+    AuditLog,
     /// Inventory snapshots of environments (what is installed).
     Inventory,
     /// Vulnerability findings and their triage.
@@ -75,7 +77,8 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
         let own = matches!((scope, who.client_id), (Scope::Client(c), Some(mine)) if c == mine);
         return match action {
             Action::Read(
-                Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory,
+                Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory
+                | AuditLog,
             ) if own => Ok(()),
             Action::Read(
                 Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory,
@@ -93,12 +96,14 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
         Action::Write(Finding) => matches!(who.role, Security | Manager | SuperAdmin),
         // Starting a re-match or a sync.
         Action::Write(Advisory) => matches!(who.role, Security | SuperAdmin),
-        Action::Read(User | RequestRecord) => matches!(who.role, Manager | SuperAdmin | Auditor),
+        Action::Read(User) => matches!(who.role, Manager | SuperAdmin | Auditor),
+        Action::Read(AuditLog) => matches!(who.role, Security | Manager | SuperAdmin | Auditor),
         Action::Write(Client) => matches!(who.role, Manager | SuperAdmin),
         Action::Write(Contact) => matches!(who.role, SupportL1 | SupportL2 | Manager | SuperAdmin),
         Action::Write(Site | Environment | Host) => matches!(who.role, Operations | SuperAdmin),
         Action::Write(User) => who.role == SuperAdmin,
-        Action::Write(RequestRecord) => false,
+        // The log is written by the server itself, never through a request.
+        Action::Write(AuditLog) => false,
     };
     if allowed {
         Ok(())
@@ -146,7 +151,7 @@ mod tests {
             Err(Denied::NotVisible)
         );
         assert_eq!(
-            authorize(&p, Action::Read(Resource::RequestRecord), Scope::Provider),
+            authorize(&p, Action::Read(Resource::AuditLog), Scope::Provider),
             Err(Denied::Forbidden)
         );
         assert_eq!(

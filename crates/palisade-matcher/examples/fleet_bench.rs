@@ -1523,8 +1523,16 @@ struct Server {
 
 async fn start_server(store: &Arc<SqlStore>, dir: &Path) -> Res<Server> {
     let m = matcher(store, dir);
-    let state =
-        palisade_web::AppState::new(m, Arc::new(SystemClock), palisade_web::WebConfig::default());
+    let audit = palisade_auditlog::AuditLog::start(
+        store.clone(),
+        &palisade_auditlog::AuditKeys::ephemeral(),
+    );
+    let state = palisade_web::AppState::new(
+        m,
+        Arc::new(SystemClock),
+        palisade_web::WebConfig::default(),
+        audit,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(palisade_web::serve(listener, state, std::future::pending()));

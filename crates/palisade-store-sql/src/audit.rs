@@ -361,11 +361,7 @@ impl AuditStore for SqlStore {
             add("object = ?", v.as_str().into());
         }
         if let Some(v) = &q.action {
-            if v.ends_with('.') {
-                add("action LIKE ? ESCAPE '\\'", like_prefix(v).into());
-            } else {
-                add("action = ?", v.as_str().into());
-            }
+            add("action LIKE ? ESCAPE '\\'", like_prefix(v).into());
         }
         if let Some(k) = q.kind {
             add("kind = ?", k.as_str().into());

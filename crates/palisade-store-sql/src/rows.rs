@@ -6,7 +6,7 @@ use palisade_core::tenant::{Client, Contact, Environment, EnvironmentKind, Host,
 use palisade_core::user::{ApiToken, User};
 use palisade_core::{Role, UserId};
 use palisade_keyring::LiveKeyring;
-use palisade_store::{RequestRecord, Session, StoreError, UserAuth};
+use palisade_store::{Session, StoreError, UserAuth};
 
 use crate::sealed;
 
@@ -330,41 +330,6 @@ impl TryFrom<TokenRow> for ApiToken {
             expires_at: ts(r.expires_at)?,
             last_used_at: opt_ts(r.last_used_at)?,
             revoked_at: opt_ts(r.revoked_at)?,
-        })
-    }
-}
-
-row!(RequestRow {
-    id: String,
-    at: i64,
-    actor: Option<String>,
-    client_scope: Option<String>,
-    method: String,
-    route: String,
-    status: i32,
-    latency_micros: i64,
-    bytes_in: i64,
-    bytes_out: i64,});
-
-impl TryFrom<RequestRow> for RequestRecord {
-    type Error = StoreError;
-    fn try_from(r: RequestRow) -> Result<Self, StoreError> {
-        Ok(RequestRecord {
-            id: parse("request id", &r.id)?,
-            at: ts(r.at)?,
-            actor: r.actor.as_deref().map(|a| parse("actor", a)).transpose()?,
-            client_scope: r
-                .client_scope
-                .as_deref()
-                .map(|c| parse("client id", c))
-                .transpose()?,
-            method: r.method,
-            route: r.route,
-            status: u16::try_from(r.status)
-                .map_err(|_| StoreError::Corrupt(format!("status {}", r.status)))?,
-            latency_micros: r.latency_micros,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes_out,
         })
     }
 }

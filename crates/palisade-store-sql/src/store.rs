@@ -14,8 +14,7 @@ use palisade_core::{
     ClientId, ContactId, EnvironmentId, FieldError, HostId, SessionId, SiteId, TokenId, UserId,
 };
 use palisade_store::{
-    Archivable, ListQuery, NewUserRecord, Page, RequestRecord, Session, Store, StoreError,
-    StoreResult, UserAuth,
+    Archivable, ListQuery, NewUserRecord, Page, Session, Store, StoreError, StoreResult, UserAuth,
 };
 
 use crate::reader::{Arg, FromSqliteRow, Stmt, args, placeholders_in_order};
@@ -36,8 +35,6 @@ const SESSION_COLS: &str =
     "id, user_id, token_hash, created_at, last_seen_at, expires_at, mfa_passed";
 const TOKEN_COLS: &str =
     "id, user_id, name, role, prefix, created_at, expires_at, last_used_at, revoked_at";
-const REQUEST_COLS: &str =
-    "id, at, actor, client_scope, method, route, status, latency_micros, bytes_in, bytes_out";
 
 /// The shared list filter: optional client, keyset position, archived or not, page size.
 /// `$1` client, `$2` after, `$3` include archived, `$4` limit.
@@ -826,74 +823,5 @@ impl Store for SqlStore {
         rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(micros(now)).execute(p).await)
             .map_err(db_err)?;
         Ok(())
-    }
-
-    async fn insert_request_records(&self, records: &[RequestRecord]) -> StoreResult<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        // One multi-row INSERT per chunk: a statement per record would cost a round trip each.
-        // 10 columns x 500 rows stays well under both backends' parameter limits.
-        const ROWS_PER_STATEMENT: usize = 500;
-        if let Some(direct) = &self.reader {
-            let statements = records
-                .chunks(ROWS_PER_STATEMENT)
-                .map(|chunk| {
-                    let sql = multi_row_insert("request_records", REQUEST_COLS, 10, chunk.len());
-                    let args = chunk
-                        .iter()
-                        .flat_map(|r| {
-                            args![
-                                r.id.to_string(),
-                                micros(r.at),
-                                r.actor.map(|a| a.to_string()),
-                                r.client_scope.map(|c| c.to_string()),
-                                r.method.as_str(),
-                                r.route.as_str(),
-                                i64::from(r.status),
-                                r.latency_micros,
-                                r.bytes_in,
-                                r.bytes_out
-                            ]
-                        })
-                        .collect();
-                    Stmt::new(sql, args)
-                })
-                .collect();
-            return direct.write_batch(statements).await;
-        }
-        on_pool!(self, p => async {
-            let mut tx = p.begin().await?;
-            for chunk in records.chunks(ROWS_PER_STATEMENT) {
-                let sql = multi_row_insert("request_records", REQUEST_COLS, 10, chunk.len());
-                let mut q = sqlx::query(&sql);
-                for r in chunk {
-                    q = q.bind(r.id.to_string()).bind(micros(r.at)).bind(r.actor.map(|a| a.to_string()))
-                        .bind(r.client_scope.map(|c| c.to_string())).bind(&r.method).bind(&r.route)
-                        .bind(i32::from(r.status)).bind(r.latency_micros).bind(r.bytes_in).bind(r.bytes_out);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        }.await)
-        .map_err(db_err)
-    }
-
-    async fn list_request_records(&self, q: &ListQuery) -> StoreResult<Page<RequestRecord>> {
-        let sql = format!(
-            "SELECT {REQUEST_COLS} FROM request_records WHERE ($1 IS NULL OR client_scope = $1) \
-             AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
-        );
-        let rows: Vec<RequestRow> = self
-            .read_all(
-                &sql,
-                args![
-                    q.client.map(|c| c.to_string()),
-                    &q.after,
-                    i64::from(q.page_size()) + 1
-                ],
-            )
-            .await?;
-        page(rows, q, |r: &RequestRecord| r.id.to_string())
     }
 }

@@ -16,7 +16,7 @@ pub struct AuditQuery {
     /// Only events concerning this client (client users always search with their own).
     pub client: Option<String>,
     pub object: Option<String>,
-    /// An action, or a prefix of one ending in `.` (`client.` for every client action).
+    /// An action or its beginning (`POST /api/v1/clients` finds every client creation and update).
     pub action: Option<String>,
     pub kind: Option<EventKind>,
     /// Microseconds since the epoch, inclusive.

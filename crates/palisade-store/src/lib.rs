@@ -13,8 +13,8 @@ use palisade_core::tenant::{
 };
 use palisade_core::user::{ApiToken, User};
 use palisade_core::{
-    ClientId, ContactId, EnvironmentId, FieldError, HostId, RequestId, Role, SessionId, SiteId,
-    TokenId, UserId,
+    ClientId, ContactId, EnvironmentId, FieldError, HostId, Role, SessionId, SiteId, TokenId,
+    UserId,
 };
 use serde::Serialize;
 
@@ -124,23 +124,6 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// The second factor was checked in this session.
     pub mfa_passed: bool,
-}
-
-/// One HTTP request, as recorded.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct RequestRecord {
-    pub id: RequestId,
-    #[schema(value_type = String, format = DateTime)]
-    pub at: Timestamp,
-    pub actor: Option<UserId>,
-    pub client_scope: Option<ClientId>,
-    pub method: String,
-    /// The matched route template (`/api/v1/sites/{id}`), never the raw path.
-    pub route: String,
-    pub status: u16,
-    pub latency_micros: i64,
-    pub bytes_in: i64,
-    pub bytes_out: i64,
 }
 
 /// Palisade's storage. Implementations must behave identically; the conformance suite checks it.
@@ -261,9 +244,4 @@ pub trait Store: FleetStore + AuditStore + Send + Sync + std::fmt::Debug {
     async fn get_token(&self, id: TokenId) -> StoreResult<ApiToken>;
     async fn revoke_token(&self, id: TokenId, now: Timestamp) -> StoreResult<()>;
     async fn touch_token(&self, id: TokenId, now: Timestamp) -> StoreResult<()>;
-
-    /// Appends request records in one transaction.
-    async fn insert_request_records(&self, records: &[RequestRecord]) -> StoreResult<()>;
-    /// Newest first; `after` pages towards older records.
-    async fn list_request_records(&self, q: &ListQuery) -> StoreResult<Page<RequestRecord>>;
 }

@@ -50,12 +50,34 @@ pub struct Caller {
     pub via: Via,
     /// The second factor is still owed (only for sessions).
     pub mfa_pending: bool,
+    /// Where this request's audit event collects what was authorised and noted.
+    pub(crate) trail: Option<ActorSlot>,
 }
 
 impl Caller {
-    /// The single gate every handler passes through.
+    /// The single gate every handler passes through. Each decision also goes into the request's
+    /// audit event, so the log says whose data a request touched (or tried to).
     pub fn authorize(&self, action: Action, scope: Scope) -> Result<(), ApiError> {
-        policy::authorize(&self.principal, action, scope).map_err(ApiError::from)
+        let decision = policy::authorize(&self.principal, action, scope);
+        if let Some(trail) = &self.trail {
+            trail.access(action, scope, decision.is_ok());
+        }
+        decision.map_err(ApiError::from)
+    }
+
+    /// Adds a detail to the request's audit event: the before and after of an update, the reason of
+    /// a decision. Sensitive keys are redacted before the event is written.
+    pub fn note(&self, key: &str, value: serde_json::Value) {
+        if let Some(trail) = &self.trail {
+            trail.note(key, value);
+        }
+    }
+
+    /// Attaches the request's audit trail (done by the extractors).
+    pub(crate) fn with_trail(mut self, slot: &ActorSlot) -> Self {
+        slot.set(self.user.id, self.user.client_id);
+        self.trail = Some(slot.clone());
+        self
     }
 
     /// The CSRF token of this caller's session (empty for token callers, who need none).
@@ -162,6 +184,7 @@ pub async fn authenticate(
             principal,
             via: Via::Token(token.id),
             mfa_pending: false,
+            trail: None,
         }));
     }
 
@@ -206,6 +229,7 @@ pub async fn authenticate(
             secret: secret.to_owned(),
         },
         mfa_pending,
+        trail: None,
     }))
 }
 
@@ -218,11 +242,11 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(&parts.headers, state)
+        let mut caller = authenticate(&parts.headers, state)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
         if let Some(slot) = parts.extensions.get::<ActorSlot>() {
-            slot.set(caller.user.id, caller.user.client_id);
+            caller = caller.with_trail(slot);
         }
         if caller.mfa_pending {
             return Err(ApiError::new(

@@ -85,20 +85,22 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<WebConfig>,
     pub telemetry: telemetry::Telemetry,
+    /// The audit log every request and state change is recorded in.
+    pub audit: palisade_auditlog::AuditLog,
     login_limiter: Arc<ratelimit::RateLimiter>,
     tokens: Arc<authcache::TokenCache>,
 }
 
 impl AppState {
-    /// Builds the state and starts the background writer of request records (so it must be called
-    /// inside a Tokio runtime).
+    /// Builds the state around a running audit log.
     pub fn new(
         matcher: palisade_matcher::Matcher,
         clock: Arc<dyn Clock>,
         config: WebConfig,
+        audit: palisade_auditlog::AuditLog,
     ) -> Self {
         let store = matcher.store().clone();
-        let telemetry = telemetry::Telemetry::start(store.clone());
+        let telemetry = telemetry::Telemetry::new();
         let limiter = ratelimit::RateLimiter::new(config.login_attempts_per_minute);
         Self {
             store,
@@ -106,6 +108,7 @@ impl AppState {
             clock,
             config: Arc::new(config),
             telemetry,
+            audit,
             login_limiter: Arc::new(limiter),
             tokens: Arc::default(),
         }

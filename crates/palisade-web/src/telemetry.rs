@@ -1,36 +1,33 @@
-//! Request records, request IDs, security headers, Prometheus metrics and health endpoints.
+//! Request IDs, security headers, Prometheus metrics, health endpoints, and the audit event of
+//! every request.
 //!
-//! Every request gets an ID (returned in `x-request-id` and in error bodies) and produces one
-//! record: time, actor, client scope, method, route template, status, latency, bytes. Records go
-//! through a bounded channel to one writer task that stores them in batches, so logging a request
-//! costs the request a channel send, not a database write.
+//! Every request gets an ID (returned in `x-request-id` and in error bodies) and becomes one audit
+//! event: who, which client's data (from every authorisation the handlers asked for), what record,
+//! method, route template, status, latency and bytes, plus whatever before/after details a handler
+//! noted. A request that changed something is answered only once its event is durable; if the log
+//! cannot take it the caller gets 503 rather than a success the log does not show (fail closed). A
+//! read is queued for the next group commit without waiting for it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use palisade_audit::{Event, EventKind};
+use palisade_core::policy::{Action, Scope};
 use palisade_core::{ClientId, RequestId, UserId};
-use palisade_store::{RequestRecord, Store};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::sync::{mpsc, oneshot};
 
-use crate::AppState;
-
-/// Records waiting to be written before new ones are dropped (and counted as dropped).
-const RECORD_QUEUE: usize = 50_000;
-/// Most records written in one transaction.
-const RECORD_BATCH: usize = 1_000;
-/// Longest a record waits for others to share its transaction. `Telemetry::flush` cuts it short.
-const RECORD_LINGER: std::time::Duration = std::time::Duration::from_millis(200);
+use crate::{ApiError, AppState};
 
 tokio::task_local! {
     static REQUEST_ID: RequestId;
@@ -41,20 +38,40 @@ pub fn current_request_id() -> Option<RequestId> {
     REQUEST_ID.try_with(|id| *id).ok()
 }
 
-/// The actor of a request and the client they act for.
-type Actor = (UserId, Option<ClientId>);
+/// JSON keys whose values are redacted (keyed HMAC) before they enter the log.
+pub const SENSITIVE_KEYS: &[&str] = &["email", "phone", "password", "secret", "token", "code"];
 
-/// Filled in by authentication so the request record can name the actor.
+#[derive(Debug, Default)]
+struct Trail {
+    actor: Option<(UserId, Option<ClientId>)>,
+    /// Every authorisation a handler asked for, granted or not.
+    accesses: Vec<(Action, Scope, bool)>,
+    /// Details a handler added (before/after of an update, the reason of a decision).
+    notes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a request did, filled in by authentication, authorisation and handlers, read by the
+/// middleware to write the request's audit event.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct ActorSlot(Arc<Mutex<Option<Actor>>>);
+pub(crate) struct ActorSlot(Arc<Mutex<Trail>>);
 
 impl ActorSlot {
-    pub(crate) fn set(&self, user: UserId, client: Option<ClientId>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((user, client));
+    fn with<R>(&self, f: impl FnOnce(&mut Trail) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn get(&self) -> Option<Actor> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn set(&self, user: UserId, client: Option<ClientId>) {
+        self.with(|t| t.actor = Some((user, client)));
+    }
+
+    pub(crate) fn access(&self, action: Action, scope: Scope, granted: bool) {
+        self.with(|t| t.accesses.push((action, scope, granted)));
+    }
+
+    pub(crate) fn note(&self, key: &str, value: serde_json::Value) {
+        self.with(|t| {
+            t.notes.insert(key.to_owned(), value);
+        });
     }
 }
 
@@ -70,19 +87,17 @@ struct RouteLabels {
     route: String,
 }
 
-enum Msg {
-    Record(RequestRecord),
-    Flush(oneshot::Sender<()>),
-}
-
-/// Metrics registry and the request-record writer.
+/// The metrics registry.
 #[derive(Clone)]
 pub struct Telemetry {
-    tx: mpsc::Sender<Msg>,
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
-    dropped: Counter,
+    audit_appended: Gauge,
+    audit_commits: Gauge,
+    audit_failures: Gauge,
+    ship_lag: Gauge,
+    ship_backlog: Gauge,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -92,15 +107,12 @@ impl std::fmt::Debug for Telemetry {
 }
 
 impl Telemetry {
-    /// Creates the metrics and spawns the record writer.
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("palisade");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
-        let dropped = Counter::default();
-        let write_failures = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -111,36 +123,62 @@ impl Telemetry {
             "HTTP request latency by route",
             latency.clone(),
         );
-        registry.register(
-            "request_records_dropped",
-            "Request records dropped because the queue was full",
-            dropped.clone(),
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let audit_appended = gauge(
+            &mut registry,
+            "audit_events_appended",
+            "Audit events appended by this process",
         );
-        registry.register(
-            "request_record_write_failures",
-            "Batches of request records the database refused",
-            write_failures.clone(),
+        let audit_commits = gauge(
+            &mut registry,
+            "audit_commits",
+            "Group commits of audit events by this process",
         );
-        let (tx, rx) = mpsc::channel(RECORD_QUEUE);
-        tokio::spawn(write_records(store, rx, write_failures.clone()));
+        let audit_failures = gauge(
+            &mut registry,
+            "audit_append_failures",
+            "Batches of audit events the database refused",
+        );
+        let ship_lag = gauge(
+            &mut registry,
+            "audit_shipping_lag_seconds",
+            "Age of the oldest audit event not yet in object storage (0 when caught up)",
+        );
+        let ship_backlog = gauge(
+            &mut registry,
+            "audit_shipping_backlog_events",
+            "Audit events in the database not yet in object storage",
+        );
         Self {
-            tx,
             registry: Arc::new(registry),
             requests,
             latency,
-            dropped,
+            audit_appended,
+            audit_commits,
+            audit_failures,
+            ship_lag,
+            ship_backlog,
         }
     }
 
-    /// Waits until every record queued so far is stored.
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+    fn render(&self, state: &AppState) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = state.audit.stats();
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.audit_appended
+            .set(as_i64(stats.appended.load(Relaxed)));
+        self.audit_commits.set(as_i64(stats.commits.load(Relaxed)));
+        self.audit_failures
+            .set(as_i64(stats.failures.load(Relaxed)));
+        if let Some(ship) = state.audit.shipping() {
+            self.ship_lag.set(ship.lag_seconds.load(Relaxed));
+            self.ship_backlog
+                .set(as_i64(ship.backlog_events.load(Relaxed)));
         }
-    }
-
-    fn render(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
@@ -149,40 +187,51 @@ impl Telemetry {
     }
 }
 
-async fn write_records(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, failures: Counter) {
-    let mut batch = Vec::with_capacity(RECORD_BATCH);
-    let mut waiters = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        let deadline = tokio::time::Instant::now() + RECORD_LINGER;
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Record(r) => batch.push(r),
-                Msg::Flush(w) => waiters.push(w),
-            }
-            // Gather until the batch is full, someone waits for a flush, or the linger is over:
-            // a transaction per handful of records would cost more than the requests themselves.
-            if batch.len() < RECORD_BATCH && waiters.is_empty() {
-                next = tokio::time::timeout_at(deadline, rx.recv())
-                    .await
-                    .ok()
-                    .flatten();
-            }
-        }
-        if !batch.is_empty() {
-            if let Err(error) = store.insert_request_records(&batch).await {
-                failures.inc();
-                tracing::warn!(%error, count = batch.len(), "Could not store request records.");
-            }
-            batch.clear();
-        }
-        for w in waiters.drain(..) {
-            let _ = w.send(());
-        }
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-/// Middleware: request ID, security headers, metrics and the request record.
+/// `"site:<id>"` for `/api/v1/sites/{id}/…` and the like: the last path parameter, named after the
+/// literal segment before it, so events can be searched by the record they concern.
+fn object_of(route: &str, path: &str) -> Option<String> {
+    let mut found = None;
+    let mut previous = "";
+    for (t, p) in route.split('/').zip(path.split('/')) {
+        if t.starts_with('{') && t.ends_with('}') {
+            let kind = previous
+                .strip_suffix("ies")
+                .map(|s| format!("{s}y"))
+                .or_else(|| previous.strip_suffix('s').map(str::to_owned))
+                .unwrap_or_else(|| previous.to_owned());
+            found = Some(format!("{kind}:{p}"));
+        }
+        previous = t;
+    }
+    found
+}
+
+fn is_security_route(route: &str) -> bool {
+    ["login", "logout", "mfa", "password", "token", "users"]
+        .iter()
+        .any(|w| route.contains(w))
+}
+
+fn access_text((action, scope, granted): &(Action, Scope, bool)) -> String {
+    let (verb, resource) = match action {
+        Action::Read(r) => ("read", r),
+        Action::Write(r) => ("write", r),
+    };
+    let whose = match scope {
+        Scope::Provider => "provider".to_owned(),
+        Scope::Client(c) => format!("client:{c}"),
+    };
+    let outcome = if *granted { "" } else { " (denied)" };
+    format!("{verb} {resource:?} of {whose}{outcome}")
+}
+
+/// Middleware: request ID, security headers, metrics and the request's audit event.
 pub(crate) async fn record_request(
     State(state): State<AppState>,
     mut req: Request,
@@ -191,7 +240,8 @@ pub(crate) async fn record_request(
     let id = RequestId::new();
     let started = Instant::now();
     let at = state.clock.now();
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -202,6 +252,112 @@ pub(crate) async fn record_request(
     req.extensions_mut().insert(slot.clone());
 
     let mut resp = REQUEST_ID.scope(id, next.run(req)).await;
+
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    let t = &state.telemetry;
+    t.requests
+        .get_or_create(&RequestLabels {
+            method: method.as_str().to_owned(),
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    t.latency
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(elapsed.as_secs_f64());
+
+    let reads = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let kind = if !reads && is_security_route(&route) {
+        EventKind::Security
+    } else if !reads && status < 400 {
+        EventKind::Change
+    } else {
+        EventKind::Request
+    };
+    let trail = std::mem::take(&mut *slot.0.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut clients: Vec<ClientId> = Vec::new();
+    for (_, scope, _) in &trail.accesses {
+        if let Scope::Client(c) = scope
+            && !clients.contains(c)
+        {
+            clients.push(*c);
+        }
+    }
+    // The client whose data the request touched, or the actor's own. A request that touched
+    // several clients' data is a provider event, and each client gets an event of its own naming
+    // only what concerned it: every client sees staff access to its data, none sees another's.
+    let client = match clients.as_slice() {
+        [one] => Some(*one),
+        [] => trail.actor.and_then(|a| a.1),
+        _ => None,
+    };
+    let mut data = serde_json::json!({
+        "method": method.as_str(),
+        "route": route,
+        "status": status,
+        "latency_micros": u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "bytes_in": bytes_in,
+        "bytes_out": content_length(resp.headers()),
+    });
+    if !trail.accesses.is_empty() {
+        data["access"] = trail.accesses.iter().map(access_text).collect();
+    }
+    if !trail.notes.is_empty() {
+        let mut notes = serde_json::Value::Object(trail.notes);
+        state
+            .audit
+            .redactor()
+            .redact_json(&mut notes, SENSITIVE_KEYS);
+        data["details"] = notes;
+    }
+    let action = format!("{} {route}", method.as_str());
+    let actor = trail.actor.map(|(user, _)| format!("user:{user}"));
+    let object = object_of(&route, &path);
+    let event = |client: Option<ClientId>, data: &serde_json::Value| {
+        let mut e = Event::new(at.as_microsecond(), kind, action.clone())
+            .client(client.map(|c| c.to_string()))
+            .request(Some(id.to_string()))
+            .data(data);
+        if let Some(a) = &actor {
+            e = e.actor(a.clone());
+        }
+        if let Some(o) = &object {
+            e = e.object(o.clone());
+        }
+        e
+    };
+    let mut events = vec![event(client, &data)];
+    if clients.len() > 1 {
+        for c in &clients {
+            let mine: Vec<String> = trail
+                .accesses
+                .iter()
+                .filter(|(_, scope, _)| *scope == Scope::Client(*c))
+                .map(access_text)
+                .collect();
+            let mut d =
+                serde_json::json!({"method": method.as_str(), "route": route, "status": status});
+            d["access"] = mine.into();
+            events.push(event(Some(*c), &d));
+        }
+    }
+    for e in events {
+        if kind == EventKind::Request {
+            state.audit.record_detached(e).await;
+        } else if let Err(error) = state.audit.record(e).await {
+            tracing::error!(%error, request_id = %id, "A state change could not be audited; answering 503.");
+            resp = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                "the change was made but could not be recorded in the audit log; check the audit log before retrying",
+            )
+            .into_response();
+            break;
+        }
+    }
 
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
@@ -229,37 +385,6 @@ pub(crate) async fn record_request(
         headers.insert(header::STRICT_TRANSPORT_SECURITY, v);
     }
 
-    let elapsed = started.elapsed();
-    let status = resp.status().as_u16();
-    let t = &state.telemetry;
-    t.requests
-        .get_or_create(&RequestLabels {
-            method: method.clone(),
-            route: route.clone(),
-            status,
-        })
-        .inc();
-    t.latency
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(elapsed.as_secs_f64());
-    let actor = slot.get();
-    let record = RequestRecord {
-        id,
-        at,
-        actor: actor.map(|a| a.0),
-        client_scope: actor.and_then(|a| a.1),
-        method,
-        route,
-        status,
-        latency_micros: i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX),
-        bytes_in,
-        bytes_out: content_length(resp.headers()),
-    };
-    if t.tx.try_send(Msg::Record(record)).is_err() {
-        t.dropped.inc();
-    }
     resp
 }
 
@@ -291,7 +416,7 @@ pub(crate) fn router() -> Router<AppState> {
                         header::CONTENT_TYPE,
                         "text/plain; version=0.0.4; charset=utf-8",
                     )],
-                    s.telemetry.render(),
+                    s.telemetry.render(&s),
                 )
                     .into_response()
             }),

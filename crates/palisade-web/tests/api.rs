@@ -627,9 +627,9 @@ async fn every_request_leaves_a_record_with_route_template_and_actor() {
             .status(),
         401
     );
-    app.state.telemetry.flush().await;
+    app.state.audit.flush().await;
     let records: Value = app
-        .get("/api/v1/request-records?limit=10", &t)
+        .get("/api/v1/audit/events?kind=request&limit=10", &t)
         .await
         .json()
         .await
@@ -638,12 +638,17 @@ async fn every_request_leaves_a_record_with_route_template_and_actor() {
     let find = |route: &str, status: u64| {
         items
             .iter()
-            .find(|r| r["route"] == route && r["status"] == status)
+            .find(|r| r["data"]["route"] == route && r["data"]["status"] == status)
             .cloned()
     };
     let hit = find("/api/v1/sites/{id}", 404).expect("route template recorded, not the raw path");
-    assert_eq!(hit["actor"], me["user"]["id"]);
-    assert_eq!(hit["method"], "GET");
+    assert_eq!(
+        hit["actor"],
+        format!("user:{}", me["user"]["id"].as_str().expect("id"))
+    );
+    assert_eq!(hit["data"]["method"], "GET");
+    assert_eq!(hit["action"], "GET /api/v1/sites/{id}");
+    assert!(hit["object"].as_str().expect("object").starts_with("site:"));
     let anon = find("/api/v1/me", 401).expect("anonymous request recorded");
     assert!(anon["actor"].is_null());
     assert!(!records.to_string().contains(&t), "secrets never recorded");

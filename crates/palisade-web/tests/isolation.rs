@@ -58,6 +58,10 @@ const ADMIN: &[Who] = &[Admin];
 const STAFF: &[Who] = &[L1, L2, Sec, Ops, Mgr, Admin, Aud];
 const INVENTORY_WRITERS: &[Who] = &[Sec, Ops, Admin];
 const FINDING_WRITERS: &[Who] = &[Sec, Mgr, Admin];
+const AUDIT_READERS: &[Who] = &[Sec, Mgr, Admin, Aud];
+/// Client users search too, and see only what concerns their own organisation.
+const AUDIT_SEARCHERS: &[Who] = &[Sec, Mgr, Admin, Aud, OwnClient, OtherClient];
+const AUDIT_OWNERS: &[Who] = &[Sec, Mgr, Admin, Aud, OwnClient];
 const MATCH_RUNNERS: &[Who] = &[Sec, Admin];
 
 struct Fixture {
@@ -70,6 +74,7 @@ struct Fixture {
     victim_token: String,
     snapshot_a: String,
     finding_a: String,
+    audit_event_a: String,
     a_ids: Vec<String>,
     b_ids: Vec<String>,
 }
@@ -173,7 +178,12 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
             Some(json!({"name": "matrix"}))
         }),
         ("post", "/api/v1/tokens/{id}/revoke", ADMIN, none),
-        ("get", "/api/v1/request-records", USER_READERS, none),
+        ("get", "/api/v1/audit/events", AUDIT_SEARCHERS, none),
+        ("get", "/api/v1/audit/events/{id}", AUDIT_OWNERS, none),
+        ("get", "/api/v1/audit/events/{id}/proof", AUDIT_OWNERS, none),
+        ("get", "/api/v1/audit/digests", AUDIT_READERS, none),
+        ("get", "/api/v1/audit/status", AUDIT_READERS, none),
+        ("get", "/api/v1/audit/public-key", EVERYONE, none),
         (
             "post",
             "/api/v1/environments/{id}/inventories",
@@ -227,6 +237,8 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.snapshot_a
     } else if path.starts_with("/api/v1/findings/") {
         &f.finding_a
+    } else if path.starts_with("/api/v1/audit/events/") {
+        &f.audit_event_a
     } else if path.starts_with("/api/v1/advisories/") {
         return path.replace("{id}", "CVE-2022-39261");
     } else {
@@ -418,7 +430,18 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         .expect("t")
         .id;
 
+    // An audit event concerning client A (a staff read of its site).
+    let event = palisade_audit::Event::new(
+        0,
+        palisade_audit::EventKind::Request,
+        "GET /api/v1/sites/{id}",
+    )
+    .client(Some(client_a.clone()))
+    .object(format!("site:{site_a}"));
+    let audit_event_a = event.id.to_string();
+    app.state.audit.record(event).await.expect("audit event");
     let f = Fixture {
+        audit_event_a,
         a_ids: vec![
             client_a.clone(),
             contact_a.clone(),

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`,
-//! `advisories import|sync|status|show`, `keys status|rotate|reencrypt|retire`, `scan`,
+//! `advisories import|sync|status|show`, `keys status|rotate|reencrypt|retire`,
+//! `audit verify|prove|public-key`, `scan`,
 //! `inventory push`, `affected`, `version`.
 
 use std::io::BufRead;
@@ -65,6 +66,9 @@ pub enum Command {
     /// The keyring that encrypts sensitive fields at rest: status, rotate, reencrypt, retire.
     #[command(subcommand)]
     Keys(Keys),
+    /// The tamper-evident audit log: verify, prove, public-key.
+    #[command(subcommand)]
+    Audit(Audit),
     /// Scan lockfiles, dpkg status files and SBOMs offline against the local advisory store.
     Scan {
         #[command(flatten)]
@@ -206,6 +210,45 @@ pub enum Keys {
         #[command(flatten)]
         place: Place,
         version: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Audit {
+    /// Check the log offline with the public key: every deleted, altered, reordered or inserted
+    /// event, every missing or forged digest and every gap in time, with where it is. Exits 1 when
+    /// anything is wrong.
+    Verify {
+        #[command(flatten)]
+        place: Place,
+        /// What to check.
+        #[arg(long, value_enum, default_value = "both")]
+        source: crate::audit::Source,
+        /// A folder of shipped objects (default: the configured audit_bucket).
+        #[arg(long, value_name = "DIR")]
+        bucket: Option<String>,
+        /// Public key PEM file(s) (default: this installation's own key). Repeat after a rotation.
+        #[arg(long, value_name = "FILE")]
+        public_key: Vec<PathBuf>,
+        /// Longest allowed time between two digests, in minutes (default: three seal intervals).
+        #[arg(long, value_name = "MINUTES")]
+        max_gap_minutes: Option<u64>,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the inclusion proof of one event (JSON) and check it.
+    Prove {
+        #[command(flatten)]
+        place: Place,
+        #[arg(long, value_name = "FILE")]
+        public_key: Vec<PathBuf>,
+        event_id: palisade_core::AuditEventId,
+    },
+    /// Print the public key that verifies the digests (PEM).
+    PublicKey {
+        #[command(flatten)]
+        place: Place,
     },
 }
 
@@ -459,6 +502,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        Command::Audit(cmd) => match cmd {
+            Audit::Verify {
+                place,
+                source,
+                bucket,
+                public_key,
+                max_gap_minutes,
+                json,
+            } => {
+                let cfg = load(cfg_file, &place, None)?;
+                let gap = max_gap_minutes.map(|m| std::time::Duration::from_secs(m * 60));
+                crate::audit::verify(&cfg, source, bucket, &public_key, gap, json).await
+            }
+            Audit::Prove {
+                place,
+                public_key,
+                event_id,
+            } => {
+                let cfg = load(cfg_file, &place, None)?;
+                crate::audit::prove(&cfg, event_id, &public_key).await
+            }
+            Audit::PublicKey { place } => {
+                let cfg = load(cfg_file, &place, None)?;
+                crate::audit::public_key(&cfg)?;
+                Ok(0)
+            }
+        },
         Command::Inventory(Inventory::Push {
             mut remote,
             environment,
@@ -574,6 +644,14 @@ async fn run_admin(cfg_file: Option<&std::path::Path>, admin: Admin) -> anyhow::
                 .create_user(&rec, jiff::Timestamp::now())
                 .await
                 .context("creating the user")?;
+            crate::audit::record_cli(
+                &store,
+                &cfg,
+                "admin.create-user",
+                Some(format!("user:{}", user.id)),
+                serde_json::json!({"email": user.email, "role": user.role.as_str()}),
+            )
+            .await?;
             println!(
                 "created user {} ({}) with id {}",
                 user.email, user.role, user.id

@@ -66,6 +66,27 @@ pub struct Settings {
     /// `critical = 1`, `high = 7`, `medium = 30`, `low = 90`, `start = "detection"` or
     /// `"fix-available"`.
     pub sla: palisade_fleet::SlaPolicy,
+    /// Minutes between digests sealing the audit log.
+    pub audit_seal_minutes: u64,
+    /// Seconds between shipments of audit events to object storage.
+    pub audit_ship_seconds: u64,
+    /// PEM file of the Ed25519 key that signs audit digests; defaults to
+    /// `audit-signing-key.pem` in `data_dir`, created on first start. Keep it readable by
+    /// Palisade only; publish the public key (`palisade audit public-key`).
+    pub audit_signing_key_file: Option<PathBuf>,
+    /// File of the HMAC key that redacts sensitive values in the audit log; defaults to
+    /// `audit-hmac.key` in `data_dir`, created on first start.
+    pub audit_hmac_key_file: Option<PathBuf>,
+    /// Where audit events are shipped: a folder (default `audit-objects` in `data_dir`) or
+    /// `s3://BUCKET/PREFIX`.
+    pub audit_bucket: Option<String>,
+    /// The S3 API's URL for S3-compatible servers (MinIO, Garage); AWS when unset. Plain `http://`
+    /// is allowed for loopback only.
+    pub audit_s3_endpoint: Option<String>,
+    pub audit_s3_region: String,
+    pub audit_s3_access_key_id: Option<String>,
+    /// A file holding the S3 secret access key (only files: the secret never sits in the config).
+    pub audit_s3_secret_access_key_file: Option<PathBuf>,
 }
 
 /// One advisory source: a file, folder or archive on disk, or an `https://` (or loopback
@@ -100,6 +121,15 @@ impl Default for Settings {
             advisory_sync_minutes: 60,
             match_interval_seconds: 30,
             sla: palisade_fleet::SlaPolicy::default(),
+            audit_seal_minutes: 5,
+            audit_ship_seconds: 10,
+            audit_signing_key_file: None,
+            audit_hmac_key_file: None,
+            audit_bucket: None,
+            audit_s3_endpoint: None,
+            audit_s3_region: "us-east-1".into(),
+            audit_s3_access_key_id: None,
+            audit_s3_secret_access_key_file: None,
         }
     }
 }
@@ -126,6 +156,17 @@ pub struct Config {
     pub advisory_sync: Duration,
     pub match_interval: Duration,
     pub sla: palisade_fleet::SlaPolicy,
+    pub audit: AuditConfig,
+}
+
+/// The audit log's settings.
+#[derive(Clone, Debug)]
+pub struct AuditConfig {
+    pub seal_every: Duration,
+    pub ship_every: Duration,
+    pub signing_key_file: PathBuf,
+    pub hmac_key_file: PathBuf,
+    pub bucket: palisade_auditlog::BucketConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -178,7 +219,7 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 27] = [
     "listen",
     "data_dir",
     "database_url",
@@ -197,6 +238,15 @@ pub const KEYS: [&str; 18] = [
     "keyring_file",
     "advisory_sync_minutes",
     "match_interval_seconds",
+    "audit_seal_minutes",
+    "audit_ship_seconds",
+    "audit_signing_key_file",
+    "audit_hmac_key_file",
+    "audit_bucket",
+    "audit_s3_endpoint",
+    "audit_s3_region",
+    "audit_s3_access_key_id",
+    "audit_s3_secret_access_key_file",
 ];
 
 /// The environment source used by the binary: `PALISADE_LISTEN`, `PALISADE_DATABASE_URL`, …
@@ -330,7 +380,9 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
         .keyring_file
         .clone()
         .unwrap_or_else(|| s.data_dir.join("keyring"));
+    let audit = audit_config(&s)?;
     Ok(Config {
+        audit,
         advisory_db,
         keyring_file,
         advisory_sync: Duration::from_secs(s.advisory_sync_minutes * 60),
@@ -348,6 +400,73 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
         session_idle: Duration::from_secs(s.session_idle_minutes * 60),
         session_absolute: Duration::from_secs(s.session_absolute_hours * 3600),
         json_logs,
+    })
+}
+
+fn audit_config(s: &Settings) -> anyhow::Result<AuditConfig> {
+    if s.audit_seal_minutes == 0 || s.audit_seal_minutes > 24 * 60 {
+        bail!("invalid configuration: audit_seal_minutes must be between 1 and 1440");
+    }
+    if s.audit_ship_seconds == 0 || s.audit_ship_seconds > 3600 {
+        bail!("invalid configuration: audit_ship_seconds must be between 1 and 3600");
+    }
+    let (default_signing, default_hmac) = palisade_auditlog::AuditKeys::default_paths(&s.data_dir);
+    let bucket = match s.audit_bucket.as_deref().map(str::trim) {
+        None | Some("") => palisade_auditlog::BucketConfig::Local(s.data_dir.join("audit-objects")),
+        Some(url) if url.starts_with("s3://") => {
+            let rest = &url["s3://".len()..];
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                bail!(
+                    "invalid configuration: audit_bucket = {url:?} names no bucket (s3://BUCKET/PREFIX)"
+                );
+            }
+            let Some(access_key_id) = s.audit_s3_access_key_id.clone() else {
+                bail!(
+                    "invalid configuration: audit_s3_access_key_id must be set for an s3:// audit_bucket"
+                );
+            };
+            let Some(secret_file) = &s.audit_s3_secret_access_key_file else {
+                bail!(
+                    "invalid configuration: audit_s3_secret_access_key_file must be set for an s3:// audit_bucket"
+                );
+            };
+            let secret = std::fs::read_to_string(secret_file)
+                .with_context(|| {
+                    format!(
+                        "invalid configuration: audit_s3_secret_access_key_file = {} cannot be read",
+                        secret_file.display()
+                    )
+                })?
+                .trim()
+                .to_owned();
+            if let Some(e) = &s.audit_s3_endpoint
+                && !(e.starts_with("https://") || e.starts_with("http://"))
+            {
+                bail!("invalid configuration: audit_s3_endpoint = {e:?} must be an http(s) URL");
+            }
+            palisade_auditlog::BucketConfig::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+                endpoint: s.audit_s3_endpoint.clone(),
+                region: s.audit_s3_region.clone(),
+                access_key_id,
+                secret_access_key: secret,
+            }
+        }
+        Some(url) if url.contains("://") => {
+            bail!(
+                "invalid configuration: audit_bucket = {url:?} must be a folder or s3://BUCKET/PREFIX"
+            )
+        }
+        Some(folder) => palisade_auditlog::BucketConfig::Local(PathBuf::from(folder)),
+    };
+    Ok(AuditConfig {
+        seal_every: Duration::from_secs(s.audit_seal_minutes * 60),
+        ship_every: Duration::from_secs(s.audit_ship_seconds),
+        signing_key_file: s.audit_signing_key_file.clone().unwrap_or(default_signing),
+        hmac_key_file: s.audit_hmac_key_file.clone().unwrap_or(default_hmac),
+        bucket,
     })
 }
 

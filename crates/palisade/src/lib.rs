@@ -2,6 +2,7 @@
 //! the demo data set. Kept as a library so integration tests drive exactly what the binary runs.
 
 pub mod advisories;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;

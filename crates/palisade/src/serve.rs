@@ -1,6 +1,7 @@
 //! Start-up wiring: open and migrate the store, build the web state, serve (HTTPS when TLS files
-//! are configured) until SIGTERM or Ctrl-C, re-encrypting under the newest key in the background,
-//! then drain in-flight requests and flush request records before exiting.
+//! are configured) until SIGTERM or Ctrl-C, re-encrypting under the newest key and sealing and
+//! shipping the audit log in the background, then drain in-flight requests and seal and ship a last
+//! time before exiting.
 
 use std::sync::Arc;
 
@@ -49,10 +50,30 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
         cfg.advisory_db.clone(),
         cfg.sla.clone(),
     );
+    let (audit, audit_worker) = crate::audit::start(&store, cfg)?;
+    audit
+        .record(
+            palisade_audit::Event::new(
+                jiff::Timestamp::now().as_microsecond(),
+                palisade_audit::EventKind::System,
+                "server.start",
+            )
+            .actor("system")
+            .data(&serde_json::json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "backend": store.backend_name(),
+                "demo": demo,
+            })),
+        )
+        .await
+        .context("the audit log does not accept events")?;
+    let audit_worker = Arc::new(audit_worker);
+    let audit_work = tokio::spawn(audit_worker.clone().run());
     let state = AppState::new(
         matcher.clone(),
         Arc::new(SystemClock),
         web_config(cfg, demo),
+        audit.clone(),
     );
     let background = tokio::spawn(background_work(matcher, cfg.clone()));
     let key_work = tokio::spawn(crate::keys::maintain(store.clone()));
@@ -85,8 +106,20 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     }
     background.abort();
     key_work.abort();
-    tracing::info!("Shutting down: flushing request records.");
-    state.telemetry.flush().await;
+    audit_work.abort();
+    tracing::info!("Shutting down: sealing and shipping the audit log.");
+    let _ = audit
+        .record(
+            palisade_audit::Event::new(
+                jiff::Timestamp::now().as_microsecond(),
+                palisade_audit::EventKind::System,
+                "server.stop",
+            )
+            .actor("system"),
+        )
+        .await;
+    audit.flush().await;
+    audit_worker.finish().await;
     store.close().await;
     Ok(())
 }

@@ -47,3 +47,6 @@ CREATE TABLE audit_shipping (
     shipped_digest BIGINT NOT NULL
 );
 INSERT INTO audit_shipping (one, shipped_seq, planned_seq, shipped_digest) VALUES (1, 0, 0, 0);
+
+-- Request records are audit events now.
+DROP TABLE request_records;

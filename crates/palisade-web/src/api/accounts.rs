@@ -9,7 +9,7 @@ use palisade_core::policy::{Action, Resource, Scope};
 use palisade_core::user::{ApiToken, NewUser, User};
 use palisade_core::validate::{self, FieldError, Validate};
 use palisade_core::{Role, TokenId, UserId};
-use palisade_store::{NewUserRecord, RequestRecord};
+use palisade_store::NewUserRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,7 +30,6 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_user_sessions))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
-        .routes(routes!(list_request_records))
 }
 
 /// Who the caller is and how they authenticated.
@@ -287,17 +286,4 @@ async fn revoke_token(
     crate::auth::token_changed(&s, id);
     tracing::info!(token = %id, by = %c.user.id, "API token revoked.");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Request records, newest first.
-#[utoipa::path(get, path = "/api/v1/request-records", tag = "audit", params(ListParams),
-    responses((status = 200, body = ListResponse<RequestRecord>)))]
-async fn list_request_records(
-    State(s): State<AppState>,
-    c: Caller,
-    ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<RequestRecord>>> {
-    c.authorize(Action::Read(Resource::RequestRecord), Scope::Provider)?;
-    let (q, _) = p.query(&c)?;
-    Ok(Json(s.store.list_request_records(&q).await?.into()))
 }

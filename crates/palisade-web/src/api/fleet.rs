@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ListResponse;
+use super::{ListResponse, pinned_client};
 use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiError, ApiResult, AppState};
@@ -409,15 +409,7 @@ impl FindingParams {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let client = match caller.principal.client_id {
-            Some(own) => {
-                if self.client_id.is_some_and(|c| c != own) {
-                    return Err(ApiError::not_found());
-                }
-                Some(own)
-            }
-            None => self.client_id,
-        };
+        let client = pinned_client(caller, self.client_id)?;
         let q = FindingQuery {
             client,
             site: self.site_id,

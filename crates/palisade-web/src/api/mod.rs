@@ -3,6 +3,7 @@
 //! and the isolation matrix test can enumerate them from it.
 
 mod accounts;
+pub(crate) mod audit;
 pub(crate) mod fleet;
 mod spine;
 
@@ -57,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(spine::routes())
         .merge(accounts::routes())
         .merge(fleet::routes())
+        .merge(audit::routes())
 }
 
 /// The OpenAPI document of this API.
@@ -78,6 +80,19 @@ pub(crate) struct ListParams {
     client_id: Option<ClientId>,
     /// Include archived records.
     include_archived: Option<bool>,
+}
+
+/// The client a query is about: client users are pinned to their own (asking for another's is
+/// answered like a missing record), staff get what they asked for.
+pub(crate) fn pinned_client(
+    caller: &Caller,
+    asked: Option<ClientId>,
+) -> Result<Option<ClientId>, ApiError> {
+    match caller.principal.client_id {
+        Some(own) if asked.is_some_and(|c| c != own) => Err(ApiError::not_found()),
+        Some(own) => Ok(Some(own)),
+        None => Ok(asked),
+    }
 }
 
 /// One page of results.
@@ -139,15 +154,7 @@ impl ListParams {
                 Some(text)
             }
         };
-        let client = match caller.principal.client_id {
-            Some(own) => {
-                if self.client_id.is_some_and(|c| c != own) {
-                    return Err(ApiError::not_found());
-                }
-                Some(own)
-            }
-            None => self.client_id,
-        };
+        let client = pinned_client(caller, self.client_id)?;
         let q = ListQuery {
             client,
             after,

@@ -113,9 +113,11 @@ async fn update_client(
     ApiJson(input): ApiJson<ClientInput>,
 ) -> ApiResult<Json<Client>> {
     c.authorize(Action::Write(Resource::Client), Scope::Client(id))?;
-    Ok(Json(
-        s.store.update_client(id, &input, s.clock.now()).await?,
-    ))
+    let before = s.store.get_client(id).await?;
+    let after = s.store.update_client(id, &input, s.clock.now()).await?;
+    c.note("before", serde_json::to_value(&before).unwrap_or_default());
+    c.note("after", serde_json::to_value(&after).unwrap_or_default());
+    Ok(Json(after))
 }
 
 /// Archives a client (nothing is deleted).
@@ -202,9 +204,10 @@ async fn update_contact(
         Action::Write(Resource::Contact),
         Scope::Client(contact.client_id),
     )?;
-    Ok(Json(
-        s.store.update_contact(id, &input, s.clock.now()).await?,
-    ))
+    let after = s.store.update_contact(id, &input, s.clock.now()).await?;
+    c.note("before", serde_json::to_value(&contact).unwrap_or_default());
+    c.note("after", serde_json::to_value(&after).unwrap_or_default());
+    Ok(Json(after))
 }
 
 /// Archives a contact.

@@ -2,6 +2,7 @@
 //! JavaScript. Pages use the same store, the same policy and the same authentication as the API;
 //! every form that changes something carries the session's CSRF token, checked in [`Posted`].
 
+mod audit;
 mod chart;
 mod edit;
 mod findings;
@@ -65,6 +66,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/findings/{id}/triage", post(findings::triage))
         .route("/advisories", get(fleet::advisory))
         .route("/inventories/{id}", get(fleet::snapshot))
+        .route("/audit", get(audit::page))
         .route("/tokens", get(pages::tokens).post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/static/app.css", get(stylesheet))
@@ -87,6 +89,8 @@ pub(crate) struct Shell {
     pub staff: bool,
     /// May see the user list.
     pub users: bool,
+    /// May search the whole audit log.
+    pub audit: bool,
     pub csrf: String,
 }
 
@@ -99,6 +103,12 @@ impl Shell {
             users: palisade_core::policy::authorize(
                 &c.principal,
                 palisade_core::policy::Action::Read(palisade_core::policy::Resource::User),
+                palisade_core::policy::Scope::Provider,
+            )
+            .is_ok(),
+            audit: palisade_core::policy::authorize(
+                &c.principal,
+                palisade_core::policy::Action::Read(palisade_core::policy::Resource::AuditLog),
                 palisade_core::policy::Scope::Provider,
             )
             .is_ok(),
@@ -196,11 +206,11 @@ impl FromRequestParts<AppState> for Visitor {
         let caller = auth::authenticate(&parts.headers, state)
             .await
             .map_err(|e| UiError::from(e).into_response())?;
-        let Some(caller) = caller else {
+        let Some(mut caller) = caller else {
             return Err(Redirect::to("/login").into_response());
         };
         if let Some(slot) = parts.extensions.get::<ActorSlot>() {
-            slot.set(caller.user.id, caller.user.client_id);
+            caller = caller.with_trail(slot);
         }
         if caller.mfa_pending {
             let to = if caller.user.mfa_enabled {

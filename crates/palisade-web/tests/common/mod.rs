@@ -24,6 +24,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The advisory store folder the app's matcher reads.
     pub advisories: std::path::PathBuf,
+    /// The audit log's keys (tests seal with them and verify against them).
+    pub audit_keys: palisade_auditlog::AuditKeys,
+    /// The SQLite file behind `store`.
+    pub db_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -46,7 +50,9 @@ impl TestApp {
             dir.path().join("advisories"),
             Default::default(),
         );
-        let state = AppState::new(matcher, Arc::new(clock.clone()), config);
+        let audit_keys = palisade_auditlog::AuditKeys::ephemeral();
+        let audit = palisade_auditlog::AuditLog::start(store.clone(), &audit_keys);
+        let state = AppState::new(matcher, Arc::new(clock.clone()), config, audit);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -67,6 +73,8 @@ impl TestApp {
             state,
             http,
             advisories: dir.path().join("advisories"),
+            audit_keys,
+            db_path: dir.path().join("t.db"),
             _dir: dir,
         }
     }
