@@ -29,8 +29,8 @@ use crate::seal::PAGE;
 /// Most events in one chunk.
 pub const CHUNK: u64 = 50_000;
 
-/// Where shipped objects go.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where shipped objects go. `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq)]
 pub enum BucketConfig {
     /// A folder on local disk (the default: `audit-objects` in the data folder).
     Local(PathBuf),
@@ -46,11 +46,44 @@ pub enum BucketConfig {
     },
 }
 
+impl std::fmt::Debug for BucketConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BucketConfig::Local(dir) => f.debug_tuple("Local").field(dir).finish(),
+            BucketConfig::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                access_key_id,
+                ..
+            } => f
+                .debug_struct("S3")
+                .field("bucket", bucket)
+                .field("prefix", prefix)
+                .field("endpoint", endpoint)
+                .field("region", region)
+                .field("access_key_id", access_key_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
 /// An opened object store with the prefix objects go under.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Bucket {
     store: Arc<dyn ObjectStore>,
     prefix: String,
+}
+
+impl std::fmt::Debug for Bucket {
+    // The store's own Debug may show its client configuration, credentials included.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bucket")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 impl Bucket {

@@ -391,3 +391,57 @@ async fn the_audit_page_searches_for_staff_and_shows_a_client_its_activity() {
         "operations staff do not read the audit log"
     );
 }
+
+#[tokio::test]
+async fn sign_ins_are_security_events_with_the_address_redacted() {
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
+    let admin = app.user("admin@example.com", Role::SuperAdmin, None).await;
+    let token = app.token(&admin, Role::SuperAdmin).await;
+    signed_in(&app, "admin@example.com").await;
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let form = http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let at = form.find("name=\"csrf\" value=\"").expect("csrf") + "name=\"csrf\" value=\"".len();
+    let csrf = &form[at..at + form[at..].find('"').expect("end")];
+    let r = http
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf),
+            ("email", "admin@example.com"),
+            ("password", "not the password at all"),
+        ])
+        .send()
+        .await
+        .expect("bad login");
+    assert_eq!(r.status(), 401);
+    let found = events(&app, &token, "kind=security&action=POST%20/login").await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    let redacted = app.audit_keys.redactor.redact("admin@example.com");
+    let (failed, ok) = (&found[0], &found[1]);
+    assert_eq!(failed["data"]["status"], 401);
+    assert_eq!(failed["data"]["details"]["email"], redacted);
+    assert_eq!(
+        failed["data"]["details"]["refused"],
+        "wrong e-mail address or password"
+    );
+    assert!(failed["actor"].is_null());
+    assert_eq!(ok["actor"], format!("user:{}", admin.id));
+    assert!(
+        !Value::Array(found.clone())
+            .to_string()
+            .contains("admin@example.com")
+    );
+}

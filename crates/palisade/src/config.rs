@@ -629,4 +629,57 @@ mod tests {
             "Debug output hides the password"
         );
     }
+
+    #[test]
+    fn audit_storage_settings_are_checked_and_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("s3-secret");
+        std::fs::write(&secret, "very-secret\n").expect("write");
+        let load_with = |text: String| {
+            let file = dir.path().join("p.toml");
+            std::fs::write(&file, text).expect("write");
+            load(Some(&file), no_env(), &Overrides::default())
+        };
+        let plain = load_with(String::new()).expect("defaults");
+        assert!(
+            matches!(&plain.audit.bucket, palisade_auditlog::BucketConfig::Local(p) if p.ends_with("audit-objects"))
+        );
+        assert_eq!(plain.audit.seal_every, Duration::from_secs(300));
+
+        let s3 = format!(
+            "audit_bucket = \"s3://logs/palisade/eu\"\naudit_s3_endpoint = \"http://127.0.0.1:9000\"\naudit_s3_access_key_id = \"AKIA\"\naudit_s3_secret_access_key_file = {:?}",
+            secret.display().to_string()
+        );
+        let cfg = load_with(s3).expect("s3");
+        assert!(
+            !format!("{:?}", cfg.audit).contains("very-secret"),
+            "Debug hides the S3 secret"
+        );
+        match cfg.audit.bucket {
+            palisade_auditlog::BucketConfig::S3 {
+                bucket,
+                prefix,
+                secret_access_key,
+                ..
+            } => {
+                assert_eq!((bucket.as_str(), prefix.as_str()), ("logs", "palisade/eu"));
+                assert_eq!(secret_access_key, "very-secret");
+            }
+            other => panic!("{other:?}"),
+        }
+        for (text, key) in [
+            ("audit_bucket = \"s3://logs\"", "audit_s3_access_key_id"),
+            (
+                "audit_bucket = \"s3://logs\"\naudit_s3_access_key_id = \"A\"",
+                "audit_s3_secret_access_key_file",
+            ),
+            ("audit_bucket = \"ftp://logs\"", "audit_bucket"),
+            ("audit_bucket = \"s3:///x\"", "audit_bucket"),
+            ("audit_seal_minutes = 0", "audit_seal_minutes"),
+            ("audit_ship_seconds = 7200", "audit_ship_seconds"),
+        ] {
+            let e = load_with(text.to_owned()).expect_err(text).to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
 }

@@ -9,6 +9,7 @@ use palisade_auth::totp;
 use super::{FormData, Shell, read_form, render};
 use crate::AppState;
 use crate::auth::{self, Caller, LoginError, Via};
+use crate::telemetry::ActorSlot;
 
 /// Double-submit cookie guarding the login form itself (there is no session yet to bind to).
 const LOGIN_CSRF_COOKIE: &str = "palisade_login_csrf";
@@ -85,12 +86,19 @@ pub(crate) async fn login_page(State(s): State<AppState>, headers: HeaderMap) ->
 
 pub(crate) async fn login(State(s): State<AppState>, req: Request) -> Response {
     let ip = auth::client_ip(req.extensions());
+    // The sign-in's audit event names the address tried (redacted) and, on success, the user.
+    let trail = req
+        .extensions()
+        .get::<ActorSlot>()
+        .cloned()
+        .unwrap_or_default();
     let expected = auth::cookie(req.headers(), LOGIN_CSRF_COOKIE).map(str::to_owned);
     let form = match read_form(req, &s).await {
         Ok(f) => f,
         Err(r) => return r,
     };
     let email = form.get("email").to_owned();
+    trail.note("email", serde_json::Value::String(email.clone()));
     if !expected.is_some_and(|e| palisade_auth::tokens_equal(&e, form.get("csrf"))) {
         return login_form(
             &s,
@@ -100,18 +108,22 @@ pub(crate) async fn login(State(s): State<AppState>, req: Request) -> Response {
         );
     }
     match auth::password_login(&s, ip, &email, form.get("password")).await {
-        Ok(new) => (
-            StatusCode::SEE_OTHER,
-            [
-                (
-                    header::SET_COOKIE,
-                    auth::session_cookie(&s, Some(&new.secret)),
-                ),
-                (header::LOCATION, "/".to_owned()),
-            ],
-        )
-            .into_response(),
+        Ok(new) => {
+            trail.set(new.session.user_id, None);
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (
+                        header::SET_COOKIE,
+                        auth::session_cookie(&s, Some(&new.secret)),
+                    ),
+                    (header::LOCATION, "/".to_owned()),
+                ],
+            )
+                .into_response()
+        }
         Err(e) => {
+            trail.note("refused", serde_json::Value::String(e.to_string()));
             let status = match e {
                 LoginError::Throttled => StatusCode::TOO_MANY_REQUESTS,
                 LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
