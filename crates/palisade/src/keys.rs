@@ -224,6 +224,14 @@ pub async fn rotate(cfg: &Config, later: bool) -> anyhow::Result<()> {
     file::replace(&path, &rotated)?;
     store.keyring().replace(rotated);
     tracing::info!(version, path = %path.display(), "Added a key to the keyring.");
+    crate::audit::record_cli(
+        &store,
+        cfg,
+        "keys.rotate",
+        None,
+        serde_json::json!({"version": version, "reencrypt_now": !later}),
+    )
+    .await?;
     println!(
         "Added key version {version} to {}; new values are encrypted with it.",
         path.display()
@@ -284,6 +292,14 @@ pub async fn retire(cfg: &Config, version: u32) -> anyhow::Result<()> {
         );
     }
     file::replace(&path, &retired)?;
+    crate::audit::record_cli(
+        &store,
+        cfg,
+        "keys.retire",
+        None,
+        serde_json::json!({"version": version}),
+    )
+    .await?;
     println!("Removed key version {version} from {}.", path.display());
     store.close().await;
     Ok(())

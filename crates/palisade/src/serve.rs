@@ -75,7 +75,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
         web_config(cfg, demo),
         audit.clone(),
     );
-    let background = tokio::spawn(background_work(matcher, cfg.clone()));
+    let background = tokio::spawn(background_work(matcher, cfg.clone(), audit.clone()));
     let key_work = tokio::spawn(crate::keys::maintain(store.clone()));
     let listener = TcpListener::bind(cfg.listen)
         .await
@@ -149,7 +149,17 @@ async fn shutdown_signal() {
 /// syncs by this one) and match what changed; reopen expired risk acceptances; sync the configured
 /// advisory sources on their schedule. Failures are logged and shown on the advisories page, and
 /// the next tick tries again.
-async fn background_work(matcher: Matcher, cfg: Config) {
+async fn background_work(matcher: Matcher, cfg: Config, audit: palisade_auditlog::AuditLog) {
+    // What the server changes on its own is audited like what people change.
+    let system = |action: &str, data: serde_json::Value| {
+        palisade_audit::Event::new(
+            jiff::Timestamp::now().as_microsecond(),
+            palisade_audit::EventKind::System,
+            action,
+        )
+        .actor("system")
+        .data(&data)
+    };
     let mut match_tick = tokio::time::interval(cfg.match_interval);
     let mut sync_tick = tokio::time::interval(cfg.advisory_sync);
     match_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -174,6 +184,9 @@ async fn background_work(matcher: Matcher, cfg: Config) {
                         format!("failed: {e:#}")
                     }
                 };
+                audit
+                    .record_detached(system("advisories.sync", serde_json::json!({"outcome": text})))
+                    .await;
                 let next = started
                     .checked_add(jiff::SignedDuration::try_from(cfg.advisory_sync).unwrap_or_default())
                     .ok();
@@ -182,18 +195,34 @@ async fn background_work(matcher: Matcher, cfg: Config) {
         }
         let now = jiff::Timestamp::now();
         match matcher.catch_up(now).await {
-            Ok(done) if done.full || done.packages > 0 => tracing::info!(
-                full = done.full,
-                packages = done.packages,
-                created = done.changes.created,
-                updated = done.changes.updated,
-                "Matched changed advisories against the fleet."
-            ),
+            Ok(done) if done.full || done.packages > 0 => {
+                tracing::info!(
+                    full = done.full,
+                    packages = done.packages,
+                    created = done.changes.created,
+                    updated = done.changes.updated,
+                    "Matched changed advisories against the fleet."
+                );
+                if done.changes.created + done.changes.updated > 0 {
+                    let data = serde_json::json!({
+                        "full": done.full,
+                        "packages": done.packages,
+                        "findings_created": done.changes.created,
+                        "findings_updated": done.changes.updated,
+                    });
+                    let _ = audit.record(system("fleet.match", data)).await;
+                }
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "Matching changed advisories failed."),
         }
-        if let Err(e) = matcher.expire_risks(now).await {
-            tracing::warn!(error = %e, "Reopening expired risk acceptances failed.");
+        match matcher.expire_risks(now).await {
+            Ok(0) => {}
+            Ok(reopened) => {
+                let data = serde_json::json!({"findings_reopened": reopened});
+                let _ = audit.record(system("findings.risk-expired", data)).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "Reopening expired risk acceptances failed."),
         }
     }
 }
