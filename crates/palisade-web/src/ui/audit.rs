@@ -49,6 +49,7 @@ struct AuditPage {
     staff: bool,
     form: AuditForm,
     rows: Vec<Row>,
+    /// The query string of the next page: the same filters, an older cursor.
     next: Option<String>,
     status: Option<AuditStatus>,
     error: Option<String>,
@@ -133,7 +134,17 @@ pub(crate) async fn page(
     c.authorize(Action::Read(Resource::AuditLog), scope)?;
     let page_size = q.limit as usize - 1;
     let mut items = s.store.search_audit(&q).await?;
-    let next = (items.len() > page_size).then(|| items[page_size - 1].seq.to_string());
+    let next = (items.len() > page_size).then(|| {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("cursor", &items[page_size - 1].seq.to_string())
+            .append_pair("actor", &form.actor)
+            .append_pair("object", &form.object)
+            .append_pair("action", &form.action)
+            .append_pair("kind", &form.kind)
+            .append_pair("from", &form.from)
+            .append_pair("to", &form.to)
+            .finish()
+    });
     items.truncate(page_size);
     let status = if staff { Some(status(&s).await?) } else { None };
     Ok(render(&AuditPage {
