@@ -82,4 +82,8 @@ id_type!(
     FindingEventId,
     /// One event in the tamper-evident audit log.
     AuditEventId,
+    /// A support ticket.
+    TicketId,
+    /// One entry in a ticket's timeline (a message, a state or priority change).
+    TicketEventId,
 );

@@ -34,6 +34,15 @@ pub enum Resource {
     Finding,
     /// Advisories, who they affect, and the matcher's state.
     Advisory,
+    /// Support tickets and their client-visible messages. Client users open tickets and reply on
+    /// their own organisation's; writing as staff is for the support roles and managers.
+    Ticket,
+    /// Internal notes on tickets: staff talking to staff. Never shown to client users, so they
+    /// are a resource of their own rather than a flag a handler might forget to check.
+    TicketNote,
+    /// Handling a ticket: its state (with the SLA pauses and resolution it implies), priority and
+    /// escalation. The desk's decision, so client users never do it.
+    TicketWorkflow,
 }
 
 /// What the principal wants to do.
@@ -78,8 +87,11 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
         return match action {
             Action::Read(
                 Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory
-                | AuditLog,
+                | AuditLog | Ticket,
             ) if own => Ok(()),
+            // Opening a ticket and replying on it is what the portal is for.
+            Action::Write(Ticket) if own => Ok(()),
+            Action::Read(Ticket) => Err(Denied::NotVisible),
             Action::Read(
                 Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory,
             ) => Err(Denied::NotVisible),
@@ -91,6 +103,12 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
     let allowed = match action {
         Action::Read(Client | Contact | Site | Environment | Host) => true,
         Action::Read(Inventory | Finding | Advisory) => true,
+        // Every staff member may look at the desk (security and operations are pulled into
+        // tickets); answering and handling them is the support roles' and managers' job.
+        Action::Read(Ticket | TicketNote | TicketWorkflow) => true,
+        Action::Write(Ticket | TicketNote | TicketWorkflow) => {
+            matches!(who.role, SupportL1 | SupportL2 | Manager | SuperAdmin)
+        }
         Action::Write(Inventory) => matches!(who.role, Operations | Security | SuperAdmin),
         // Triage, including approving another person's risk acceptance (managers sign off risk).
         Action::Write(Finding) => matches!(who.role, Security | Manager | SuperAdmin),
@@ -194,6 +212,63 @@ mod tests {
                 matches!(role, Role::Operations | Role::Security | Role::SuperAdmin),
                 "{role}"
             );
+        }
+    }
+
+    #[test]
+    fn client_users_open_and_answer_their_own_tickets_but_never_see_notes_or_handle_them() {
+        let mine = ClientId::new();
+        let other = ClientId::new();
+        let p = who(Role::ClientUser, Some(mine));
+        let own = Scope::Client(mine);
+        assert_eq!(authorize(&p, Action::Read(Resource::Ticket), own), Ok(()));
+        assert_eq!(authorize(&p, Action::Write(Resource::Ticket), own), Ok(()));
+        for action in [
+            Action::Read(Resource::TicketNote),
+            Action::Write(Resource::TicketNote),
+            Action::Read(Resource::TicketWorkflow),
+            Action::Write(Resource::TicketWorkflow),
+        ] {
+            assert_eq!(
+                authorize(&p, action, own),
+                Err(Denied::Forbidden),
+                "{action:?}"
+            );
+        }
+        for action in [
+            Action::Read(Resource::Ticket),
+            Action::Write(Resource::Ticket),
+            Action::Write(Resource::TicketNote),
+        ] {
+            assert_eq!(
+                authorize(&p, action, Scope::Client(other)),
+                Err(Denied::NotVisible),
+                "{action:?} on another client's ticket"
+            );
+        }
+        assert!(authorize(&p, Action::Read(Resource::Ticket), Scope::Provider).is_err());
+    }
+
+    #[test]
+    fn all_staff_read_tickets_and_support_and_managers_handle_them() {
+        let c = Scope::Client(ClientId::new());
+        for role in Role::ALL.into_iter().filter(|r| r.is_staff()) {
+            let p = who(role, None);
+            for res in [
+                Resource::Ticket,
+                Resource::TicketNote,
+                Resource::TicketWorkflow,
+            ] {
+                assert_eq!(authorize(&p, Action::Read(res), c), Ok(()), "{role}");
+                assert_eq!(
+                    authorize(&p, Action::Write(res), c).is_ok(),
+                    matches!(
+                        role,
+                        Role::SupportL1 | Role::SupportL2 | Role::Manager | Role::SuperAdmin
+                    ),
+                    "{role} {res:?}"
+                );
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! The support desk's rules, as pure code: business calendars ([`calendar`]: support hours in an
 //! IANA zone minus public holidays, across DST changes), the public-holiday data
-//! ([`holidays`]), and SLA clocks derived from a ticket's event history ([`sla`]).
+//! ([`holidays`]), SLA clocks derived from a ticket's event history ([`sla`]), and tickets
+//! themselves: states, their allowed transitions and the timeline ([`ticket`]).
 //!
 //! Nothing here reads a clock, a database or a file: the desk service passes the events, the
 //! contract's calendar and `now`, and stores only the events. Every status is recomputed from
@@ -10,6 +11,7 @@ pub mod calendar;
 pub mod error;
 pub mod holidays;
 pub mod sla;
+pub mod ticket;
 
 pub use calendar::{
     Boundary, BoundaryKind, BusinessCalendar, Interval, SEARCH_LIMIT_DAYS, WorkPart, WorkSplit,
@@ -19,4 +21,8 @@ pub use holidays::{HolidayCalendar, HolidaySet};
 pub use sla::{
     Basis, ClockState, ClockStatus, EventKind, Priority, PriorityTargets, SlaStatus, SlaTargets,
     Target, TicketEvent, evaluate,
+};
+pub use ticket::{
+    Actor, AuthorKind, Category, NewTicket, Ticket, TicketError, TicketState, TimelineEvent,
+    TimelineKind, Visibility, default_targets, sla_events,
 };

@@ -53,8 +53,20 @@ use crate::error::DeskError;
 /// targets short keeps every deadline search far inside its limit.
 pub const MAX_TARGET_MINUTES: u32 = 366 * 24 * 60;
 
-/// How urgent a ticket is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// How urgent a ticket is. Critical means a service is down.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Priority {
     Critical,

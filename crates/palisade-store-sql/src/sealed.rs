@@ -10,7 +10,8 @@
 //! with one keyring, so one number describes the row; that number is what `key_usage` counts and
 //! what the re-encryption pass searches by, without opening anything.
 //!
-//! Sealed now: contacts' e-mail and phone, and users' TOTP secrets. Users' e-mail stays in clear:
+//! Sealed now: contacts' e-mail and phone, users' TOTP secrets, and ticket event bodies (messages
+//! and reasons). Users' e-mail stays in clear:
 //! it is the login name, looked up through `email_key` and kept unique there; sealing it would
 //! need a keyed blind index whose key could never rotate without rehashing every login. Password
 //! hashes and session and API token hashes are one-way already. A later sensitive column is one
@@ -49,6 +50,11 @@ pub(crate) const SEALED: &[SealedTable] = &[
     SealedTable {
         table: "users",
         columns: &[("totp_secret", Legacy::Hex)],
+    },
+    // Ticket messages and reasons: the whole event body, sealed from the first row on.
+    SealedTable {
+        table: "ticket_events",
+        columns: &[("body", Legacy::Text)],
     },
 ];
 

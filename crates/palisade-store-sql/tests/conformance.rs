@@ -2231,3 +2231,219 @@ async fn conformance_encryption_at_rest() {
     )
     .await;
 }
+
+/// The desk: ticket numbers, filters, the optimistic append, the timeline in order, and message
+/// bodies sealed in the database.
+fn desk(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    use palisade_core::TicketId;
+    use palisade_desk::sla::Priority;
+    use palisade_desk::ticket::{
+        Actor, Category, NewTicket, TicketState, TimelineKind, Visibility,
+    };
+    Box::pin(async move {
+        let mk = |name: &str| ClientInput {
+            name: name.into(),
+            contract: contract("Europe/London"),
+        };
+        let acme = s.create_client(&mk("Acme"), now()).await.expect("acme");
+        let other = s.create_client(&mk("Other"), now()).await.expect("other");
+        let site = s
+            .create_site(
+                &NewSite {
+                    client_id: acme.id,
+                    name: "shop".into(),
+                    url: "https://shop.acme.example".into(),
+                },
+                now(),
+            )
+            .await
+            .expect("site");
+        let client_user = UserId::new();
+        let open = |client: ClientId, priority: Priority, body: &str| NewTicket {
+            id: TicketId::new(),
+            client_id: client,
+            site_id: (client == acme.id).then_some(site.id),
+            subject: "  Checkout fails  ".into(),
+            category: Category::Incident,
+            priority,
+            body: body.into(),
+            created_by: Actor::Client(client_user),
+            at: now(),
+        };
+        let first = open(acme.id, Priority::Critical, "Card payments return 500");
+        let t1 = s
+            .create_ticket(&first, &first.created_event().expect("valid"))
+            .await
+            .expect("create");
+        assert_eq!(
+            (t1.number, t1.state, t1.version, t1.subject.as_str()),
+            (1, TicketState::New, 1, "Checkout fails")
+        );
+        assert_eq!(t1.site_id, Some(site.id));
+        assert_eq!(t1.created_by, Actor::Client(client_user));
+        let second = open(other.id, Priority::Low, "A question");
+        let t2 = s
+            .create_ticket(&second, &second.created_event().expect("valid"))
+            .await
+            .expect("create");
+        assert_eq!(t2.number, 2, "numbers run across the provider");
+        assert_eq!(s.get_ticket(t1.id).await.expect("get"), t1);
+        assert!(matches!(
+            s.get_ticket(TicketId::new()).await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Staff note, then a reply that opens the ticket.
+        let staff = Actor::Staff(UserId::new());
+        let (t1b, note) = t1
+            .apply(
+                TimelineKind::Reply {
+                    visibility: Visibility::Internal,
+                    body: "PSP certificate expired?".into(),
+                },
+                staff,
+                now(),
+            )
+            .expect("note");
+        s.append_ticket_event(&t1b, &note).await.expect("append");
+        // A second agent working from the same read loses.
+        let (stale, late) = t1
+            .apply(
+                TimelineKind::Reply {
+                    visibility: Visibility::Public,
+                    body: "late".into(),
+                },
+                staff,
+                now(),
+            )
+            .expect("reply");
+        assert!(matches!(
+            s.append_ticket_event(&stale, &late).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let (t1c, reply) = t1b
+            .apply(
+                TimelineKind::Reply {
+                    visibility: Visibility::Public,
+                    body: "We are on it".into(),
+                },
+                staff,
+                now(),
+            )
+            .expect("reply");
+        s.append_ticket_event(&t1c, &reply).await.expect("append");
+        let stored = s.get_ticket(t1.id).await.expect("get");
+        assert_eq!((stored.state, stored.version), (TicketState::Open, 3));
+        assert_eq!(stored, t1c);
+
+        let events = s.ticket_events(t1.id).await.expect("events");
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[1], note);
+        assert_eq!(events[2], reply);
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+
+        // A missing ticket is not a conflict.
+        let mut ghost = t1c.clone();
+        ghost.id = TicketId::new();
+        let (ghost, ev) = ghost
+            .apply(TimelineKind::Escalated { reason: "x".into() }, staff, now())
+            .expect("apply");
+        assert!(matches!(
+            s.append_ticket_event(&ghost, &ev).await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Filters and pages.
+        let q = |client, state, priority| TicketQuery {
+            client,
+            state,
+            priority,
+            ..Default::default()
+        };
+        let ids = |p: Page<palisade_desk::ticket::Ticket>| {
+            p.items.into_iter().map(|t| t.id).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(s.list_tickets(&q(None, None, None)).await.expect("all")),
+            [t1.id, t2.id]
+        );
+        assert_eq!(
+            ids(s
+                .list_tickets(&q(Some(other.id), None, None))
+                .await
+                .expect("client")),
+            [t2.id]
+        );
+        assert_eq!(
+            ids(s
+                .list_tickets(&q(None, Some(TicketState::Open), None))
+                .await
+                .expect("state")),
+            [t1.id]
+        );
+        assert_eq!(
+            ids(s
+                .list_tickets(&q(None, None, Some(Priority::Low)))
+                .await
+                .expect("priority")),
+            [t2.id]
+        );
+        let page = s
+            .list_tickets(&TicketQuery {
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .expect("page");
+        assert_eq!(page.items.len(), 1);
+        let rest = s
+            .list_tickets(&TicketQuery {
+                limit: 1,
+                after: page.next_after.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("page 2");
+        assert_eq!(ids(rest.clone()), [t2.id]);
+        assert_eq!(rest.next_after, None);
+
+        // Message bodies are sealed in the database; kind and visibility are not.
+        for e in &events {
+            let id = e.id.to_string();
+            let body = raw
+                .one("SELECT body FROM ticket_events WHERE id = $1", &[&id])
+                .await;
+            assert!(body.starts_with("pz1:"), "{body}");
+            assert!(!body.contains("PSP") && !body.contains("Card") && !body.contains("on it"));
+        }
+        assert_eq!(
+            raw.one(
+                "SELECT visibility FROM ticket_events WHERE id = $1",
+                &[&note.id.to_string()]
+            )
+            .await,
+            "internal"
+        );
+        // A sealed body moved to another event does not open there.
+        let note_body = raw
+            .one(
+                "SELECT body FROM ticket_events WHERE id = $1",
+                &[&note.id.to_string()],
+            )
+            .await;
+        raw.exec(
+            "UPDATE ticket_events SET body = $1 WHERE id = $2",
+            &[&note_body, &reply.id.to_string()],
+        )
+        .await;
+        assert!(matches!(
+            s.ticket_events(t1.id).await,
+            Err(StoreError::Corrupt(m)) if m.contains("ticket_events.body")
+        ));
+    })
+}
+
+#[tokio::test]
+async fn conformance_desk() {
+    on_every_backend_raw("support desk tickets", |_| Box::pin(async {}), Some(desk)).await;
+}

@@ -19,9 +19,11 @@ use palisade_core::{
 use serde::Serialize;
 
 pub mod audit;
+pub mod desk;
 pub mod fleet;
 
 pub use audit::*;
+pub use desk::*;
 pub use fleet::*;
 
 /// Largest page a list call returns, whatever the caller asks for.
@@ -128,7 +130,7 @@ pub struct Session {
 
 /// Palisade's storage. Implementations must behave identically; the conformance suite checks it.
 #[async_trait]
-pub trait Store: FleetStore + AuditStore + Send + Sync + std::fmt::Debug {
+pub trait Store: FleetStore + AuditStore + DeskStore + Send + Sync + std::fmt::Debug {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -65,6 +65,13 @@ impl Caller {
         decision.map_err(ApiError::from)
     }
 
+    /// Whether the policy allows `action`, without recording it: for deciding what to *show*
+    /// (internal notes in a timeline), where a "no" is not a refused request and must not read
+    /// like one in the audit log.
+    pub fn may(&self, action: Action, scope: Scope) -> bool {
+        policy::authorize(&self.principal, action, scope).is_ok()
+    }
+
     /// Adds a detail to the request's audit event: the before and after of an update, the reason of
     /// a decision. Sensitive keys are redacted before the event is written.
     pub fn note(&self, key: &str, value: serde_json::Value) {

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use common::*;
 use palisade_core::Role;
 use palisade_core::tenant::*;
-use palisade_store::{FleetStore, Store};
+use palisade_store::{DeskStore, FleetStore, Store};
 use palisade_web::WebConfig;
 use serde_json::{Value, json};
 
@@ -63,6 +63,10 @@ const AUDIT_READERS: &[Who] = &[Sec, Mgr, Admin, Aud];
 const AUDIT_SEARCHERS: &[Who] = &[Sec, Mgr, Admin, Aud, OwnClient, OtherClient];
 const AUDIT_OWNERS: &[Who] = &[Sec, Mgr, Admin, Aud, OwnClient];
 const MATCH_RUNNERS: &[Who] = &[Sec, Admin];
+/// Support roles and managers answer and handle tickets; every member of staff reads them.
+const TICKET_WRITERS: &[Who] = &[L1, L2, Mgr, Admin];
+/// Client users open tickets and reply on their own organisation's (public replies only).
+const TICKET_WRITERS_AND_OWNER: &[Who] = &[L1, L2, Mgr, Admin, OwnClient];
 
 struct Fixture {
     client_a: String,
@@ -74,6 +78,7 @@ struct Fixture {
     victim_token: String,
     snapshot_a: String,
     finding_a: String,
+    ticket_a: String,
     audit_event_a: String,
     a_ids: Vec<String>,
     b_ids: Vec<String>,
@@ -215,6 +220,23 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
         ("get", "/api/v1/advisories/{id}/affected", SIGNED_IN, none),
         ("get", "/api/v1/fleet/status", STAFF, none),
         ("post", "/api/v1/fleet/rematch", MATCH_RUNNERS, none),
+        // Listing is for everyone signed in: client users get their own client's tickets.
+        ("get", "/api/v1/tickets", SIGNED_IN, none),
+        ("post", "/api/v1/tickets", TICKET_WRITERS_AND_OWNER, |f| {
+            Some(
+                json!({"client_id": f.client_a, "subject": "Matrix", "category": "question", "body": "hello"}),
+            )
+        }),
+        ("get", "/api/v1/tickets/{id}", STAFF_AND_OWNER, none),
+        (
+            "post",
+            "/api/v1/tickets/{id}/messages",
+            TICKET_WRITERS_AND_OWNER,
+            |_| Some(json!({"body": "a public reply"})),
+        ),
+        ("post", "/api/v1/tickets/{id}/state", TICKET_WRITERS, |_| {
+            Some(json!({"state": "waiting-on-customer", "reason": "matrix"}))
+        }),
     ]
 }
 
@@ -237,6 +259,8 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.snapshot_a
     } else if path.starts_with("/api/v1/findings/") {
         &f.finding_a
+    } else if path.starts_with("/api/v1/tickets/") {
+        &f.ticket_a
     } else if path.starts_with("/api/v1/audit/events/") {
         &f.audit_event_a
     } else if path.starts_with("/api/v1/advisories/") {
@@ -389,6 +413,30 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
     };
     let (finding_a, finding_b) = (finding_of(&client_a), finding_of(&b_ids[0]));
     b_ids.extend([fleet_ids[1].clone(), finding_b]);
+    // Each client has a ticket.
+    let mut ticket_ids = Vec::new();
+    for client in [a.id, b.id] {
+        let new = palisade_desk::ticket::NewTicket {
+            id: palisade_core::TicketId::new(),
+            client_id: client,
+            site_id: None,
+            subject: "Help".into(),
+            category: palisade_desk::ticket::Category::Question,
+            priority: palisade_desk::sla::Priority::Normal,
+            body: "please".into(),
+            created_by: palisade_desk::ticket::Actor::System,
+            at: now,
+        };
+        let created = new.created_event().expect("ticket");
+        ticket_ids.push(
+            s.create_ticket(&new, &created)
+                .await
+                .expect("ticket")
+                .id
+                .to_string(),
+        );
+    }
+    b_ids.push(ticket_ids[1].clone());
     // A shared host: visible to staff only.
     s.create_host(
         &HostInput {
@@ -450,7 +498,9 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
             host_a.clone(),
             fleet_ids[0].clone(),
             finding_a.clone(),
+            ticket_ids[0].clone(),
         ],
+        ticket_a: ticket_ids[0].clone(),
         snapshot_a: fleet_ids[0].clone(),
         finding_a,
         client_a,

@@ -4,6 +4,7 @@
 
 mod accounts;
 pub(crate) mod audit;
+mod desk;
 pub(crate) mod fleet;
 mod spine;
 
@@ -59,6 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(fleet::routes())
         .merge(audit::routes())
+        .merge(desk::routes())
 }
 
 /// The OpenAPI document of this API.
