@@ -15,6 +15,11 @@ use crate::reader::{Arg, Stmt, args};
 use crate::rows::{json, micros, parse, row, ts};
 use crate::sealed::{open_text, seal};
 
+/// How often opening a ticket is retried after losing the race for a number: each round at
+/// least one of the racers wins, so this bounds how many tickets may be opened at the same instant
+/// before one is refused with `Conflict`.
+const NUMBER_ATTEMPTS: usize = 16;
+
 const TICKET_COLS: &str = "id, number, client_id, site_id, subject, category, priority, state, \
      version, created_at, updated_at, created_by";
 
@@ -165,7 +170,7 @@ impl DeskStore for SqlStore {
                 self.event_insert(created)?,
             ];
             match self.write_tx(statements).await {
-                Err(StoreError::Conflict(_)) if attempts < 5 => continue,
+                Err(StoreError::Conflict(_)) if attempts < NUMBER_ATTEMPTS => continue,
                 other => other?,
             }
             return self.get_ticket(t.id).await;

@@ -2424,6 +2424,77 @@ fn desk(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             .await,
             "internal"
         );
+        // Tickets opened at once get distinct numbers (PostgreSQL retries the loser), and of two
+        // replies appended at once against the same version exactly one wins.
+        let mut opening = Vec::new();
+        for _ in 0..6 {
+            let s = s.clone();
+            let t = open(other.id, Priority::Normal, "at once");
+            opening.push(tokio::spawn(async move {
+                s.create_ticket(&t, &t.created_event().expect("valid"))
+                    .await
+                    .expect("concurrent create")
+                    .number
+            }));
+        }
+        let mut numbers = Vec::new();
+        for h in opening {
+            numbers.push(h.await.expect("task"));
+        }
+        numbers.sort_unstable();
+        assert_eq!(numbers, [3, 4, 5, 6, 7, 8]);
+        let current = s.get_ticket(t2.id).await.expect("t2");
+        let mut racing = Vec::new();
+        for n in 0..2 {
+            let s = s.clone();
+            let (next, ev) = current
+                .apply(
+                    TimelineKind::Reply {
+                        visibility: Visibility::Public,
+                        body: format!("racer {n}"),
+                    },
+                    staff,
+                    now(),
+                )
+                .expect("reply");
+            racing.push(tokio::spawn(async move {
+                s.append_ticket_event(&next, &ev).await
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for h in racing {
+            outcomes.push(h.await.expect("task"));
+        }
+        assert_eq!(
+            outcomes.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::Conflict(_)))),
+            "{outcomes:?}"
+        );
+        assert_eq!(s.ticket_events(t2.id).await.expect("t2 events").len(), 2);
+
+        // The re-encryption pass moves ticket bodies to a new key, and they still read the same.
+        s.keyring().replace(s.keyring().current().rotated());
+        let done = s.reencrypt(&mut |_, _| {}).await.expect("re-encrypt");
+        assert_eq!(
+            (done.records, done.version),
+            (11, 2),
+            "every ticket event: 3 + 2 + 6 opened at once"
+        );
+        assert_eq!(s.ticket_events(t1.id).await.expect("after pass"), events);
+        let body = raw
+            .one(
+                "SELECT body FROM ticket_events WHERE id = $1",
+                &[&reply.id.to_string()],
+            )
+            .await;
+        assert!(body.starts_with("pz1:2:"), "{body}");
+
         // A sealed body moved to another event does not open there.
         let note_body = raw
             .one(
