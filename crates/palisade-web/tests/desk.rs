@@ -221,6 +221,57 @@ async fn a_ticket_from_the_portal_to_the_first_response_and_a_pause() {
     assert_eq!(seen["ticket"]["state"], "open");
     assert_eq!(seen["sla"]["waiting_on_customer"], false);
 
+    // Raising the priority to critical judges the running clocks by calendar minutes from the
+    // start; an escalation is for staff only and changes no state.
+    let raised = json_of(
+        app.post_json(
+            &format!("{path}/priority"),
+            &staff,
+            &json!({"priority": "critical", "reason": "all payments failing"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(raised["priority"], "critical");
+    let resp = app
+        .post_json(
+            &format!("{path}/priority"),
+            &staff,
+            &json!({"priority": "critical"}),
+        )
+        .await;
+    assert_eq!(json_of(resp, 422).await["field"], "priority");
+    json_of(
+        app.post_json(
+            &format!("{path}/escalate"),
+            &staff,
+            &json!({"reason": "needs the payments team"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let resp = app
+        .post_json(&format!("{path}/escalate"), &ta, &json!({"reason": "now!"}))
+        .await;
+    assert_eq!(resp.status().as_u16(), 403);
+    let seen = json_of(app.get(&path, &ta).await, 200).await;
+    assert_eq!(seen["sla"]["priority"], "critical");
+    assert_eq!(seen["ticket"]["state"], "open");
+    assert!(
+        !seen.to_string().contains("payments team"),
+        "escalations are internal"
+    );
+    let last = seen["timeline"]
+        .as_array()
+        .expect("timeline")
+        .last()
+        .cloned();
+    assert_eq!(last.expect("event")["type"], "priority-changed");
+    let staff_view = json_of(app.get(&path, &staff).await, 200).await;
+    assert!(staff_view.to_string().contains("payments team"));
+
     // Another client's user: the ticket does not exist for them.
     assert_eq!(app.get(&path, &tb).await.status().as_u16(), 404);
     let resp = app
@@ -240,7 +291,7 @@ async fn a_ticket_from_the_portal_to_the_first_response_and_a_pause() {
 
     // Lists filter by state and priority; the owner sees theirs.
     let mine = json_of(
-        app.get("/api/v1/tickets?state=open&priority=high", &ta)
+        app.get("/api/v1/tickets?state=open&priority=critical", &ta)
             .await,
         200,
     )

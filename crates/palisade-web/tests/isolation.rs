@@ -237,6 +237,18 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
         ("post", "/api/v1/tickets/{id}/state", TICKET_WRITERS, |_| {
             Some(json!({"state": "waiting-on-customer", "reason": "matrix"}))
         }),
+        (
+            "post",
+            "/api/v1/tickets/{id}/priority",
+            TICKET_WRITERS,
+            |_| Some(json!({"priority": "high", "reason": "matrix"})),
+        ),
+        (
+            "post",
+            "/api/v1/tickets/{id}/escalate",
+            TICKET_WRITERS,
+            |_| Some(json!({"reason": "matrix"})),
+        ),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! API for the support desk: opening tickets (client users from the portal or the API, staff on
 //! a client's behalf), listing them, one ticket with its timeline and SLA status, messages
-//! (public replies and internal notes) and state changes. Client users are pinned to their own
+//! (public replies and internal notes), state and priority changes, and escalations. Client users are pinned to their own
 //! client and never see internal notes; what each caller may do is decided by the policy
 //! (`Resource::Ticket`, `TicketNote`, `TicketWorkflow`), the ticket rules by `palisade-desk`.
 //!
@@ -47,6 +47,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket))
         .routes(routes!(add_message))
         .routes(routes!(change_state))
+        .routes(routes!(change_priority))
+        .routes(routes!(escalate))
 }
 
 impl From<TicketError> for ApiError {
@@ -378,4 +380,85 @@ async fn change_state(
     let (next, event) = ticket.apply(kind, actor(&c), s.clock.now())?;
     s.store.append_ticket_event(&next, &event).await?;
     Ok(Json(next))
+}
+
+/// A priority change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PriorityChange {
+    priority: Priority,
+    /// Why; shown to the client with the change.
+    reason: Option<String>,
+}
+
+impl Validate for PriorityChange {
+    fn validate(&self) -> Result<(), FieldError> {
+        match &self.reason {
+            Some(r) => validate::text("reason", r, 2000),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Changes a ticket's priority. Running SLA clocks are judged by the new priority's targets from
+/// the moment they started, so raising it can put a deadline in the past.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/priority", tag = "tickets", params(("id" = TicketId, Path)),
+    request_body = PriorityChange,
+    responses((status = 200, body = Ticket), (status = 409, body = crate::error::ErrorBody)))]
+async fn change_priority(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<TicketId>,
+    ApiJson(req): ApiJson<PriorityChange>,
+) -> ApiResult<Json<Ticket>> {
+    let ticket = s.store.get_ticket(id).await?;
+    let scope = Scope::Client(ticket.client_id);
+    c.authorize(Action::Read(Resource::Ticket), scope)?;
+    c.authorize(Action::Write(Resource::TicketWorkflow), scope)?;
+    let kind = TimelineKind::PriorityChanged {
+        from: ticket.priority,
+        to: req.priority,
+        reason: req
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty()),
+    };
+    let (next, event) = ticket.apply(kind, actor(&c), s.clock.now())?;
+    s.store.append_ticket_event(&next, &event).await?;
+    Ok(Json(next))
+}
+
+/// An escalation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Escalation {
+    /// Why, for staff: escalations are internal and never shown to client users.
+    reason: String,
+}
+
+impl Validate for Escalation {
+    fn validate(&self) -> Result<(), FieldError> {
+        validate::text("reason", &self.reason, 2000)
+    }
+}
+
+/// Escalates a ticket (by hand; automatic escalation on SLA warnings is a later slice). The state
+/// and the SLA clocks do not change: an escalated ticket is still being worked on.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/escalate", tag = "tickets", params(("id" = TicketId, Path)),
+    request_body = Escalation,
+    responses((status = 201, body = TimelineEvent), (status = 409, body = crate::error::ErrorBody)))]
+async fn escalate(
+    State(s): State<AppState>,
+    c: Caller,
+    ApiPath(id): ApiPath<TicketId>,
+    ApiJson(req): ApiJson<Escalation>,
+) -> ApiResult<Created<TimelineEvent>> {
+    let ticket = s.store.get_ticket(id).await?;
+    let scope = Scope::Client(ticket.client_id);
+    c.authorize(Action::Read(Resource::Ticket), scope)?;
+    c.authorize(Action::Write(Resource::TicketWorkflow), scope)?;
+    let kind = TimelineKind::Escalated { reason: req.reason };
+    let (next, event) = ticket.apply(kind, actor(&c), s.clock.now())?;
+    s.store.append_ticket_event(&next, &event).await?;
+    Ok((StatusCode::CREATED, Json(event)))
 }
