@@ -56,7 +56,10 @@ done
 
 echo "== 3. shipping lag, 2,000 events/s for 150 s, shipper every 10 s"
 "$bin" ship "$work" --rate 2000 --secs 150 --interval 10
-if "$bin" ship "$work" --rate 2000 --secs 150 --interval 10 --s3; then :; else
+if "$bin" ship "$work" --rate 2000 --secs 150 --interval 10 --s3; then
+  echo "single requests to s3s-fs on loopback, 40 KB objects:"
+  "$bin" probe "$work/probe" --s3 --n 200 --size 40000
+else
   echo "(S3 run skipped or failed: is s3s-fs installed? cargo install s3s-fs --version 0.14.1 --features binary)"
 fi
 echo "== load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

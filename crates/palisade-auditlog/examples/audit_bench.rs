@@ -11,8 +11,9 @@
 //!   memory. The fill also writes every event's canonical bytes to `canonical.bin`, for `sha256sum`
 //!   as the reference.
 //! - `ship`: events at a steady rate through `AuditLog`, a shipper every N seconds to a folder or to
-//!   an S3 API (s3s-fs on loopback); the lag of each event is the bucket's last-modified time of the
-//!   object that holds it minus the event's `at`.
+//!   an S3 API (s3s-fs on loopback); the lag of each event is the last-modified time of the object
+//!   that holds it (its file's modification time, which both backends report as such) minus the
+//!   event's `at`.
 //!
 //! Usage (`scripts/bench-audit.sh` runs them all):
 //! - `audit_bench append DIR [--events N] [--secs S] [--tasks 64,256,1024]
@@ -32,8 +33,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::{StreamExt as _, TryStreamExt as _};
-use object_store::ObjectStore;
 use palisade_audit::event::{chain, link};
 use palisade_audit::redact::Redactor;
 use palisade_audit::{ChainedEvent, Event, EventKind, Hash, SigningKey, Verifier, VerifyingKey};
@@ -1175,47 +1174,33 @@ fn start_s3s(root: &Path) -> Res<(S3sFs, BucketConfig)> {
     ))
 }
 
-/// Every object under `events/` with the time the bucket says it was last written, read through
-/// the object store's own listing (file times for a folder, `LastModified` for S3).
-async fn listing(config: &BucketConfig) -> Res<Vec<(String, i64)>> {
-    let (store, prefix): (Arc<dyn ObjectStore>, String) = match config {
-        BucketConfig::Local(dir) => (
-            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?),
-            String::new(),
-        ),
-        BucketConfig::S3 {
-            bucket,
-            prefix,
-            endpoint,
-            region,
-            access_key_id,
-            secret_access_key,
-        } => (
-            Arc::new(
-                object_store::aws::AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(region)
-                    .with_access_key_id(access_key_id)
-                    .with_secret_access_key(secret_access_key)
-                    .with_endpoint(endpoint.clone().unwrap_or_default())
-                    .with_virtual_hosted_style_request(false)
-                    .with_allow_http(true)
-                    .build()?,
-            ),
-            format!("{prefix}/"),
-        ),
-    };
-    let base = object_store::path::Path::from(format!("{prefix}events"));
-    let metas: Vec<_> = store.list(Some(&base)).try_collect().await?;
-    Ok(metas
-        .into_iter()
-        .map(|m| {
-            (
-                m.location.as_ref()[prefix.len()..].to_owned(),
-                m.last_modified.timestamp_micros(),
-            )
-        })
-        .collect())
+/// Every object under `events/` in the bucket's backing folder, with its content and the time it
+/// was last written. Both backends keep an object as a plain file and report its modification time
+/// as the object's last-modified time (object_store's `LocalFileSystem`; s3s-fs answers
+/// `LastModified` from the file's metadata, to the millisecond), so the files give the bucket's own
+/// figure without listing and fetching a hundred thousand objects through s3s-fs, whose listing
+/// walks the whole tree for every page and whose GETs take about 44 ms each on loopback.
+fn bucket_files(root: &Path) -> Res<Vec<(String, i64, Vec<u8>)>> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, i64, Vec<u8>)>) -> Res<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(base, &path, out)?;
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                let modified = std::fs::metadata(&path)?
+                    .modified()?
+                    .duration_since(UNIX_EPOCH)?
+                    .as_micros() as i64;
+                let name = path.strip_prefix(base)?.to_string_lossy().into_owned();
+                out.push((name, modified, std::fs::read(&path)?));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, &root.join("events"), &mut out)?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 async fn ship(dir: &Path, o: &Opts) -> Res<()> {
@@ -1333,21 +1318,14 @@ async fn ship(dir: &Path, o: &Opts) -> Res<()> {
     );
 
     // Lag per event: the object's last-modified time minus the event's `at`.
-    // Objects are read back 128 at a time: a GET from s3s-fs takes about 44 ms on loopback.
-    let list = listing(&config).await?;
+    let root = match &config {
+        BucketConfig::Local(dir) => dir.clone(),
+        BucketConfig::S3 { .. } => work.join("s3").join("audit").join("palisade"),
+    };
+    let list = bucket_files(&root)?;
     let mut first_seen: HashMap<u64, f64> = HashMap::new();
     let mut lags = Vec::with_capacity(sent as usize);
-    let bodies: Vec<(Vec<u8>, &String, i64)> = futures_util::stream::iter(list.iter())
-        .map(|(name, modified)| {
-            let bucket = bucket.clone();
-            async move {
-                Ok::<_, palisade_auditlog::AuditError>((bucket.get(name).await?, name, *modified))
-            }
-        })
-        .buffer_unordered(128)
-        .try_collect()
-        .await?;
-    for (bytes, name, modified) in &bodies {
+    for (name, modified, bytes) in &list {
         for e in read_lines(name, bytes)? {
             if first_seen.contains_key(&e.seq) {
                 continue;
@@ -1358,11 +1336,11 @@ async fn ship(dir: &Path, o: &Opts) -> Res<()> {
         }
     }
     println!(
-        "objects listed {}; events found in the bucket {} of {head}",
+        "objects in the bucket {}; events found in them {} of {head}",
         list.len(),
         lags.len()
     );
-    if let Some((name, modified)) = list.first() {
+    if let Some((name, modified, _)) = list.first() {
         println!("e.g. {name} last modified {modified} µs");
     }
     println!("lag event → object in the bucket, s: {}", dist(lags));
