@@ -5,13 +5,13 @@
 #      chaining (insert_audit_rows_unchained, same batch sizes, synchronous = FULL), from an empty
 #      database, then from a copy of a 1,000,000-event log, then what-ifs without search indexes;
 #   2. verification of 10,000,000 events sealed every 100,000: check::verify_store, the store's read
-#      path alone, a bare rusqlite scan, a prototype of a faster read path, the pure Verifier in
-#      memory; reference: sha256sum over the events' canonical bytes (and over the database file);
-#   3. shipping lag at 2,000 events/s for 150 s, shipper every 10 s, 200 clients, to a local folder and to
-#      s3s-fs on loopback (skipped when s3s-fs is not installed).
-# Usage: scripts/bench-audit.sh [EVENTS]   (default 10,000,000 for the verification; about 19
-# minutes, 14 when the filled database is reused; the filled database (~13 GB with its canonical bytes) is kept under the work folder and
-# reused by the next run unless FRESH=1)
+#      path alone, a bare rusqlite scan, two prototypes of a faster read path, the pure Verifier in
+#      memory; reference: sha256sum (and openssl) over the events' canonical bytes and the database;
+#   3. shipping lag at 2,000 events/s for 150 s, shipper every 10 s, 200 clients, to a local folder
+#      and to s3s-fs on loopback (skipped when s3s-fs is not installed).
+# Usage: scripts/bench-audit.sh [EVENTS]   (default 10,000,000 for the verification; about 16
+# minutes, 12 when the filled database is reused: it is kept under the work folder (~13 GB with the
+# canonical bytes) and reused by the next run unless FRESH=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-10000000}

@@ -53,7 +53,7 @@ fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(cmd), Some(dir)) = (args.first(), args.get(1)) else {
         eprintln!(
-            "usage: audit_bench append|fill|verify|ship DIR [options]  (see the module documentation)"
+            "usage: audit_bench append|fill|verify|ship|probe DIR [options]  (see the module documentation)"
         );
         std::process::exit(2);
     };
