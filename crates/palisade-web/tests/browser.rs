@@ -227,6 +227,106 @@ async fn staff_with_mfa_build_the_spine_in_a_browser_and_another_client_sees_non
     result
 }
 
+/// A patch campaign in the browser: planned from the advisory page, started, live refused until
+/// staging is patched and tested, verified by new inventories; the affected customer follows it
+/// read-only and the unaffected one cannot open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_runs_a_patch_campaign_in_the_browser_and_the_customer_follows_it() {
+    let Some((_driver, port)) = start_chromedriver().await else {
+        return;
+    };
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
+    app.user("sec@provider.test", Role::Security, None).await;
+    let ops = app.user("ops@provider.test", Role::Operations, None).await;
+    let ops = app.token(&ops, Role::Operations).await;
+    let fleet = seed::fleet(&app).await;
+    let (staging, live) = (fleet.staging.to_string(), fleet.live.to_string());
+
+    let b = browser(port).await;
+    let result = async {
+        sign_in(&b, &app, "sec@provider.test").await;
+        b.goto(&app.url(&format!("/advisories?id={}", seed::CVE)))
+            .await
+            .expect("advisory page");
+        click(&b, "plan-campaign-button").await;
+        assert_eq!(text_of(&b, "campaign-state").await, "planned");
+        assert_eq!(text_of(&b, "count-pending").await, "2");
+        let campaign_url = b.current_url().await.expect("url").to_string();
+        click(&b, "start-campaign").await;
+        assert_eq!(text_of(&b, "campaign-state").await, "active");
+        b.find(Locator::Css("a.campaign-ticket"))
+            .await
+            .expect("the customer's ticket is linked");
+
+        // Live first is refused, with the reason on the page.
+        click(&b, &format!("patch-{live}")).await;
+        let refused = text_of(&b, "message").await;
+        assert!(refused.contains("staging"), "{refused}");
+        b.goto(&campaign_url).await.expect("campaign");
+        click(&b, &format!("patch-{staging}")).await;
+        assert_eq!(text_of(&b, &format!("step-{staging}")).await, "patched");
+        b.find(Locator::Id(&format!("tests-{staging}")))
+            .await
+            .expect("tests summary")
+            .click()
+            .await
+            .expect("open the tests form");
+        choose(&b, &format!("method-{staging}"), "command").await;
+        fill(&b, &format!("detail-{staging}"), "vendor/bin/phpunit").await;
+        fill(&b, &format!("output-{staging}"), "OK (42 tests)").await;
+        click(&b, &format!("test-{staging}")).await;
+        assert_eq!(text_of(&b, &format!("step-{staging}")).await, "test-passed");
+        click(&b, &format!("patch-{live}")).await;
+        assert_eq!(text_of(&b, &format!("step-{live}")).await, "patched");
+
+        // New inventories show the fixed version: the campaign completes.
+        for env in [&staging, &live] {
+            push(
+                &app,
+                &ops,
+                env,
+                &String::from_utf8(seed::composer_lock("v3.4.3")).expect("utf-8"),
+            )
+            .await;
+        }
+        b.goto(&campaign_url).await.expect("campaign");
+        assert_eq!(text_of(&b, "campaign-state").await, "completed");
+        assert_eq!(text_of(&b, "count-verified").await, "2");
+        assert!(text_of(&b, "timeline").await.contains("client-done"));
+        click(&b, "logout").await;
+
+        // The customer follows their part, without the staff forms.
+        b.wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login page");
+        fill(&b, "email", "owner@alpha.example").await;
+        fill(&b, "password", PASSWORD).await;
+        click(&b, "sign-in").await;
+        b.goto(&campaign_url).await.expect("campaign as customer");
+        assert_eq!(text_of(&b, "campaign-state").await, "completed");
+        let html = b.source().await.expect("source");
+        assert!(!html.contains("Mark patched") && !html.contains("start-campaign"));
+        click(&b, "logout").await;
+        b.wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login page");
+        fill(&b, "email", "owner@bravo.example").await;
+        fill(&b, "password", PASSWORD).await;
+        click(&b, "sign-in").await;
+        b.goto(&campaign_url).await.expect("foreign campaign");
+        assert!(text_of(&b, "message").await.contains("no such record"));
+    }
+    .await;
+    b.close().await.expect("close browser");
+    result
+}
+
 async fn sign_in(b: &Client, app: &TestApp, email: &str) {
     b.goto(&app.url("/login")).await.expect("login page");
     fill(b, "email", email).await;

@@ -140,6 +140,7 @@ struct AdvisoryPage {
     report: Option<AffectedReport>,
     csv: String,
     staff: bool,
+    may_plan: bool,
 }
 
 /// An advisory id as one path segment: ids are typed by people, so anything outside the
@@ -191,6 +192,12 @@ pub(crate) async fn advisory(
             path_segment(&query)
         ),
         staff: client.is_none(),
+        may_plan: policy::authorize(
+            &c.principal,
+            Action::Write(Resource::Campaign),
+            Scope::Provider,
+        )
+        .is_ok(),
         query,
         report,
     }))

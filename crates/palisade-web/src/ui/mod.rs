@@ -3,6 +3,7 @@
 //! every form that changes something carries the session's CSRF token, checked in [`Posted`].
 
 mod audit;
+mod campaigns;
 mod chart;
 mod edit;
 mod findings;
@@ -67,6 +68,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/advisories", get(fleet::advisory))
         .route("/inventories/{id}", get(fleet::snapshot))
         .route("/audit", get(audit::page))
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/campaigns/{id}", get(campaigns::page))
+        .route("/campaigns/{id}/start", post(campaigns::start))
+        .route("/campaigns/{id}/cancel", post(campaigns::cancel))
+        .route(
+            "/campaigns/{id}/environments/{env}/steps",
+            post(campaigns::step),
+        )
         .route("/tokens", get(pages::tokens).post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/static/app.css", get(stylesheet))
