@@ -180,6 +180,32 @@ impl Reader {
         Ok(c)
     }
 
+    /// Runs `f` on a read connection on a blocking thread, for reads that do more with each row
+    /// than [`FromSqliteRow`] can (hashing it where it lies).
+    pub(crate) async fn with_conn<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let _turn = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = me.connection().map_err(sqlite_err)?;
+            let out = f(&conn);
+            let mut idle = me.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+
     /// Runs a query on a blocking thread and reads every row.
     pub(crate) async fn all<T: FromSqliteRow + Send + 'static>(
         self: &Arc<Self>,
