@@ -55,6 +55,8 @@ row!(HeadRow {
     hash: String
 });
 
+row!(MaxSeqRow { seq: i64 });
+
 row!(ShippingRow {
     shipped_seq: i64,
     planned_seq: i64,
@@ -251,6 +253,74 @@ fn like_prefix(prefix: &str) -> String {
     p
 }
 
+/// Sequence numbers per bucket of the search indexes; `seq / 1024` is written out in the SQL, as
+/// it must match the indexes' expression (migration 0006) exactly.
+const SEARCH_BUCKET: i64 = 1024;
+
+/// The search's SQL and arguments: newest first, at most `limit` rows. With a `(column, value, hi,
+/// lo)` term, only buckets `hi` down to `lo` of that column's bucketed index, each looked up.
+fn search_sql(
+    q: &AuditQuery,
+    term: Option<(&str, &str, i64, i64)>,
+    limit: usize,
+) -> (String, Vec<Arg>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut a: Vec<Arg> = Vec::new();
+    if let Some((_, _, hi, lo)) = term {
+        // Bucket numbers from a recursive count (one SQL text for both backends); an `IN` list is
+        // what SQLite turns into one index lookup per bucket, where a join scans instead.
+        conds.push(
+            "seq / 1024 IN (WITH RECURSIVE b(n) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
+             SELECT n - 1 FROM b WHERE n > $2) SELECT n FROM b)"
+                .into(),
+        );
+        a.extend([hi.into(), lo.into()]);
+    }
+    let mut add = |cond: &str, arg: Arg| {
+        a.push(arg);
+        conds.push(cond.replace('?', &format!("${}", a.len())));
+    };
+    if let Some((col, value, _, _)) = term {
+        // The leading value again, first, so its column is the one the planner seeks on.
+        add(&format!("{col} = ?"), value.into());
+    }
+    if let Some(v) = &q.actor {
+        add("actor = ?", v.as_str().into());
+    }
+    if let Some(v) = &q.client {
+        add("client_id = ?", v.as_str().into());
+    }
+    if let Some(v) = &q.object {
+        add("object = ?", v.as_str().into());
+    }
+    if let Some(v) = &q.action {
+        add("action LIKE ? ESCAPE '\\'", like_prefix(v).into());
+    }
+    if let Some(k) = q.kind {
+        add("kind = ?", k.as_str().into());
+    }
+    if let Some(t) = q.from_micros {
+        add("at >= ?", t.into());
+    }
+    if let Some(t) = q.to_micros {
+        add("at < ?", t.into());
+    }
+    if let Some(s) = q.before_seq {
+        add("seq < ?", to_i64(s).into());
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    a.push(i64::try_from(limit).unwrap_or(1000).into());
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM audit_events {filter} ORDER BY seq DESC LIMIT ${}",
+        a.len()
+    );
+    (sql, a)
+}
+
 impl SqlStore {
     /// Appends through the rusqlite writer: one immediate transaction, synced.
     fn append_sqlite(
@@ -434,48 +504,51 @@ impl AuditStore for SqlStore {
     }
 
     async fn search_audit(&self, q: &AuditQuery) -> StoreResult<Vec<ChainedEvent>> {
-        let mut conds: Vec<String> = Vec::new();
-        let mut a: Vec<Arg> = Vec::new();
-        let mut add = |cond: &str, arg: Arg| {
-            a.push(arg);
-            conds.push(cond.replace('?', &format!("${}", a.len())));
+        let limit = q.limit.clamp(1, 1000) as usize;
+        // The most selective of the values kept in a bucketed index (migration 0006) leads the
+        // search; the others are checked on the rows it finds.
+        let term = [
+            ("object", &q.object),
+            ("actor", &q.actor),
+            ("client_id", &q.client),
+        ]
+        .into_iter()
+        .find_map(|(col, v)| v.as_deref().map(|v| (col, v)));
+        let Some((term_col, term)) = term else {
+            let (sql, a) = search_sql(q, None, limit);
+            let rows: Vec<AuditRow> = self.read_all(&sql, a).await?;
+            return convert(rows);
         };
-        if let Some(v) = &q.actor {
-            add("actor = ?", v.as_str().into());
-        }
-        if let Some(v) = &q.client {
-            add("client_id = ?", v.as_str().into());
-        }
-        if let Some(v) = &q.object {
-            add("object = ?", v.as_str().into());
-        }
-        if let Some(v) = &q.action {
-            add("action LIKE ? ESCAPE '\\'", like_prefix(v).into());
-        }
-        if let Some(k) = q.kind {
-            add("kind = ?", k.as_str().into());
-        }
-        if let Some(t) = q.from_micros {
-            add("at >= ?", t.into());
-        }
-        if let Some(t) = q.to_micros {
-            add("at < ?", t.into());
-        }
-        if let Some(s) = q.before_seq {
-            add("seq < ?", to_i64(s).into());
-        }
-        let filter = if conds.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conds.join(" AND "))
+        let top = match q.before_seq {
+            Some(s) => to_i64(s) - 1,
+            None => {
+                let r: MaxSeqRow = self
+                    .read_one(
+                        "SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_events",
+                        args![],
+                    )
+                    .await?;
+                r.seq
+            }
         };
-        a.push(i64::from(q.limit.clamp(1, 1000)).into());
-        let sql = format!(
-            "SELECT {EVENT_COLS} FROM audit_events {filter} ORDER BY seq DESC LIMIT ${}",
-            a.len()
-        );
-        let rows: Vec<AuditRow> = self.read_all(&sql, a).await?;
-        convert(rows)
+        if top < 1 {
+            return Ok(Vec::new());
+        }
+        // Newest buckets first, in spans eight times wider each round: a frequent value fills the
+        // page from the first few buckets, a rare one is looked up in every bucket in a handful
+        // of queries.
+        let mut out = Vec::new();
+        let mut hi = top / SEARCH_BUCKET;
+        let mut span = 8;
+        while out.len() < limit && hi >= 0 {
+            let lo = (hi - span + 1).max(0);
+            let (sql, a) = search_sql(q, Some((term_col, term, hi, lo)), limit - out.len());
+            let rows: Vec<AuditRow> = self.read_all(&sql, a).await?;
+            out.extend(convert::<_, ChainedEvent>(rows)?);
+            hi = lo - 1;
+            span *= 8;
+        }
+        Ok(out)
     }
 
     async fn last_digest(&self) -> StoreResult<Option<Digest>> {
