@@ -257,6 +257,9 @@ fn like_prefix(prefix: &str) -> String {
 /// it must match the indexes' expression (migration 0006) exactly.
 const SEARCH_BUCKET: i64 = 1024;
 
+/// Most buckets one search query looks in.
+const MAX_SPAN: i64 = 1024;
+
 /// The search's SQL and arguments: newest first, at most `limit` rows. With a `(column, value, hi,
 /// lo)` term, only buckets `hi` down to `lo` of that column's bucketed index, each looked up.
 fn search_sql(
@@ -267,14 +270,12 @@ fn search_sql(
     let mut conds: Vec<String> = Vec::new();
     let mut a: Vec<Arg> = Vec::new();
     if let Some((_, _, hi, lo)) = term {
-        // Bucket numbers from a recursive count (one SQL text for both backends); an `IN` list is
-        // what SQLite turns into one index lookup per bucket, where a join scans instead.
-        conds.push(
-            "seq / 1024 IN (WITH RECURSIVE b(n) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
-             SELECT n - 1 FROM b WHERE n > $2) SELECT n FROM b)"
-                .into(),
-        );
-        a.extend([hi.into(), lo.into()]);
+        // The bucket numbers written out: an `IN` list of constants is what both planners turn
+        // into one index lookup per bucket. SQLite scanned instead when they came from a
+        // subquery, and with `ORDER BY … LIMIT` it prefers walking the whole table backwards
+        // to a range of buckets. They are integers computed here, never caller input.
+        let buckets: Vec<String> = (lo..=hi).rev().map(|b| b.to_string()).collect();
+        conds.push(format!("seq / 1024 IN ({})", buckets.join(", ")));
     }
     let mut add = |cond: &str, arg: Arg| {
         a.push(arg);
@@ -542,11 +543,12 @@ impl AuditStore for SqlStore {
         let mut span = 8;
         while out.len() < limit && hi >= 0 {
             let lo = (hi - span + 1).max(0);
+            // At most MAX_SPAN buckets a query, to keep the statement's text small.
+            span = (span * 8).min(MAX_SPAN);
             let (sql, a) = search_sql(q, Some((term_col, term, hi, lo)), limit - out.len());
             let rows: Vec<AuditRow> = self.read_all(&sql, a).await?;
             out.extend(convert::<_, ChainedEvent>(rows)?);
             hi = lo - 1;
-            span *= 8;
         }
         Ok(out)
     }
