@@ -11,7 +11,7 @@
 #      openssl) over the events' canonical bytes and the database;
 #   3. shipping lag at 2,000 events/s for 150 s, shipper every 10 s, 200 clients, to a local folder
 #      and to s3s-fs on loopback (skipped when s3s-fs is not installed).
-# Usage: scripts/bench-audit.sh [EVENTS]   (default 10,000,000 for the verification; about 16
+# Usage: scripts/bench-audit.sh [EVENTS]   (default 10,000,000 for the verification; about 19
 # minutes, 12 when the filled database is reused: it is kept under the work folder (~13 GB with the
 # canonical bytes) and reused by the next run unless FRESH=1)
 set -euo pipefail
