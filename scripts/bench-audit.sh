@@ -3,13 +3,15 @@
 #   1. durable appends with hash chaining: AuditLog::record from 64/256/1024 concurrent tasks and
 #      append_audit in batches of 1 to 8192, each against plain inserts of the same rows without
 #      chaining (insert_audit_rows_unchained, same batch sizes, synchronous = FULL), from an empty
-#      database, then from a copy of a 1,000,000-event log, then what-ifs without search indexes;
+#      database, then from a copy of a 1,000,000-event log, then a what-if without the search
+#      indexes and the same runs with the search indexes of before migration 0006 (0003's);
+#   1c. search latency over 1,000,000 events, with 0006's indexes and 0003's;
 #   2. verification of 10,000,000 events sealed every 100,000: check::verify_store, the store's read
-#      path alone, a bare rusqlite scan, two prototypes of a faster read path, the pure Verifier in
-#      memory; reference: sha256sum (and openssl) over the events' canonical bytes and the database;
+#      paths alone, a bare rusqlite scan, the pure Verifier in memory; reference: sha256sum (and
+#      openssl) over the events' canonical bytes and the database;
 #   3. shipping lag at 2,000 events/s for 150 s, shipper every 10 s, 200 clients, to a local folder
 #      and to s3s-fs on loopback (skipped when s3s-fs is not installed).
-# Usage: scripts/bench-audit.sh [EVENTS]   (default 10,000,000 for the verification; about 16
+# Usage: scripts/bench-audit.sh [EVENTS]   (default 10,000,000 for the verification; about 19
 # minutes, 12 when the filled database is reused: it is kept under the work folder (~13 GB with the
 # canonical bytes) and reused by the next run unless FRESH=1)
 set -euo pipefail
@@ -24,9 +26,13 @@ echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(ls
 echo "== load at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== 1. durable appends (SQLite, synchronous = FULL)"
-"$bin" append "$work/append" --secs 6 --what-if 'actor,object:8192;client,actor,object,at:1000,8192'
+"$bin" append "$work/append" --secs 6 --what-if 'client_bucket,actor_bucket,object_bucket,at:8192' \
+  --before-tasks 1024 --before-batches 8192
 echo "== 1b. the same from a log of 1,000,000 events"
 "$bin" append "$work/append" --secs 6 --base 1000000 --tasks 1024 --batches 8192
+
+echo "== 1c. search on a log of 1,000,000 events, with the indexes of 0006 and, before, 0003"
+"$bin" search "$work" --events 1000000
 
 echo "== 2. verification of $events events"
 verify="$work/verify"

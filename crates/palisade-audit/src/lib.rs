@@ -17,5 +17,5 @@ pub mod redact;
 pub mod verify;
 
 pub use digest::{Digest, DigestBody, SigningKey, VerifyingKey};
-pub use event::{ChainedEvent, Event, EventKind, Hash};
-pub use verify::{Problem, Report, Verifier};
+pub use event::{ChainedEvent, Event, EventKind, EventRef, Hash};
+pub use verify::{Leaf, Problem, Report, Verifier};

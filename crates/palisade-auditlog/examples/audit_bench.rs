@@ -7,8 +7,7 @@
 //!   run starts from an empty database, or from a copy of one base log.
 //! - `fill` then `verify`: a database of 10 million events sealed every 100,000, then
 //!   `check::verify_store` over it, the store's read path alone, a bare rusqlite scan of the same
-//!   rows, a prototype of a faster read path (bench only), and the pure `Verifier` over events in
-//!   memory. The fill also writes every event's canonical bytes to `canonical.bin`, for `sha256sum`
+//!   rows, the store's leaf read path alone, and the pure `Verifier` over events in memory. The fill also writes every event's canonical bytes to `canonical.bin`, for `sha256sum`
 //!   as the reference.
 //! - `ship`: events at a steady rate through `AuditLog`, a shipper every N seconds to a folder or to
 //!   an S3 API (s3s-fs on loopback); the lag of each event is the last-modified time of the object
@@ -17,12 +16,15 @@
 //!
 //! Usage (`scripts/bench-audit.sh` runs them all):
 //! - `audit_bench append DIR [--events N] [--secs S] [--tasks 64,256,1024]
-//!   [--batches 1,10,100,1000,8192] [--base N] [--what-if 'actor,object:1000,8192;…']`: `--base`
-//!   starts every run from a copy of a log of N events; `--what-if` repeats the batch runs with
-//!   those search indexes dropped;
+//!   [--batches 1,10,100,1000,8192] [--base N] [--what-if 'actor_bucket,at:1000,8192;…']
+//!   [--before-tasks 1024] [--before-batches 8192]`: `--base` starts every run from a copy of a
+//!   log of N events; `--what-if` repeats the batch runs with those search indexes dropped;
+//!   `--before-*` repeat those runs with the search indexes of migration 0003 instead of 0006;
 //! - `audit_bench fill DIR [--events N] [--seal-every N]`;
-//! - `audit_bench verify DIR [--memory N] [--only store|prototype|parallel]` (`--only` for
-//!   profiling);
+//! - `audit_bench verify DIR [--memory N] [--only store]` (`--only` for profiling);
+//! - `audit_bench search DIR [--events N]`: search latency on a log of N events with the search
+//!   indexes of migration 0006 (the product's `search_audit`) and, on a copy, with those of 0003
+//!   and the query `search_audit` ran then;
 //! - `audit_bench ship DIR [--rate R] [--secs S] [--interval S] [--clients N] [--s3]`;
 //! - `audit_bench probe DIR [--s3] [--n N] [--size BYTES]`: latency of single PUTs and GETs.
 
@@ -38,7 +40,7 @@ use palisade_audit::{ChainedEvent, Event, EventKind, Hash, SigningKey, Verifier,
 use palisade_auditlog::check::{store_digests, verify_store};
 use palisade_auditlog::seal::seal_once;
 use palisade_auditlog::ship::read_lines;
-use palisade_auditlog::{AuditLog, Bucket, BucketConfig, Shipper};
+use palisade_auditlog::{AuditKeys, AuditLog, Bucket, BucketConfig, Shipper};
 use palisade_core::AuditEventId;
 use palisade_store::AuditStore;
 use palisade_store_sql::SqlStore;
@@ -69,6 +71,7 @@ fn main() -> Res<()> {
             "verify" => verify(&dir, &opts).await,
             "ship" => ship(&dir, &opts).await,
             "probe" => probe(&dir, &opts).await,
+            "search" => search(&dir, &opts).await,
             other => Err(format!("unknown command {other}").into()),
         }
     })
@@ -327,6 +330,11 @@ async fn fresh(dir: &Path, name: &str) -> Res<(SqlStore, PathBuf)> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    if BEFORE_0006.load(Ordering::Relaxed) {
+        // Before: the randomly keyed search indexes of migration 0003 instead of 0006's.
+        let c = rusqlite::Connection::open(d.join("palisade.db"))?;
+        c.execute_batch(INDEXES_0003)?;
+    }
     if !drop.is_empty() {
         // What-if: the table without some of its search indexes (the primary key and the unique
         // id stay), to measure what they cost each append.
@@ -337,6 +345,17 @@ async fn fresh(dir: &Path, name: &str) -> Res<(SqlStore, PathBuf)> {
     }
     Ok((store, d))
 }
+
+/// Whether runs use the search indexes of migration 0003 (before 0006).
+static BEFORE_0006: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Migration 0006 undone: its bucketed indexes replaced by 0003's.
+const INDEXES_0003: &str = "DROP INDEX audit_events_client_bucket;
+    DROP INDEX audit_events_actor_bucket;
+    DROP INDEX audit_events_object_bucket;
+    CREATE INDEX audit_events_client ON audit_events (client_id, seq) WHERE client_id IS NOT NULL;
+    CREATE INDEX audit_events_actor ON audit_events (actor, seq) WHERE actor IS NOT NULL;
+    CREATE INDEX audit_events_object ON audit_events (object, seq) WHERE object IS NOT NULL;";
 
 /// The database every run starts from a copy of, when not empty.
 static BASE: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
@@ -395,7 +414,8 @@ async fn build_base(dir: &Path, n: u64) -> Res<(u64, Hash)> {
     Ok(head)
 }
 
-/// The search indexes the what-if runs drop (`client`, `actor`, `object`, `at`).
+/// The search indexes the what-if runs drop (`client_bucket`, `actor_bucket`, `object_bucket`,
+/// `at`).
 static WITHOUT_INDEXES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Unchained inserts of already chained rows, `batch` at a time, until `n` rows or `limit`.
@@ -464,10 +484,7 @@ async fn run_log(
 ) -> Res<(Run, u64, Vec<f64>)> {
     let (store, d) = fresh(dir, "log").await?;
     let (h0, _) = store.audit_head().await?;
-    let log = AuditLog::start(
-        Arc::new(store.clone()),
-        &palisade_auditlog::AuditKeys::ephemeral(),
-    );
+    let log = AuditLog::start(Arc::new(store.clone()), &AuditKeys::ephemeral());
     let mut shares: Vec<Vec<Event>> = (0..tasks).map(|_| Vec::new()).collect();
     for (i, e) in pool.iter().enumerate() {
         shares[i % tasks].push(e.clone());
@@ -611,6 +628,49 @@ async fn append(dir: &Path, o: &Opts) -> Res<()> {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
     }
+    let before_tasks = o.list("--before-tasks", &[]);
+    let before_batches = o.list("--before-batches", &[]);
+    BEFORE_0006.store(true, Ordering::Relaxed);
+    for &t in &before_tasks {
+        let (run, commits, lat) = run_log(dir, &pool, t as usize, limit).await?;
+        let mean = run.events as f64 / commits.max(1) as f64;
+        println!(
+            "chained  AuditLog::record, 0003's indexes, {t} tasks: {}; {commits} commits, mean batch {mean:.1}; record() latency ms {}",
+            run.text(),
+            dist(lat)
+        );
+        let b = mean.round().max(1.0) as usize;
+        let reference = run_unchained(dir, &rows, b, limit).await?;
+        println!(
+            "plain    insert_audit_rows_unchained, 0003's indexes, batches of {b}: {}",
+            reference.text()
+        );
+        table.push((
+            format!(
+                "before (0003's indexes): `AuditLog::record`, {t} tasks (mean batch {mean:.0})"
+            ),
+            run.rate(),
+            reference.rate(),
+        ));
+    }
+    for &b in &before_batches {
+        let reference = run_unchained(dir, &rows, b as usize, limit).await?;
+        println!(
+            "plain    insert_audit_rows_unchained, 0003's indexes, batches of {b}: {}",
+            reference.text()
+        );
+        let run = run_direct(dir, &pool, b as usize, limit).await?;
+        println!(
+            "chained  append_audit, 0003's indexes, batches of {b}: {}",
+            run.text()
+        );
+        table.push((
+            format!("before (0003's indexes): `append_audit`, batches of {b}"),
+            run.rate(),
+            reference.rate(),
+        ));
+    }
+    BEFORE_0006.store(false, Ordering::Relaxed);
     println!("\n| path | chained events/s | plain inserts events/s | ratio |");
     println!("|---|---|---|---|");
     for (name, c, p) in table {
@@ -714,219 +774,6 @@ fn keys(dir: &Path) -> Res<Vec<VerifyingKey>> {
     Ok(vec![VerifyingKey::from_pem(&pem)?])
 }
 
-/// The prototype read path: one statement over the whole table on a reader thread, pages of
-/// 10,000 events handed to the verifier on this thread and handed back once checked, so that the
-/// reader refills the same events' strings in place: no allocation once the pages exist, and no
-/// memory freed on another thread than the one that allocated it.
-fn pipelined_verify(
-    db: &Path,
-    keys: &[VerifyingKey],
-    digests: Vec<palisade_audit::Digest>,
-) -> Res<palisade_audit::Report> {
-    const PAGE: usize = 10_000;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ChainedEvent>>(4);
-    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<ChainedEvent>>();
-    let path = db.to_owned();
-    let reader = std::thread::spawn(move || -> Res<()> {
-        let conn = rusqlite::Connection::open_with_flags(
-            &path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let mut stmt = conn.prepare(
-            "SELECT seq, id, at, kind, action, actor, client_id, object, request_id, data, prev, hash \
-             FROM audit_events ORDER BY seq",
-        )?;
-        let mut rows = stmt.query([])?;
-        let set = |s: &mut String, v: &str| {
-            s.clear();
-            s.push_str(v);
-        };
-        let set_opt = |s: &mut Option<String>, v: Option<&str>| match (s.as_mut(), v) {
-            (Some(s), Some(v)) => {
-                s.clear();
-                s.push_str(v);
-            }
-            (_, v) => *s = v.map(str::to_owned),
-        };
-        let hash = |r: &rusqlite::Row<'_>, i: usize| -> Res<Hash> {
-            let mut h = [0u8; 32];
-            hex::decode_to_slice(r.get_ref(i)?.as_bytes()?, &mut h)?;
-            Ok(Hash(h))
-        };
-        let mut page: Vec<ChainedEvent> = Vec::with_capacity(PAGE);
-        let mut n = 0;
-        while let Some(r) = rows.next()? {
-            if n == page.len() {
-                page.push(ChainedEvent {
-                    seq: 0,
-                    event: Event::new(0, EventKind::Request, ""),
-                    prev: Hash::GENESIS,
-                    hash: Hash::GENESIS,
-                });
-            }
-            let c = &mut page[n];
-            c.seq = r.get::<_, i64>(0)? as u64;
-            c.event.id = r.get_ref(1)?.as_str()?.parse()?;
-            c.event.at_micros = r.get(2)?;
-            c.event.kind = r.get_ref(3)?.as_str()?.parse()?;
-            set(&mut c.event.action, r.get_ref(4)?.as_str()?);
-            set_opt(&mut c.event.actor, r.get_ref(5)?.as_str_or_null()?);
-            set_opt(&mut c.event.client, r.get_ref(6)?.as_str_or_null()?);
-            set_opt(&mut c.event.object, r.get_ref(7)?.as_str_or_null()?);
-            set_opt(&mut c.event.request_id, r.get_ref(8)?.as_str_or_null()?);
-            set(&mut c.event.data, r.get_ref(9)?.as_str()?);
-            c.prev = hash(r, 10)?;
-            c.hash = hash(r, 11)?;
-            n += 1;
-            if n == PAGE {
-                let next = back_rx.try_recv().unwrap_or_default();
-                if tx.send(std::mem::replace(&mut page, next)).is_err() {
-                    return Ok(());
-                }
-                n = 0;
-            }
-        }
-        page.truncate(n);
-        let _ = tx.send(page);
-        Ok(())
-    });
-    let mut v = Verifier::new(keys, digests, MAX_GAP);
-    for page in rx {
-        page.iter().for_each(|e| v.push(e));
-        let _ = back_tx.send(page);
-    }
-    reader.join().map_err(|_| "reader panicked")??;
-    Ok(v.finish())
-}
-
-/// One event as the in-order checks need it.
-struct Hashed {
-    seq: u64,
-    leaf: Hash,
-    prev: Hash,
-    hash: Hash,
-}
-
-/// The second prototype: `workers` threads each read every `workers`-th block of 10,000 sequence
-/// numbers and compute the events' leaf hashes (the expensive part, independent per event); this
-/// thread takes the blocks in order and checks what must be sequential: numbering, each link, each
-/// digest's root and chain head. It reports counts, not located problems: it measures what a
-/// verifier organised this way can reach, and refuses a log it cannot vouch for.
-fn parallel_verify(
-    db: &Path,
-    keys: &[VerifyingKey],
-    digests: &[palisade_audit::Digest],
-    workers: u64,
-) -> Res<(u64, u64)> {
-    const BLOCK: u64 = 10_000;
-    let mut rxs = Vec::new();
-    let mut handles = Vec::new();
-    for w in 0..workers {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Hashed>>(2);
-        rxs.push(rx);
-        let path = db.to_owned();
-        handles.push(std::thread::spawn(move || -> Res<()> {
-            let conn = rusqlite::Connection::open_with_flags(
-                &path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            let mut stmt = conn.prepare(
-                "SELECT seq, id, at, kind, action, actor, client_id, object, request_id, data, prev, hash \
-                 FROM audit_events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
-            )?;
-            let mut e = Event::new(0, EventKind::Request, "");
-            let mut scratch = Vec::with_capacity(1024);
-            let set = |s: &mut String, v: &str| {
-                s.clear();
-                s.push_str(v);
-            };
-            let set_opt = |s: &mut Option<String>, v: Option<&str>| match (s.as_mut(), v) {
-                (Some(s), Some(v)) => {
-                    s.clear();
-                    s.push_str(v);
-                }
-                (_, v) => *s = v.map(str::to_owned),
-            };
-            let hash = |r: &rusqlite::Row<'_>, i: usize| -> Res<Hash> {
-                let mut h = [0u8; 32];
-                hex::decode_to_slice(r.get_ref(i)?.as_bytes()?, &mut h)?;
-                Ok(Hash(h))
-            };
-            let mut block = w;
-            loop {
-                let from = 1 + block * BLOCK;
-                let mut out = Vec::with_capacity(BLOCK as usize);
-                let mut rows = stmt.query([from as i64, (from + BLOCK) as i64])?;
-                while let Some(r) = rows.next()? {
-                    e.id = r.get_ref(1)?.as_str()?.parse()?;
-                    e.at_micros = r.get(2)?;
-                    e.kind = r.get_ref(3)?.as_str()?.parse()?;
-                    set(&mut e.action, r.get_ref(4)?.as_str()?);
-                    set_opt(&mut e.actor, r.get_ref(5)?.as_str_or_null()?);
-                    set_opt(&mut e.client, r.get_ref(6)?.as_str_or_null()?);
-                    set_opt(&mut e.object, r.get_ref(7)?.as_str_or_null()?);
-                    set_opt(&mut e.request_id, r.get_ref(8)?.as_str_or_null()?);
-                    set(&mut e.data, r.get_ref(9)?.as_str()?);
-                    out.push(Hashed {
-                        seq: r.get::<_, i64>(0)? as u64,
-                        leaf: e.leaf_hash(&mut scratch),
-                        prev: hash(r, 10)?,
-                        hash: hash(r, 11)?,
-                    });
-                }
-                let end = out.is_empty();
-                if tx.send(out).is_err() || end {
-                    return Ok(());
-                }
-                block += workers;
-            }
-        }));
-    }
-    let mut problems = digests
-        .iter()
-        .filter(|d| {
-            !keys
-                .iter()
-                .any(|k| k.key_id() == d.body.key_id && k.verify(d))
-        })
-        .count() as u64;
-    let mut pending = digests.iter().peekable();
-    let mut builder = palisade_audit::merkle::RootBuilder::new();
-    let (mut last_seq, mut last_hash, mut n) = (0u64, Hash::GENESIS, 0u64);
-    'blocks: for b in 0.. {
-        let Ok(block) = rxs[(b % workers) as usize].recv() else {
-            break;
-        };
-        if block.is_empty() {
-            break 'blocks;
-        }
-        for h in &block {
-            n += 1;
-            problems += u64::from(h.seq != last_seq + 1)
-                + u64::from(h.prev != last_hash)
-                + u64::from(link(&h.prev, &h.leaf) != h.hash);
-            builder.push(h.leaf);
-            if let Some(d) = pending.peek()
-                && d.body.last_seq() == h.seq
-            {
-                problems += u64::from(builder.root() != d.body.root)
-                    + u64::from(d.body.chain_head != h.hash);
-                builder = palisade_audit::merkle::RootBuilder::new();
-                pending.next();
-            }
-            last_seq = h.seq;
-            last_hash = h.hash;
-        }
-    }
-    drop(rxs);
-    for h in handles {
-        h.join().map_err(|_| "reader panicked")??;
-    }
-    problems += pending.count() as u64;
-    Ok((n, problems))
-}
-
 /// Every row through rusqlite with no conversion: the floor of any read path over this table.
 fn bare_scan(db: &Path) -> Res<(u64, u64)> {
     let conn = rusqlite::Connection::open_with_flags(
@@ -955,28 +802,6 @@ async fn verify(dir: &Path, o: &Opts) -> Res<()> {
     let keys = keys(dir)?;
     let store = open(dir).await?;
     let only_store = o.get("--only") == Some("store");
-    if o.get("--only") == Some("prototype") {
-        let digests = store_digests(&store).await?;
-        let t = Instant::now();
-        let r = pipelined_verify(&dir.join("palisade.db"), &keys, digests)?;
-        println!(
-            "prototype: {} events in {:.2} s",
-            r.events,
-            t.elapsed().as_secs_f64()
-        );
-        return Ok(());
-    }
-    if o.get("--only") == Some("parallel") {
-        let digests = store_digests(&store).await?;
-        let t = Instant::now();
-        let (n, p) = parallel_verify(&dir.join("palisade.db"), &keys, &digests, 2)?;
-        let s = t.elapsed().as_secs_f64();
-        println!(
-            "parallel: {n} events, {p} problems in {s:.2} s = {:.0}/s",
-            n as f64 / s
-        );
-        return Ok(());
-    }
     let (head, _) = store.audit_head().await?;
     println!("database: {head} events");
 
@@ -1011,6 +836,25 @@ async fn verify(dir: &Path, o: &Opts) -> Res<()> {
             "store read path alone (audit_events_from, pages of 10,000, into ChainedEvent): {n} events in {s:.2} s = {:.0} events/s",
             n as f64 / s
         );
+
+        // What verification reads: leaves hashed where the rows are read, one window after
+        // another (verify_store reads several at once).
+        let t = Instant::now();
+        let mut next = 1;
+        let mut n = 0u64;
+        loop {
+            let page = store.audit_leaves_from(next, 10_000).await?;
+            let Some(last) = page.last().map(|e| e.seq) else {
+                break;
+            };
+            n += page.len() as u64;
+            next = last + 1;
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "store leaf read path alone (audit_leaves_from, windows of 10,000, one at a time): {n} events in {s:.2} s = {:.0} events/s",
+            n as f64 / s
+        );
     }
 
     let t = Instant::now();
@@ -1033,36 +877,6 @@ async fn verify(dir: &Path, o: &Opts) -> Res<()> {
     }
     if only_store {
         return Ok(());
-    }
-
-    // A prototype of the proposed read path (not the product's): rows decoded straight into
-    // events, hashes decoded in place, on a thread of its own that hands pages to the verifier.
-    let digests = store_digests(&store).await?;
-    let db = dir.join("palisade.db");
-    let t = Instant::now();
-    let k = keys.clone();
-    let report = tokio::task::spawn_blocking(move || pipelined_verify(&db, &k, digests)).await??;
-    let s = t.elapsed().as_secs_f64();
-    println!(
-        "prototype (bench only): lean decode on a reader thread + Verifier on another: {} events, {} problems in {s:.2} s = {:.0} events/s",
-        report.events,
-        report.problems.len(),
-        report.events as f64 / s
-    );
-
-    let digests = store_digests(&store).await?;
-    let db = dir.join("palisade.db");
-    let t = Instant::now();
-    let k = keys.clone();
-    let (n, problems) =
-        tokio::task::spawn_blocking(move || parallel_verify(&db, &k, &digests, 2)).await??;
-    let s = t.elapsed().as_secs_f64();
-    println!(
-        "prototype (bench only): leaf hashes computed by 2 range readers, links, roots and heads checked in order on a third thread: {n} events, {problems} problems in {s:.2} s = {:.0} events/s",
-        n as f64 / s
-    );
-    if problems > 0 {
-        return Err("the parallel prototype found problems in a good log".into());
     }
 
     // The pure verifier over events in memory.
@@ -1112,6 +926,174 @@ async fn verify(dir: &Path, o: &Opts) -> Res<()> {
         "of which leaf + link hashes alone: {s:.3} s = {:.0} events/s",
         m as f64 / s
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1c. Search
+
+/// Milliseconds of each of `runs` calls of `f`, as a distribution.
+async fn timed<F, Fut>(runs: usize, mut f: F) -> Res<(String, usize)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Res<usize>>,
+{
+    let mut ms = Vec::with_capacity(runs);
+    let mut found = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        found = f().await?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok((dist(ms), found))
+}
+
+/// Search latency on a log of `--events` events (default 1,000,000): the product's `search_audit`
+/// over the indexes of migration 0006, then the same searches as `search_audit` ran them before
+/// (its SQL of then, through rusqlite) over a copy with the indexes of migration 0003.
+async fn search(dir: &Path, o: &Opts) -> Res<()> {
+    use palisade_store::AuditQuery;
+    let n = o.num("--events", 1_000_000);
+    let d = dir.join("search");
+    if d.exists() {
+        std::fs::remove_dir_all(&d)?;
+    }
+    let store = open(&d).await?;
+    let db = d.join("palisade.db");
+    let indexes = drop_search_indexes(&db)?;
+    let mut g = Gen::new(5, 200);
+    let t0 = T0;
+    let mut samples = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let k = 10_000.min(n - i);
+        let batch: Vec<Event> = (i..i + k).map(|j| g.ev(t0 + j as i64 * 500)).collect();
+        if i == 0 || i + k >= n / 2 && samples.len() < 2 {
+            samples.push(batch[0].clone());
+        }
+        store.append_audit(batch).await?;
+        i += k;
+    }
+    drop(store);
+    create_indexes(&db, &indexes)?;
+    let old = d.join("before");
+    std::fs::create_dir_all(&old)?;
+    std::fs::copy(&db, old.join("palisade.db"))?;
+    let c = rusqlite::Connection::open(old.join("palisade.db"))?;
+    c.execute_batch(INDEXES_0003)?;
+    drop(c);
+    let store = open(&d).await?;
+    let newest = &samples[samples.len() - 1];
+    let oldest = &samples[0];
+    let client = newest.client.clone().ok_or("a client")?;
+    let cases: Vec<(&str, AuditQuery)> = vec![
+        (
+            "a client (1 event in 220), newest 50",
+            AuditQuery {
+                client: Some(client.clone()),
+                ..AuditQuery::default()
+            },
+        ),
+        (
+            "an actor (1 in 2,000), newest 50",
+            AuditQuery {
+                actor: newest.actor.clone(),
+                ..AuditQuery::default()
+            },
+        ),
+        (
+            "an object (1 in 20,000), newest 50",
+            AuditQuery {
+                object: oldest.object.clone(),
+                ..AuditQuery::default()
+            },
+        ),
+        (
+            "an object nobody touched",
+            AuditQuery {
+                object: Some("site:none".into()),
+                ..AuditQuery::default()
+            },
+        ),
+        (
+            "a client's events of one hour, newest 50",
+            AuditQuery {
+                client: Some(client.clone()),
+                from_micros: Some(t0 + n as i64 * 250),
+                to_micros: Some(t0 + n as i64 * 250 + 3_600_000_000),
+                ..AuditQuery::default()
+            },
+        ),
+        (
+            "an action prefix, newest 50",
+            AuditQuery {
+                action: Some("http.".into()),
+                ..AuditQuery::default()
+            },
+        ),
+    ];
+    println!(
+        "search over {n} events, 200 clients, 2,000 actors, 20,000 objects; each search 20 times, ms:"
+    );
+    let conn = rusqlite::Connection::open_with_flags(
+        old.join("palisade.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    for (name, q) in cases {
+        let q = AuditQuery { limit: 50, ..q };
+        let (after, found) = timed(20, || {
+            let q = q.clone();
+            let store = &store;
+            async move { Ok(store.search_audit(&q).await?.len()) }
+        })
+        .await?;
+        // search_audit of before migration 0006: one statement, filters on the table.
+        let mut conds = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        for (col, v) in [
+            ("actor", &q.actor),
+            ("client_id", &q.client),
+            ("object", &q.object),
+        ] {
+            if let Some(v) = v {
+                args.push(v.clone().into());
+                conds.push(format!("{col} = ?{}", args.len()));
+            }
+        }
+        if let Some(v) = &q.action {
+            args.push(format!("{v}%").into());
+            conds.push(format!("action LIKE ?{} ESCAPE '\\'", args.len()));
+        }
+        if let Some(t) = q.from_micros {
+            args.push(t.into());
+            conds.push(format!("at >= ?{}", args.len()));
+        }
+        if let Some(t) = q.to_micros {
+            args.push(t.into());
+            conds.push(format!("at < ?{}", args.len()));
+        }
+        let sql = format!(
+            "SELECT seq, id, at, kind, action, actor, client_id, object, request_id, data, prev, hash \
+             FROM audit_events WHERE {} ORDER BY seq DESC LIMIT 50",
+            conds.join(" AND ")
+        );
+        let (before, found_before) = timed(20, || {
+            let r = (|| -> Res<usize> {
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    r.get::<_, String>(9)
+                })?;
+                Ok(rows.count())
+            })();
+            async move { r }
+        })
+        .await?;
+        println!("  {name}: {found} found; after (0006): {after}");
+        println!("  {name}: {found_before} found; before (0003): {before}");
+        if found != found_before {
+            return Err(format!("{name}: {found} found after, {found_before} before").into());
+        }
+    }
     Ok(())
 }
 
@@ -1222,10 +1204,7 @@ async fn ship(dir: &Path, o: &Opts) -> Res<()> {
     let bucket = Bucket::open(&config)?;
     let shipper = Shipper::new(bucket.clone());
     let key = Arc::new(SigningKey::generate());
-    let log = AuditLog::start(
-        Arc::new(store.clone()),
-        &palisade_auditlog::AuditKeys::ephemeral(),
-    );
+    let log = AuditLog::start(Arc::new(store.clone()), &AuditKeys::ephemeral());
     println!(
         "ship to {}: {rate} events/s for {secs} s through AuditLog::record_detached ({clients} clients), shipper every {} s, sealer every 60 s",
         if s3 {

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use futures_util::StreamExt as _;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjPath;
 use palisade_audit::{ChainedEvent, Digest};
@@ -28,6 +29,9 @@ use crate::seal::PAGE;
 
 /// Most events in one chunk.
 pub const CHUNK: u64 = 50_000;
+/// Objects written at once: enough to hide a round trip to the bucket, few enough not to
+/// flood it.
+pub const PUTS_AT_ONCE: usize = 8;
 
 /// Where shipped objects go. `Debug` leaves the secret out.
 #[derive(Clone, PartialEq, Eq)]
@@ -276,7 +280,10 @@ impl Shipper {
         }
     }
 
-    /// Ships until caught up with what is in the database now; returns how many events went out.
+    /// Ships what the database holds when the call starts (events up to the head read then, and
+    /// the digests they complete); returns how many events went out. Events appended meanwhile wait
+    /// for the next call: chasing the head instead kept one call going for as long as the load
+    /// lasted and wrote an object per client for every few events (BENCHMARKS.md, issue 5).
     pub async fn ship(&self, store: &dyn AuditStore, now_micros: i64) -> Result<u64, AuditError> {
         let result = self.ship_inner(store).await;
         if result.is_err() {
@@ -287,21 +294,23 @@ impl Shipper {
     }
 
     async fn ship_inner(&self, store: &dyn AuditStore) -> Result<u64, AuditError> {
+        let (target, _) = store.audit_head().await?;
         let mut shipped = 0;
         loop {
             let mut state = store.shipping_state().await?;
             if state.planned_seq <= state.shipped_seq {
-                let (head, _) = store.audit_head().await?;
-                if head <= state.shipped_seq {
+                if target <= state.shipped_seq {
                     break;
                 }
                 let planned = ShippingState {
-                    planned_seq: head.min(state.shipped_seq + CHUNK),
+                    planned_seq: target.min(state.shipped_seq + CHUNK),
                     ..state
                 };
                 store.set_shipping_state(state, planned).await?;
                 state = planned;
             }
+            // A chunk planned before a crash or an outage is finished as planned, even if it ends
+            // past `target`, so that a retry writes the same object names.
             shipped += self
                 .ship_chunk(store, state.shipped_seq + 1, state.planned_seq)
                 .await?;
@@ -351,22 +360,41 @@ impl Shipper {
             events.extend(page.into_iter().filter(|e| e.seq <= last));
             next = end + 1;
         }
+        let count = events.len() as u64;
         let Some(first_at) = events.first().map(|e| e.event.at_micros) else {
             return Ok(0);
         };
-        let mut by_client: BTreeMap<Option<&str>, Vec<&ChainedEvent>> = BTreeMap::new();
-        for e in &events {
+        // JSON and gzip of a chunk take a second or two of CPU: on a blocking thread, not on one
+        // of the runtime's workers, which serve requests meanwhile.
+        let objects = tokio::task::spawn_blocking(move || {
+            let mut by_client: BTreeMap<Option<&str>, Vec<&ChainedEvent>> = BTreeMap::new();
+            for e in &events {
+                by_client
+                    .entry(e.event.client.as_deref())
+                    .or_default()
+                    .push(e);
+            }
             by_client
-                .entry(e.event.client.as_deref())
-                .or_default()
-                .push(e);
-        }
-        for (client, part) in by_client {
-            let name = events_object(first_at, client, first, last);
-            self.bucket.put(&name, gzip_lines(&part)).await?;
+                .into_iter()
+                .map(|(client, part)| {
+                    (
+                        events_object(first_at, client, first, last),
+                        gzip_lines(&part),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| AuditError::Unavailable(format!("compressing a chunk failed: {e}")))?;
+        // A few PUTs at a time: one client's object after another waited a round trip each.
+        let mut puts = futures_util::stream::iter(objects)
+            .map(|(name, bytes)| async move { self.bucket.put(&name, bytes).await })
+            .buffer_unordered(PUTS_AT_ONCE);
+        while let Some(put) = puts.next().await {
+            put?;
             self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(events.len() as u64)
+        Ok(count)
     }
 
     async fn update_lag(&self, store: &dyn AuditStore, now_micros: i64) {

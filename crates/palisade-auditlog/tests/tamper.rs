@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
-use palisade_audit::{Problem, SigningKey, VerifyingKey};
+use palisade_audit::{Problem, Report, SigningKey, Verifier, VerifyingKey};
 use palisade_auditlog::check::{compare, load_bucket, verify_shipped, verify_store};
 use palisade_auditlog::ship::{Bucket, BucketConfig, Shipper};
+use palisade_store::AuditStore;
 
 const MAX_GAP: i64 = 15 * MINUTE;
 
@@ -296,5 +297,95 @@ async fn every_kind_of_tampering_in_shipped_objects_is_found_and_located() {
             |p| matches!(p, Problem::ObjectUnreadable { object, .. } if *object == digests[2])
         ),
         "{p:?}"
+    );
+}
+
+/// The reference: every event through `Verifier::push`, one page after another.
+async fn verify_sequentially(store: &palisade_store_sql::SqlStore, key: &VerifyingKey) -> Report {
+    let digests = palisade_auditlog::check::store_digests(store)
+        .await
+        .expect("digests");
+    let mut v = Verifier::new(&[*key], digests, MAX_GAP);
+    let mut next = 1;
+    loop {
+        let page = store.audit_events_from(next, 1000).await.expect("read");
+        let Some(last) = page.last().map(|e| e.seq) else {
+            break;
+        };
+        page.iter().for_each(|e| v.push(e));
+        next = last + 1;
+    }
+    v.finish()
+}
+
+#[tokio::test]
+async fn verification_in_parallel_windows_reports_what_the_sequential_verifier_does() {
+    // More than two of verify_store's windows of 10,000, so the windows' seams and a gap longer than
+    // a window are crossed.
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate();
+    let public = key.verifying_key();
+    let (store, path) = sqlite(dir.path()).await;
+    fill(&store, &key, 5, 7_000).await;
+    let clean = verify_store(&store, &[public], MAX_GAP, &|_| {})
+        .await
+        .expect("verify");
+    assert_eq!(clean.events, 35_000);
+    assert!(clean.ok(), "{:?}", clean.problems);
+    store.close().await;
+    drop(store);
+
+    // A stretch longer than a window removed, an edit on each side of a window's seam, a swap.
+    sql(
+        &path,
+        "DELETE FROM audit_events WHERE seq BETWEEN 12000 AND 23500;
+         UPDATE audit_events SET data = '{\"i\":-1}' WHERE seq IN (10000, 10001, 30001);
+         UPDATE audit_events SET seq = -1 WHERE seq = 27000;
+         UPDATE audit_events SET seq = 27000 WHERE seq = 27001;
+         UPDATE audit_events SET seq = 27001 WHERE seq = -1;",
+    );
+    let (store, _) = sqlite(dir.path()).await;
+    let mut seen = Vec::new();
+    let seen_cell = std::sync::Mutex::new(&mut seen);
+    let parallel = verify_store(&store, &[public], MAX_GAP, &|n| {
+        seen_cell.lock().unwrap().push(n)
+    })
+    .await
+    .expect("verify");
+    let reference = verify_sequentially(&store, &public).await;
+    assert_eq!(parallel.events, 35_000 - 11_501);
+    assert_eq!(parallel.events, reference.events);
+    assert_eq!(parallel.unsealed, reference.unsealed);
+    assert_eq!(parallel.problems, reference.problems);
+    for expected in [
+        Problem::EventsMissing {
+            from_seq: 12000,
+            to_seq: 23500,
+        },
+        Problem::EventsReordered {
+            seq: 27000,
+            other_seq: 27001,
+        },
+    ] {
+        assert!(
+            parallel.problems.contains(&expected),
+            "{:?}",
+            parallel.problems
+        );
+    }
+    for seq in [10000, 10001, 30001] {
+        assert!(
+            parallel
+                .problems
+                .iter()
+                .any(|p| matches!(p, Problem::EventAltered { seq: s, .. } if *s == seq)),
+            "{seq}: {:?}",
+            parallel.problems
+        );
+    }
+    assert_eq!(
+        seen.last(),
+        Some(&parallel.events),
+        "progress counts every event"
     );
 }

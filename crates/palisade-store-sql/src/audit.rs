@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use palisade_audit::event::chain;
-use palisade_audit::{ChainedEvent, Digest, DigestBody, Event, EventKind, Hash};
+use palisade_audit::{ChainedEvent, Digest, DigestBody, Event, EventKind, EventRef, Hash, Leaf};
 use palisade_core::AuditEventId;
 use palisade_store::{AuditQuery, AuditStore, ShippingState, StoreError, StoreResult};
 
@@ -54,6 +54,8 @@ row!(HeadRow {
     seq: i64,
     hash: String
 });
+
+row!(MaxSeqRow { seq: i64 });
 
 row!(ShippingRow {
     shipped_seq: i64,
@@ -154,6 +156,79 @@ fn insert_one(
     Ok(())
 }
 
+/// The leaves of up to `limit` events from `from_seq`, read straight from SQLite's row buffers:
+/// no `String` per column, hashes decoded in place. Verifying ten million events is mostly this.
+fn sqlite_leaves(
+    conn: &rusqlite::Connection,
+    from_seq: u64,
+    limit: u32,
+) -> Result<Vec<Leaf>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLS} FROM audit_events WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+        ))
+        .map_err(sqlite_err)?;
+    let mut rows = stmt
+        .query(rusqlite::params![to_i64(from_seq), i64::from(limit)])
+        .map_err(sqlite_err)?;
+    let mut out = Vec::with_capacity(limit.min(100_000) as usize);
+    let mut scratch = Vec::with_capacity(1024);
+    let corrupt =
+        |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
+    while let Some(r) = rows.next().map_err(sqlite_err)? {
+        let text = |i: usize| -> Result<&str, StoreError> {
+            r.get_ref(i)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(|e| corrupt(EVENT_COL_NAMES[i], &e))
+        };
+        let opt = |i: usize| -> Result<Option<&str>, StoreError> {
+            r.get_ref(i)
+                .and_then(|v| v.as_str_or_null().map_err(Into::into))
+                .map_err(|e| corrupt(EVENT_COL_NAMES[i], &e))
+        };
+        let seq: i64 = r.get(0).map_err(sqlite_err)?;
+        let id = uuid::Uuid::try_parse(text(1)?).map_err(|e| corrupt("audit event id", &e))?;
+        let kind = parse::<EventKind>("audit event kind", text(3)?)?;
+        let event = EventRef {
+            id: id.as_bytes(),
+            at_micros: r.get(2).map_err(sqlite_err)?,
+            kind,
+            action: text(4)?,
+            actor: opt(5)?,
+            client: opt(6)?,
+            object: opt(7)?,
+            request_id: opt(8)?,
+            data: text(9)?,
+        };
+        let prev = parse("audit prev hash", text(10)?)?;
+        let hash = parse("audit hash", text(11)?)?;
+        out.push(Leaf::new(
+            seq_of(seq, "audit sequence number")?,
+            event,
+            prev,
+            hash,
+            &mut scratch,
+        ));
+    }
+    Ok(out)
+}
+
+/// The columns of [`EVENT_COLS`], to name the one that cannot be read.
+const EVENT_COL_NAMES: [&str; 12] = [
+    "seq",
+    "id",
+    "at",
+    "kind",
+    "action",
+    "actor",
+    "client_id",
+    "object",
+    "request_id",
+    "data",
+    "prev",
+    "hash",
+];
+
 fn head_of(r: HeadRow) -> Result<(u64, Hash), StoreError> {
     Ok((
         seq_of(r.seq, "audit head")?,
@@ -176,6 +251,75 @@ fn like_prefix(prefix: &str) -> String {
     }
     p.push('%');
     p
+}
+
+/// Sequence numbers per bucket of the search indexes; `seq / 1024` is written out in the SQL, as
+/// it must match the indexes' expression (migration 0006) exactly.
+const SEARCH_BUCKET: i64 = 1024;
+
+/// Most buckets one search query looks in.
+const MAX_SPAN: i64 = 1024;
+
+/// The search's SQL and arguments: newest first, at most `limit` rows. With a `(column, value, hi,
+/// lo)` term, only buckets `hi` down to `lo` of that column's bucketed index, each looked up.
+fn search_sql(
+    q: &AuditQuery,
+    term: Option<(&str, &str, i64, i64)>,
+    limit: usize,
+) -> (String, Vec<Arg>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut a: Vec<Arg> = Vec::new();
+    if let Some((_, _, hi, lo)) = term {
+        // The bucket numbers written out: an `IN` list of constants is what both planners turn
+        // into one index lookup per bucket. SQLite scanned instead when they came from a
+        // subquery, and with `ORDER BY … LIMIT` it prefers walking the whole table backwards
+        // to a range of buckets. They are integers computed here, never caller input.
+        let buckets: Vec<String> = (lo..=hi).rev().map(|b| b.to_string()).collect();
+        conds.push(format!("seq / 1024 IN ({})", buckets.join(", ")));
+    }
+    let mut add = |cond: &str, arg: Arg| {
+        a.push(arg);
+        conds.push(cond.replace('?', &format!("${}", a.len())));
+    };
+    if let Some((col, value, _, _)) = term {
+        // The leading value again, first, so its column is the one the planner seeks on.
+        add(&format!("{col} = ?"), value.into());
+    }
+    if let Some(v) = &q.actor {
+        add("actor = ?", v.as_str().into());
+    }
+    if let Some(v) = &q.client {
+        add("client_id = ?", v.as_str().into());
+    }
+    if let Some(v) = &q.object {
+        add("object = ?", v.as_str().into());
+    }
+    if let Some(v) = &q.action {
+        add("action LIKE ? ESCAPE '\\'", like_prefix(v).into());
+    }
+    if let Some(k) = q.kind {
+        add("kind = ?", k.as_str().into());
+    }
+    if let Some(t) = q.from_micros {
+        add("at >= ?", t.into());
+    }
+    if let Some(t) = q.to_micros {
+        add("at < ?", t.into());
+    }
+    if let Some(s) = q.before_seq {
+        add("seq < ?", to_i64(s).into());
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    a.push(i64::try_from(limit).unwrap_or(1000).into());
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM audit_events {filter} ORDER BY seq DESC LIMIT ${}",
+        a.len()
+    );
+    (sql, a)
 }
 
 impl SqlStore {
@@ -334,6 +478,22 @@ impl AuditStore for SqlStore {
         convert(rows)
     }
 
+    async fn audit_leaves_from(&self, from_seq: u64, limit: u32) -> StoreResult<Vec<Leaf>> {
+        if let Some(direct) = &self.reader {
+            return direct
+                .with_conn(move |conn| sqlite_leaves(conn, from_seq, limit))
+                .await;
+        }
+        let events = self.audit_events_from(from_seq, limit).await?;
+        // Hashing a page is CPU work: off the runtime's worker threads.
+        tokio::task::spawn_blocking(move || {
+            let mut scratch = Vec::with_capacity(1024);
+            events.iter().map(|e| Leaf::of(e, &mut scratch)).collect()
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("hashing task failed: {e}")))
+    }
+
     async fn audit_event(&self, id: AuditEventId) -> StoreResult<ChainedEvent> {
         let r: AuditRow = self
             .read_one(
@@ -345,48 +505,52 @@ impl AuditStore for SqlStore {
     }
 
     async fn search_audit(&self, q: &AuditQuery) -> StoreResult<Vec<ChainedEvent>> {
-        let mut conds: Vec<String> = Vec::new();
-        let mut a: Vec<Arg> = Vec::new();
-        let mut add = |cond: &str, arg: Arg| {
-            a.push(arg);
-            conds.push(cond.replace('?', &format!("${}", a.len())));
+        let limit = q.limit.clamp(1, 1000) as usize;
+        // The most selective of the values kept in a bucketed index (migration 0006) leads the
+        // search; the others are checked on the rows it finds.
+        let term = [
+            ("object", &q.object),
+            ("actor", &q.actor),
+            ("client_id", &q.client),
+        ]
+        .into_iter()
+        .find_map(|(col, v)| v.as_deref().map(|v| (col, v)));
+        let Some((term_col, term)) = term else {
+            let (sql, a) = search_sql(q, None, limit);
+            let rows: Vec<AuditRow> = self.read_all(&sql, a).await?;
+            return convert(rows);
         };
-        if let Some(v) = &q.actor {
-            add("actor = ?", v.as_str().into());
-        }
-        if let Some(v) = &q.client {
-            add("client_id = ?", v.as_str().into());
-        }
-        if let Some(v) = &q.object {
-            add("object = ?", v.as_str().into());
-        }
-        if let Some(v) = &q.action {
-            add("action LIKE ? ESCAPE '\\'", like_prefix(v).into());
-        }
-        if let Some(k) = q.kind {
-            add("kind = ?", k.as_str().into());
-        }
-        if let Some(t) = q.from_micros {
-            add("at >= ?", t.into());
-        }
-        if let Some(t) = q.to_micros {
-            add("at < ?", t.into());
-        }
-        if let Some(s) = q.before_seq {
-            add("seq < ?", to_i64(s).into());
-        }
-        let filter = if conds.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conds.join(" AND "))
+        let top = match q.before_seq {
+            Some(s) => to_i64(s) - 1,
+            None => {
+                let r: MaxSeqRow = self
+                    .read_one(
+                        "SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_events",
+                        args![],
+                    )
+                    .await?;
+                r.seq
+            }
         };
-        a.push(i64::from(q.limit.clamp(1, 1000)).into());
-        let sql = format!(
-            "SELECT {EVENT_COLS} FROM audit_events {filter} ORDER BY seq DESC LIMIT ${}",
-            a.len()
-        );
-        let rows: Vec<AuditRow> = self.read_all(&sql, a).await?;
-        convert(rows)
+        if top < 1 {
+            return Ok(Vec::new());
+        }
+        // Newest buckets first, in spans eight times wider each round: a frequent value fills the
+        // page from the first few buckets, a rare one is looked up in every bucket in a handful
+        // of queries.
+        let mut out = Vec::new();
+        let mut hi = top / SEARCH_BUCKET;
+        let mut span = 8;
+        while out.len() < limit && hi >= 0 {
+            let lo = (hi - span + 1).max(0);
+            // At most MAX_SPAN buckets a query, to keep the statement's text small.
+            span = (span * 8).min(MAX_SPAN);
+            let (sql, a) = search_sql(q, Some((term_col, term, hi, lo)), limit - out.len());
+            let rows: Vec<AuditRow> = self.read_all(&sql, a).await?;
+            out.extend(convert::<_, ChainedEvent>(rows)?);
+            hi = lo - 1;
+        }
+        Ok(out)
     }
 
     async fn last_digest(&self) -> StoreResult<Option<Digest>> {

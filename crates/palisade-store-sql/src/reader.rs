@@ -151,6 +151,76 @@ pub(crate) struct Reader {
     running: tokio::sync::Semaphore,
     /// The connection bulk appends use, opened on first use.
     writer: Mutex<Option<rusqlite::Connection>>,
+    /// Wakes the checkpointer after a write; started with the writer.
+    checkpointer: Mutex<Option<Checkpointer>>,
+}
+
+/// WAL pages after which the writer checkpoints on its own commit path: a backstop, far above
+/// what the checkpointer lets the log grow to. Under a steady stream of commits a background
+/// checkpoint always ends a commit or two behind the log's end, and the log starts over from its
+/// beginning only after a checkpoint that reached the end; this one does, copying only the few
+/// pages the checkpointer had not yet.
+const WRITER_AUTOCHECKPOINT: u32 = 8192;
+
+/// A thread of its own that checkpoints the WAL into the database file after writes. With SQLite's
+/// default, the connection whose commit takes the WAL past 1,000 pages runs the checkpoint itself,
+/// before its caller hears back; an audit commit of a few hundred events did so almost every time,
+/// a quarter of the append's CPU and a second sync of the disk on every commit (BENCHMARKS.md,
+/// issue 5). Here commits only signal; the checkpoint (PASSIVE: it never blocks the writer or a
+/// reader) runs beside the next commits. Durability is unchanged: each commit still syncs the WAL.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &str) -> rusqlite::Result<Self> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Room for one more signal while a checkpoint runs; more would be the same checkpoint.
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    // A checkpoint that cannot run now (another holds the lock) is retried at the
+                    // next signal; nothing is lost by skipping it.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(error = %e, "background checkpoint skipped");
+                    }
+                }
+            })
+            .map_err(|e| {
+                rusqlite::Error::SqliteFailure(
+                    ffi::Error::new(ffi::SQLITE_CANTOPEN),
+                    Some(format!("cannot start the checkpoint thread: {e}")),
+                )
+            })?;
+        Ok(Self {
+            wake,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // Ends the checkpointer and waits for it, so that its connection is closed once the store
+        // is: whoever copies the database file next finds it whole.
+        let cp = self
+            .checkpointer
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(Checkpointer { wake, thread }) = cp {
+            drop(wake);
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 impl Reader {
@@ -163,6 +233,7 @@ impl Reader {
             idle: Mutex::new(Vec::new()),
             running: tokio::sync::Semaphore::new(cores.clamp(2, MAX_IDLE)),
             writer: Mutex::new(None),
+            checkpointer: Mutex::new(None),
         })
     }
 
@@ -178,6 +249,32 @@ impl Reader {
         )?;
         c.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(c)
+    }
+
+    /// Runs `f` on a read connection on a blocking thread, for reads that do more with each row
+    /// than [`FromSqliteRow`] can (hashing it where it lies).
+    pub(crate) async fn with_conn<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let _turn = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = me.connection().map_err(sqlite_err)?;
+            let out = f(&conn);
+            let mut idle = me.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
 
     /// Runs a query on a blocking thread and reads every row.
@@ -285,12 +382,23 @@ impl Reader {
                 // mid-transaction, which cost a quarter of a 30,000-finding batch.
                 c.pragma_update(None, "cache_size", -32_768)
                     .map_err(sqlite_err)?;
+                // Checkpoints are the checkpointer's (see `Checkpointer`), this a backstop.
+                c.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
+                    .map_err(sqlite_err)?;
+                *me.checkpointer.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Checkpointer::start(&me.path).map_err(sqlite_err)?);
                 *slot = Some(c);
             }
             let Some(conn) = slot.as_mut() else {
                 unreachable!("opened above")
             };
-            f(conn)
+            let out = f(conn);
+            drop(slot);
+            if let Some(cp) = &*me.checkpointer.lock().unwrap_or_else(|e| e.into_inner()) {
+                // Full means a checkpoint is already due; it will cover this write too.
+                let _ = cp.wake.try_send(());
+            }
+            out
         })
         .await
         .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?

@@ -4,7 +4,7 @@
 //! digests mean lives in `palisade-audit`; this trait only keeps them.
 
 use async_trait::async_trait;
-use palisade_audit::{ChainedEvent, Digest, Event, EventKind, Hash};
+use palisade_audit::{ChainedEvent, Digest, Event, EventKind, Hash, Leaf};
 use palisade_core::AuditEventId;
 
 use crate::StoreResult;
@@ -51,6 +51,12 @@ pub trait AuditStore: Send + Sync {
 
     /// Up to `limit` events with `seq >= from_seq`, in sequence order.
     async fn audit_events_from(&self, from_seq: u64, limit: u32) -> StoreResult<Vec<ChainedEvent>>;
+
+    /// What verification needs of the same events as `audit_events_from`: each one's place, id and
+    /// stored hashes, with its leaf hash recomputed from its stored fields. Hashed where the rows
+    /// are read, without building an `Event` of each, so that a verifier can have several ranges
+    /// read and hashed at once and keep only the in-order checks to itself.
+    async fn audit_leaves_from(&self, from_seq: u64, limit: u32) -> StoreResult<Vec<Leaf>>;
 
     async fn audit_event(&self, id: AuditEventId) -> StoreResult<ChainedEvent>;
 
