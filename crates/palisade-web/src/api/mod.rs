@@ -4,7 +4,7 @@
 
 mod accounts;
 pub(crate) mod audit;
-mod desk;
+pub(crate) mod desk;
 pub(crate) mod fleet;
 mod spine;
 
