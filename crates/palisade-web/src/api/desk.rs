@@ -657,6 +657,21 @@ async fn for_workflow(s: &AppState, c: &Caller, id: TicketId) -> ApiResult<Ticke
     Ok(ticket)
 }
 
+/// Applies a workflow change built from the ticket as it is now: the ticket before, after, and
+/// the appended event.
+async fn workflow_change(
+    s: &AppState,
+    c: &Caller,
+    id: TicketId,
+    change: impl FnOnce(&Ticket) -> TimelineKind,
+) -> ApiResult<(Ticket, Ticket, TimelineEvent)> {
+    let ticket = for_workflow(s, c, id).await?;
+    let kind = change(&ticket);
+    let (next, event) = ticket.apply(kind, actor(c), s.clock.now())?;
+    s.store.append_ticket_event(&next, &event).await?;
+    Ok((ticket, next, event))
+}
+
 /// Moves a ticket to `to`, from the state it has now.
 pub(crate) async fn move_state(
     s: &AppState,
@@ -665,19 +680,17 @@ pub(crate) async fn move_state(
     to: TicketState,
     reason: Option<String>,
 ) -> ApiResult<Ticket> {
-    let ticket = for_workflow(s, c, id).await?;
-    let kind = TimelineKind::StateChanged {
-        from: ticket.state,
+    let (before, after, _) = workflow_change(s, c, id, |t| TimelineKind::StateChanged {
+        from: t.state,
         to,
         reason: reason_text(reason),
-    };
+    })
+    .await?;
     c.note(
         "transition",
-        serde_json::json!({"from": ticket.state.as_str(), "to": to.as_str()}),
+        serde_json::json!({"from": before.state.as_str(), "to": after.state.as_str()}),
     );
-    let (next, event) = ticket.apply(kind, actor(c), s.clock.now())?;
-    s.store.append_ticket_event(&next, &event).await?;
-    Ok(next)
+    Ok(after)
 }
 
 /// Moves a ticket to another state. Transitions outside the allowed table are refused with 409
@@ -720,19 +733,17 @@ pub(crate) async fn set_priority(
     to: Priority,
     reason: Option<String>,
 ) -> ApiResult<Ticket> {
-    let ticket = for_workflow(s, c, id).await?;
-    let kind = TimelineKind::PriorityChanged {
-        from: ticket.priority,
+    let (before, after, _) = workflow_change(s, c, id, |t| TimelineKind::PriorityChanged {
+        from: t.priority,
         to,
         reason: reason_text(reason),
-    };
+    })
+    .await?;
     c.note(
         "priority",
-        serde_json::json!({"before": ticket.priority, "after": to}),
+        serde_json::json!({"before": before.priority, "after": after.priority}),
     );
-    let (next, event) = ticket.apply(kind, actor(c), s.clock.now())?;
-    s.store.append_ticket_event(&next, &event).await?;
-    Ok(next)
+    Ok(after)
 }
 
 /// Changes a ticket's priority. Running SLA clocks are judged by the new priority's targets from
@@ -773,14 +784,12 @@ pub(crate) async fn escalate_ticket(
     reason: String,
 ) -> ApiResult<TimelineEvent> {
     validate::text("reason", &reason, 2000)?;
-    let ticket = for_workflow(s, c, id).await?;
-    let kind = TimelineKind::Escalated { reason };
-    let (next, event) = ticket.apply(kind, actor(c), s.clock.now())?;
+    let (before, after, event) =
+        workflow_change(s, c, id, |_| TimelineKind::Escalated { reason }).await?;
     c.note(
         "line",
-        serde_json::json!({"before": ticket.line.as_str(), "after": next.line.as_str()}),
+        serde_json::json!({"before": before.line.as_str(), "after": after.line.as_str()}),
     );
-    s.store.append_ticket_event(&next, &event).await?;
     Ok(event)
 }
 

@@ -6,7 +6,7 @@
 //! Every read and change goes through the API's functions (`api::desk`), so a page can never see
 //! or change more than the API allows the same person; every form carries the CSRF token.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use palisade_core::policy::{self, Action, Resource, Scope};
 use palisade_core::tenant::{Client, Site};
-use palisade_core::{ClientId, FieldError, SiteId, TicketId, UserId};
+use palisade_core::{ClientId, FieldError, SiteId, TicketId};
 use palisade_desk::sla::{ClockState, ClockStatus, Priority};
 use palisade_desk::ticket::{
     Actor, Category, Line, TicketState, TimelineEvent, TimelineKind, Visibility, parse_priority,
@@ -24,7 +24,7 @@ use palisade_desk::ticket::{
 use palisade_store::{ListQuery, MAX_PAGE_SIZE};
 use serde::Deserialize;
 
-use super::findings::minute;
+use super::findings::{minute, user_names};
 use super::{Posted, Shell, UiError, UiResult, Visitor, render};
 use crate::AppState;
 use crate::api::desk::{
@@ -524,22 +524,6 @@ fn clock_row(name: &'static str, c: &ClockStatus) -> ClockRow {
     }
 }
 
-async fn people(
-    s: &AppState,
-    ids: impl Iterator<Item = UserId>,
-) -> Result<HashMap<UserId, String>, UiError> {
-    let mut out = HashMap::new();
-    for id in ids.collect::<BTreeSet<_>>() {
-        let name = match s.store.get_user(id).await {
-            Ok(u) => u.display_name,
-            Err(palisade_store::StoreError::NotFound) => "a former user".to_owned(),
-            Err(e) => return Err(e.into()),
-        };
-        out.insert(id, name);
-    }
-    Ok(out)
-}
-
 fn event_row(e: &TimelineEvent, who: String) -> EventRow {
     let (what, body) = match &e.kind {
         TimelineKind::Created { priority, body } => (
@@ -598,7 +582,7 @@ async fn ticket_page(s: &AppState, c: &Caller, id: TicketId) -> UiResult {
         None => String::new(),
     };
     let ids = detail.timeline.iter().filter_map(|e| e.actor.user());
-    let names = people(s, ids).await?;
+    let names = user_names(s, ids).await?;
     let who = |a: Actor| match a {
         Actor::System => "Palisade".to_owned(),
         // Client users see the desk as one team; staff see who answered.
@@ -630,7 +614,7 @@ async fn ticket_page(s: &AppState, c: &Caller, id: TicketId) -> UiResult {
         && policy::authorize(&c.principal, Action::Read(Resource::TicketWorkflow), scope).is_ok()
     {
         let list = api::work_of(s, c, id).await?;
-        let names = people(s, list.items.iter().map(|w| w.log.user_id)).await?;
+        let names = user_names(s, list.items.iter().map(|w| w.log.user_id)).await?;
         let tz = TimeZone::get(&client.contract.support_hours.time_zone).unwrap_or(TimeZone::UTC);
         let local = |t: Timestamp| {
             t.to_zoned(tz.clone())
