@@ -34,7 +34,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use palisade_audit::event::{chain, link};
-use palisade_audit::redact::Redactor;
 use palisade_audit::{ChainedEvent, Event, EventKind, Hash, SigningKey, Verifier, VerifyingKey};
 use palisade_auditlog::check::{store_digests, verify_store};
 use palisade_auditlog::seal::seal_once;
@@ -465,7 +464,10 @@ async fn run_log(
 ) -> Res<(Run, u64, Vec<f64>)> {
     let (store, d) = fresh(dir, "log").await?;
     let (h0, _) = store.audit_head().await?;
-    let log = AuditLog::start(Arc::new(store.clone()), Redactor::generate());
+    let log = AuditLog::start(
+        Arc::new(store.clone()),
+        &palisade_auditlog::AuditKeys::ephemeral(),
+    );
     let mut shares: Vec<Vec<Event>> = (0..tasks).map(|_| Vec::new()).collect();
     for (i, e) in pool.iter().enumerate() {
         shares[i % tasks].push(e.clone());
@@ -1220,7 +1222,10 @@ async fn ship(dir: &Path, o: &Opts) -> Res<()> {
     let bucket = Bucket::open(&config)?;
     let shipper = Shipper::new(bucket.clone());
     let key = Arc::new(SigningKey::generate());
-    let log = AuditLog::start(Arc::new(store.clone()), Redactor::generate());
+    let log = AuditLog::start(
+        Arc::new(store.clone()),
+        &palisade_auditlog::AuditKeys::ephemeral(),
+    );
     println!(
         "ship to {}: {rate} events/s for {secs} s through AuditLog::record_detached ({clients} clients), shipper every {} s, sealer every 60 s",
         if s3 {

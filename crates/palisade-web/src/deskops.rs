@@ -8,6 +8,7 @@
 //! directly; nothing here sleeps.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -233,9 +234,8 @@ pub async fn sweep(s: &AppState, cfg: &DeskConfig) -> Result<SweepReport, StoreE
             {
                 report.escalated.push(ticket.id);
             }
-            if !clients.contains_key(&ticket.client_id) {
-                let c = s.store.get_client(ticket.client_id).await?;
-                clients.insert(ticket.client_id, c);
+            if let Entry::Vacant(slot) = clients.entry(ticket.client_id) {
+                slot.insert(s.store.get_client(ticket.client_id).await?);
             }
             if let Some(client) = clients.get(&ticket.client_id)
                 && let Ok(status) = evaluate(cfg, client, &events, now)
@@ -353,17 +353,15 @@ pub async fn billing_csv(
     out.push('\n');
     let mut totals = [0i64; 5];
     for p in &priced {
-        if !tickets.contains_key(&p.log.ticket_id) {
-            let t = store.get_ticket(p.log.ticket_id).await?;
-            tickets.insert(t.id, t);
+        if let Entry::Vacant(slot) = tickets.entry(p.log.ticket_id) {
+            slot.insert(store.get_ticket(p.log.ticket_id).await?);
         }
-        if !people.contains_key(&p.log.user_id) {
-            let name = match store.get_user(p.log.user_id).await {
+        if let Entry::Vacant(slot) = people.entry(p.log.user_id) {
+            slot.insert(match store.get_user(p.log.user_id).await {
                 Ok(u) => u.display_name,
                 Err(StoreError::NotFound) => "a former user".into(),
                 Err(e) => return Err(e.into()),
-            };
-            people.insert(p.log.user_id, name);
+            });
         }
         let ticket = &tickets[&p.log.ticket_id];
         let q = &p.priced;

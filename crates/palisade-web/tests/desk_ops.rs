@@ -384,7 +384,7 @@ async fn the_queue_sorts_by_next_deadline_and_unanswered_critical_tickets_escala
         200,
     )
     .await;
-    assert_eq!(order(&q), [critical.clone()]);
+    assert_eq!(order(&q), vec![critical.clone()]);
     assert_eq!(q["summary"]["escalated_automatically"], 1);
 
     // 10:31: breached. It leads the queue, the ticket says which clock, the metrics count it.

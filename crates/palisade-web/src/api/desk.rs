@@ -12,6 +12,7 @@
 //! never do more than the API allows the same person.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use axum::Json;
 use axum::extract::State;
@@ -429,9 +430,8 @@ pub(crate) async fn queue(s: &AppState, c: &Caller, p: &TicketParams) -> ApiResu
                 truncated = true;
                 break;
             }
-            if !clients.contains_key(&ticket.client_id) {
-                let client = s.store.get_client(ticket.client_id).await?;
-                clients.insert(client.id, client);
+            if let Entry::Vacant(slot) = clients.entry(ticket.client_id) {
+                slot.insert(s.store.get_client(ticket.client_id).await?);
             }
             let events = s.store.ticket_events(ticket.id).await?;
             let sla = clients
