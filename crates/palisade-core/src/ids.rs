@@ -88,4 +88,8 @@ id_type!(
     TicketId,
     /// One entry in a ticket's timeline (a message, a state or priority change).
     TicketEventId,
+    /// A patch campaign: one advisory's fix rolled out across every affected environment.
+    CampaignId,
+    /// One entry in a campaign's timeline.
+    CampaignEventId,
 );

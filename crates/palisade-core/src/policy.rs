@@ -43,6 +43,12 @@ pub enum Resource {
     /// Handling a ticket: its state (with the SLA pauses and resolution it implies), priority and
     /// escalation. The desk's decision, so client users never do it.
     TicketWorkflow,
+    /// Patch campaigns: planning, starting and cancelling them is the security team's call
+    /// (with managers). Client users read their own part: their environments' progress.
+    Campaign,
+    /// Recording a campaign's steps on environments (patched, tested, excluded): the people who
+    /// patch (operations) and the security team.
+    CampaignStep,
 }
 
 /// What the principal wants to do.
@@ -87,11 +93,11 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
         return match action {
             Action::Read(
                 Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory
-                | AuditLog | Ticket,
+                | AuditLog | Ticket | Campaign,
             ) if own => Ok(()),
             // Opening a ticket and replying on it is what the portal is for.
             Action::Write(Ticket) if own => Ok(()),
-            Action::Read(Ticket) => Err(Denied::NotVisible),
+            Action::Read(Ticket | Campaign) => Err(Denied::NotVisible),
             Action::Read(
                 Client | Contact | Site | Environment | Host | Inventory | Finding | Advisory,
             ) => Err(Denied::NotVisible),
@@ -109,6 +115,9 @@ pub fn authorize(who: &Principal, action: Action, scope: Scope) -> Result<(), De
         Action::Write(Ticket | TicketNote | TicketWorkflow) => {
             matches!(who.role, SupportL1 | SupportL2 | Manager | SuperAdmin)
         }
+        Action::Read(Campaign | CampaignStep) => true,
+        Action::Write(Campaign) => matches!(who.role, Security | Manager | SuperAdmin),
+        Action::Write(CampaignStep) => matches!(who.role, Security | Operations | SuperAdmin),
         Action::Write(Inventory) => matches!(who.role, Operations | Security | SuperAdmin),
         // Triage, including approving another person's risk acceptance (managers sign off risk).
         Action::Write(Finding) => matches!(who.role, Security | Manager | SuperAdmin),

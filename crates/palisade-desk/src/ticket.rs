@@ -569,38 +569,52 @@ impl Ticket {
 /// The SLA engine's view of a timeline. Only public replies count as responses: an internal note
 /// answers nobody. A system message (an automatic acknowledgement) is not a response either, or
 /// every ticket would meet its first-response target the moment it was opened. Moving from new
-/// to open, and closing a resolved ticket, change no clock.
+/// to open, and closing a resolved ticket, change no clock. A ticket staff open for a customer
+/// (a patch campaign's notice) starts with the provider having spoken: no first response is owed.
 pub fn sla_events(timeline: &[TimelineEvent]) -> Vec<sla::TicketEvent> {
-    timeline
-        .iter()
-        .filter_map(|e| {
-            let kind = match &e.kind {
-                TimelineKind::Created { priority, .. } => EventKind::Created {
+    let mut out = Vec::with_capacity(timeline.len() + 1);
+    for e in timeline {
+        if let (TimelineKind::Created { priority, .. }, AuthorKind::Staff) =
+            (&e.kind, e.actor.kind())
+        {
+            out.push(sla::TicketEvent::new(
+                e.at,
+                EventKind::Created {
                     priority: *priority,
                 },
-                TimelineKind::Reply {
-                    visibility: Visibility::Public,
-                    ..
-                } => match e.actor.kind() {
-                    AuthorKind::Staff => EventKind::StaffReply,
-                    AuthorKind::Client => EventKind::CustomerReply,
-                    AuthorKind::System => return None,
-                },
-                TimelineKind::Reply { .. } | TimelineKind::Escalated { .. } => return None,
-                TimelineKind::StateChanged { from, to, .. } => match (from, to) {
-                    (_, TicketState::WaitingOnCustomer) => EventKind::WaitingOnCustomer,
-                    (_, TicketState::Resolved) => EventKind::Resolved,
-                    (TicketState::Resolved, TicketState::Open) => EventKind::Reopened,
-                    (TicketState::WaitingOnCustomer, TicketState::Open) => EventKind::Resumed,
-                    _ => return None,
-                },
-                TimelineKind::PriorityChanged { to, .. } => {
-                    EventKind::PriorityChanged { priority: *to }
-                }
-            };
-            Some(sla::TicketEvent::new(e.at, kind))
-        })
-        .collect()
+            ));
+            out.push(sla::TicketEvent::new(e.at, EventKind::StaffReply));
+            continue;
+        }
+        out.extend(sla_event(e));
+    }
+    out
+}
+
+fn sla_event(e: &TimelineEvent) -> Option<sla::TicketEvent> {
+    let kind = match &e.kind {
+        TimelineKind::Created { priority, .. } => EventKind::Created {
+            priority: *priority,
+        },
+        TimelineKind::Reply {
+            visibility: Visibility::Public,
+            ..
+        } => match e.actor.kind() {
+            AuthorKind::Staff => EventKind::StaffReply,
+            AuthorKind::Client => EventKind::CustomerReply,
+            AuthorKind::System => return None,
+        },
+        TimelineKind::Reply { .. } | TimelineKind::Escalated { .. } => return None,
+        TimelineKind::StateChanged { from, to, .. } => match (from, to) {
+            (_, TicketState::WaitingOnCustomer) => EventKind::WaitingOnCustomer,
+            (_, TicketState::Resolved) => EventKind::Resolved,
+            (TicketState::Resolved, TicketState::Open) => EventKind::Reopened,
+            (TicketState::WaitingOnCustomer, TicketState::Open) => EventKind::Resumed,
+            _ => return None,
+        },
+        TimelineKind::PriorityChanged { to, .. } => EventKind::PriorityChanged { priority: *to },
+    };
+    Some(sla::TicketEvent::new(e.at, kind))
 }
 
 /// Why the system escalates `ticket` by itself as of `now`, or `None`. The rule: a critical ticket

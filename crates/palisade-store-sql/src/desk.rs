@@ -116,7 +116,7 @@ impl SqlStore {
     }
 
     /// The insert of one event, its body sealed under the newest key.
-    fn event_insert(&self, e: &TimelineEvent) -> StoreResult<Stmt> {
+    pub(crate) fn event_insert(&self, e: &TimelineEvent) -> StoreResult<Stmt> {
         let id = e.id.to_string();
         let body =
             serde_json::to_string(&e.kind).map_err(|err| corrupt("ticket event body", err))?;

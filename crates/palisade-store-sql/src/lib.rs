@@ -5,6 +5,7 @@
 //! a query says so. Each backend has its own embedded migrations folder, applied at start.
 
 mod audit;
+mod campaign;
 mod desk;
 mod fleet;
 mod reader;

@@ -2015,6 +2015,298 @@ async fn conformance_audit_log() {
     on_every_backend("audit log: chain, concurrency, search, digests", audit_log).await;
 }
 
+/// Patch campaigns: a start that opens tickets in the same transaction as the campaign's new
+/// state (and writes nothing when it loses a race), steps with their compare-and-swap, the
+/// client's ticket resolved with the step that finishes it, and the per-client views.
+fn campaigns(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    use palisade_campaign::{
+        Campaign, CampaignClient, CampaignEnv, CampaignEvent, CampaignState, EventKind as CK,
+        PackageFix, Step,
+    };
+    use palisade_core::{CampaignEventId, CampaignId, TicketId};
+    use palisade_desk::sla::Priority;
+    use palisade_desk::ticket::{
+        Actor, Category, NewTicket, TicketState, TimelineKind, Visibility,
+    };
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let other = client(&s, "Other").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let live = environment(&s, &shop, EnvironmentKind::Live, "live").await;
+        let staging = environment(&s, &shop, EnvironmentKind::Staging, "staging").await;
+        let id = CampaignId::new();
+        let by = UserId::new();
+        let mut c = Campaign {
+            id,
+            title: "Patch CVE-2022-39261".into(),
+            advisory: "CVE-2022-39261".into(),
+            aliases: vec!["CVE-2022-39261".into(), "GHSA-52m2-vc4m-jj33".into()],
+            summary: "Twig 'quoted' <b>path</b> traversal".into(),
+            severity: "high".into(),
+            state: CampaignState::Planned,
+            source_ticket: None,
+            created_by: by,
+            created_at: now(),
+            started_at: None,
+            finished_at: None,
+            version: 1,
+        };
+        let mut cl = CampaignClient {
+            campaign_id: id,
+            client_id: acme.id,
+            client_name: acme.name.clone(),
+            rank: 1,
+            planned_for: Some(date(2026, 12, 1)),
+            ticket_id: None,
+            done_at: None,
+        };
+        let env = |e: &Environment, position: i32| CampaignEnv {
+            campaign_id: id,
+            environment_id: e.id,
+            client_id: acme.id,
+            site_id: shop.id,
+            site_name: shop.name.clone(),
+            environment_name: e.name.clone(),
+            kind: e.kind,
+            position,
+            step: Step::Pending,
+            tests_passed: false,
+            packages: vec![PackageFix {
+                finding: FindingId::new(),
+                package: "twig/twig".into(),
+                ecosystem: "Packagist".into(),
+                installed: "v3.4.0".into(),
+                fixed: vec!["3.4.3".into()],
+            }],
+            priority: 61,
+            exception: None,
+            updated_at: now(),
+            version: 1,
+        };
+        let envs = vec![env(&live, 20), env(&staging, 10)];
+        let ev = |kind: CK, client: Option<ClientId>, env: Option<EnvironmentId>| CampaignEvent {
+            id: CampaignEventId::new(),
+            campaign_id: id,
+            client_id: client,
+            environment_id: env,
+            at: now(),
+            actor: Some(by),
+            kind,
+            detail: serde_json::json!({"why": "conformance"}),
+        };
+        s.create_campaign(&c, &[cl.clone()], &envs, &ev(CK::Planned, None, None))
+            .await
+            .expect("create");
+        assert_eq!(s.get_campaign(id).await.expect("get"), c);
+        assert_eq!(
+            s.campaign_clients(id).await.expect("clients"),
+            vec![cl.clone()]
+        );
+        let stored = s.campaign_envs(id, None).await.expect("envs");
+        assert_eq!(
+            stored
+                .iter()
+                .map(|e| e.environment_name.as_str())
+                .collect::<Vec<_>>(),
+            ["staging", "live"],
+            "in promotion order"
+        );
+        assert_eq!(stored[0], envs[1]);
+        assert_eq!(
+            s.list_campaigns(None, None, 0).await.expect("list").items,
+            vec![c.clone()]
+        );
+        assert!(
+            s.list_campaigns(Some(other.id), None, 0)
+                .await
+                .expect("list")
+                .items
+                .is_empty()
+        );
+        assert!(
+            s.active_campaign_envs(live.id)
+                .await
+                .expect("active")
+                .is_empty(),
+            "planned"
+        );
+
+        // The start opens the ticket with the campaign's new state; a stale one writes nothing.
+        let ticket = NewTicket {
+            id: TicketId::new(),
+            client_id: acme.id,
+            site_id: Some(shop.id),
+            subject: "Security update for your sites".into(),
+            category: Category::Security,
+            priority: Priority::High,
+            body: "We will patch staging first.".into(),
+            created_by: Actor::Staff(by),
+            at: now(),
+        };
+        let created = ticket.created_event().expect("created");
+        let mut started = c.clone();
+        started.state = CampaignState::Active;
+        started.started_at = Some(now());
+        started.version = 2;
+        cl.ticket_id = Some(ticket.id);
+        let mut stale = started.clone();
+        stale.version = 3;
+        let r = s
+            .save_campaign(
+                &stale,
+                &[cl.clone()],
+                &[],
+                &[(ticket.clone(), created.clone())],
+                &[],
+                &[ev(CK::Started, None, None)],
+            )
+            .await;
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+        let q = TicketQuery {
+            client: Some(acme.id),
+            ..TicketQuery::default()
+        };
+        assert!(
+            s.list_tickets(&q).await.expect("tickets").items.is_empty(),
+            "nothing written"
+        );
+        assert_eq!(s.campaign_events(id, None).await.expect("events").len(), 1);
+        s.save_campaign(
+            &started,
+            &[cl.clone()],
+            &[],
+            &[(ticket.clone(), created)],
+            &[],
+            &[ev(CK::Started, None, None)],
+        )
+        .await
+        .expect("start");
+        c = started;
+        assert_eq!(s.get_campaign(id).await.expect("get"), c);
+        assert_eq!(
+            s.campaign_clients(id).await.expect("clients")[0].ticket_id,
+            Some(ticket.id)
+        );
+        let opened = s.get_ticket(ticket.id).await.expect("ticket");
+        assert_eq!(opened.category, Category::Security);
+        assert_eq!(
+            s.active_campaign_envs(live.id).await.expect("active").len(),
+            1
+        );
+
+        // A step against a stale environment version is refused.
+        let mut step = s.campaign_envs(id, None).await.expect("envs")[0].clone();
+        step.step = Step::Patched;
+        step.version = 5;
+        let write = |env: CampaignEnv| StepWrite {
+            env: env.clone(),
+            events: vec![ev(CK::Patched, Some(acme.id), Some(env.environment_id))],
+            client: None,
+            ticket: None,
+            campaign: None,
+        };
+        assert!(matches!(
+            s.record_step(&write(step.clone())).await,
+            Err(StoreError::Conflict(_))
+        ));
+        step.version = 2;
+        s.record_step(&write(step.clone())).await.expect("step");
+        assert_eq!(
+            s.campaign_envs(id, None).await.expect("envs")[0].step,
+            Step::Patched
+        );
+
+        // The step that finishes the client resolves its ticket and completes the campaign.
+        let mut last = s.campaign_envs(id, None).await.expect("envs")[1].clone();
+        last.step = Step::Excluded;
+        last.exception = Some("decommissioned on the 'first' <of> the month".into());
+        last.version += 1;
+        let (t1, reply) = opened
+            .apply(
+                TimelineKind::Reply {
+                    visibility: Visibility::Public,
+                    body: "All done.".into(),
+                },
+                Actor::System,
+                now(),
+            )
+            .expect("reply");
+        let (t2, resolved) = t1
+            .apply(
+                TimelineKind::StateChanged {
+                    from: t1.state,
+                    to: TicketState::Resolved,
+                    reason: None,
+                },
+                Actor::System,
+                now(),
+            )
+            .expect("resolve");
+        let mut done = cl.clone();
+        done.done_at = Some(now());
+        let mut completed = c.clone();
+        completed.state = CampaignState::Completed;
+        completed.finished_at = Some(now());
+        completed.version = 3;
+        s.record_step(&StepWrite {
+            env: last.clone(),
+            events: vec![
+                ev(CK::Excluded, Some(acme.id), Some(last.environment_id)),
+                ev(CK::ClientDone, Some(acme.id), None),
+                ev(CK::Completed, None, None),
+            ],
+            client: Some(done.clone()),
+            ticket: Some((t2.clone(), vec![reply, resolved])),
+            campaign: Some(completed.clone()),
+        })
+        .await
+        .expect("finish");
+        assert_eq!(
+            s.get_ticket(ticket.id).await.expect("ticket").state,
+            TicketState::Resolved
+        );
+        assert_eq!(s.ticket_events(ticket.id).await.expect("timeline").len(), 3);
+        assert_eq!(s.get_campaign(id).await.expect("get"), completed);
+        assert_eq!(s.campaign_clients(id).await.expect("clients"), vec![done]);
+        assert_eq!(s.campaign_envs(id, None).await.expect("envs")[1], last);
+        assert!(
+            s.active_campaign_envs(live.id)
+                .await
+                .expect("active")
+                .is_empty(),
+            "completed"
+        );
+
+        // Another client sees the campaign's start and end only, never its plan or steps.
+        let theirs: Vec<CK> = s
+            .campaign_events(id, Some(other.id))
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(theirs, [CK::Started, CK::Completed]);
+        assert_eq!(
+            s.campaign_events(id, Some(acme.id))
+                .await
+                .expect("events")
+                .len(),
+            5
+        );
+        assert!(
+            s.campaign_envs(id, Some(other.id))
+                .await
+                .expect("envs")
+                .is_empty()
+        );
+    })
+}
+
+#[tokio::test]
+async fn conformance_campaigns() {
+    on_every_backend("patch campaigns", campaigns).await;
+}
+
 /// Encryption at rest and key rotation: sealed columns hold no plaintext; data written under key 1
 /// reads after key 2 is added and after the re-encryption pass; rows from before encryption
 /// ("version 0") are sealed by the pass; a value moved to another record does not open.

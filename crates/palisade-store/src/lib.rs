@@ -19,10 +19,12 @@ use palisade_core::{
 use serde::Serialize;
 
 pub mod audit;
+pub mod campaign;
 pub mod desk;
 pub mod fleet;
 
 pub use audit::*;
+pub use campaign::*;
 pub use desk::*;
 pub use fleet::*;
 
@@ -130,7 +132,9 @@ pub struct Session {
 
 /// Palisade's storage. Implementations must behave identically; the conformance suite checks it.
 #[async_trait]
-pub trait Store: FleetStore + AuditStore + DeskStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    FleetStore + AuditStore + DeskStore + CampaignStore + Send + Sync + std::fmt::Debug
+{
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 mod authcache;
+mod campaigns;
 pub mod deskops;
 pub mod error;
 mod extract;

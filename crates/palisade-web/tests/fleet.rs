@@ -11,7 +11,6 @@ use common::*;
 use palisade_core::Role;
 use palisade_core::tenant::{EnvironmentKind, NewEnvironment, NewSite};
 use palisade_store::Store;
-use palisade_vulndb::VulnDb;
 use serde_json::{Value, json};
 
 fn composer_lock(twig: &str) -> String {
@@ -55,34 +54,6 @@ fn unrelated_advisory() -> Vec<u8> {
     })
     .to_string()
     .into_bytes()
-}
-
-fn import(app: &TestApp, name: &str, bytes: &[u8]) {
-    let file = app.advisories.parent().unwrap().join(name);
-    std::fs::write(&file, bytes).unwrap();
-    let mut db = VulnDb::open(&app.advisories).unwrap();
-    palisade_vulndb::import_path(&mut db, &file, None, &mut |_| {}).unwrap();
-}
-
-async fn push(app: &TestApp, token: &str, env: impl std::fmt::Display, lock: &str) -> Value {
-    let resp = app
-        .http
-        .post(app.url(&format!(
-            "/api/v1/environments/{env}/inventories?name=composer.lock"
-        )))
-        .bearer_auth(token)
-        .body(lock.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    resp.json().await.unwrap()
-}
-
-async fn json_get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    let r = app.get(path, token).await;
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn findings(app: &TestApp, token: &str, query: &str) -> Vec<Value> {

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use common::*;
 use palisade_core::Role;
 use palisade_core::tenant::*;
-use palisade_store::{DeskStore, FleetStore, Store};
+use palisade_store::{CampaignStore, DeskStore, FleetStore, Store};
 use palisade_web::WebConfig;
 use serde_json::{Value, json};
 
@@ -67,6 +67,10 @@ const MATCH_RUNNERS: &[Who] = &[Sec, Admin];
 const TICKET_WRITERS: &[Who] = &[L1, L2, Mgr, Admin];
 /// Client users open tickets and reply on their own organisation's (public replies only).
 const TICKET_WRITERS_AND_OWNER: &[Who] = &[L1, L2, Mgr, Admin, OwnClient];
+/// The security team plans, starts and cancels patch campaigns, with managers.
+const CAMPAIGN_WRITERS: &[Who] = &[Sec, Mgr, Admin];
+/// Those who patch record the steps.
+const CAMPAIGN_STEPPERS: &[Who] = &[Sec, Ops, Admin];
 
 struct Fixture {
     client_a: String,
@@ -79,6 +83,7 @@ struct Fixture {
     snapshot_a: String,
     finding_a: String,
     ticket_a: String,
+    campaign_a: String,
     audit_event_a: String,
     a_ids: Vec<String>,
     b_ids: Vec<String>,
@@ -268,6 +273,38 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
         ),
         // Billing is for staff; a client user of the owner is refused, of another client 404.
         ("get", "/api/v1/clients/{id}/billing", STAFF, none),
+        // Client users list and read the campaigns they are part of, their own part only.
+        ("get", "/api/v1/campaigns", SIGNED_IN, none),
+        ("post", "/api/v1/campaigns", CAMPAIGN_WRITERS, |_| {
+            Some(json!({"advisory": "CVE-2022-39261"}))
+        }),
+        ("get", "/api/v1/campaigns/{id}", STAFF_AND_OWNER, none),
+        // The evidence names every client in the campaign: staff only.
+        ("get", "/api/v1/campaigns/{id}/report", STAFF, none),
+        (
+            "post",
+            "/api/v1/campaigns/{id}/plan",
+            CAMPAIGN_WRITERS,
+            |_| Some(json!({"version": 1, "title": "matrix"})),
+        ),
+        (
+            "post",
+            "/api/v1/campaigns/{id}/start",
+            CAMPAIGN_WRITERS,
+            |_| Some(json!({"version": 1})),
+        ),
+        (
+            "post",
+            "/api/v1/campaigns/{id}/cancel",
+            CAMPAIGN_WRITERS,
+            |_| Some(json!({"version": 1, "reason": "matrix"})),
+        ),
+        (
+            "post",
+            "/api/v1/campaigns/{id}/environments/{environment_id}/steps",
+            CAMPAIGN_STEPPERS,
+            |_| Some(json!({"action": "patched"})),
+        ),
     ]
 }
 
@@ -292,6 +329,10 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.finding_a
     } else if path.starts_with("/api/v1/tickets/") {
         &f.ticket_a
+    } else if path.starts_with("/api/v1/campaigns/") {
+        return path
+            .replace("{id}", &f.campaign_a)
+            .replace("{environment_id}", &f.env_a);
     } else if path.starts_with("/api/v1/audit/events/") {
         &f.audit_event_a
     } else if path.starts_with("/api/v1/advisories/") {
@@ -468,6 +509,65 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         );
     }
     b_ids.push(ticket_ids[1].clone());
+    // A campaign client A is part of and client B is not.
+    let campaign_a = {
+        let id = palisade_core::CampaignId::new();
+        let campaign = palisade_campaign::Campaign {
+            id,
+            title: "Patch Twig".into(),
+            advisory: "CVE-2022-39261".into(),
+            aliases: vec!["CVE-2022-39261".into()],
+            summary: "Twig".into(),
+            severity: "high".into(),
+            state: palisade_campaign::CampaignState::Planned,
+            source_ticket: None,
+            created_by: palisade_core::UserId::new(),
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            version: 1,
+        };
+        let client = palisade_campaign::CampaignClient {
+            campaign_id: id,
+            client_id: a.id,
+            client_name: a.name.clone(),
+            rank: 1,
+            planned_for: None,
+            ticket_id: None,
+            done_at: None,
+        };
+        let env = palisade_campaign::CampaignEnv {
+            campaign_id: id,
+            environment_id: env_a.parse().expect("env"),
+            client_id: a.id,
+            site_id: site_a.parse().expect("site"),
+            site_name: "www".into(),
+            environment_name: "live".into(),
+            kind: EnvironmentKind::Live,
+            position: 0,
+            step: palisade_campaign::Step::Pending,
+            tests_passed: false,
+            packages: vec![],
+            priority: 0,
+            exception: None,
+            updated_at: now,
+            version: 1,
+        };
+        let planned = palisade_campaign::CampaignEvent {
+            id: palisade_core::CampaignEventId::new(),
+            campaign_id: id,
+            client_id: None,
+            environment_id: None,
+            at: now,
+            actor: None,
+            kind: palisade_campaign::EventKind::Planned,
+            detail: json!({}),
+        };
+        s.create_campaign(&campaign, &[client], &[env], &planned)
+            .await
+            .expect("campaign");
+        id.to_string()
+    };
     // A shared host: visible to staff only.
     s.create_host(
         &HostInput {
@@ -532,6 +632,7 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
             ticket_ids[0].clone(),
         ],
         ticket_a: ticket_ids[0].clone(),
+        campaign_a,
         snapshot_a: fleet_ids[0].clone(),
         finding_a,
         client_a,

@@ -207,6 +207,11 @@ async fn upload_inventory(
         .matcher
         .intake(id, uploads, replace, Some(c.user.id), s.clock.now())
         .await?;
+    // A fix this inventory shows moves any patch campaign of the environment forward.
+    let verified = crate::campaigns::verify_after_inventory(&s, id).await?;
+    if verified > 0 {
+        c.note("campaigns_verified", serde_json::json!(verified));
+    }
     Ok((
         StatusCode::CREATED,
         Json(IntakeResponse {
@@ -262,6 +267,13 @@ async fn upload_host_inventory(
             s.clock.now(),
         )
         .await?;
+    let mut verified = 0;
+    for env in &host.environment_ids {
+        verified += crate::campaigns::verify_after_inventory(&s, *env).await?;
+    }
+    if verified > 0 {
+        c.note("campaigns_verified", serde_json::json!(verified));
+    }
     Ok((
         StatusCode::CREATED,
         Json(outcomes.into_iter().map(|o| o.snapshot).collect()),

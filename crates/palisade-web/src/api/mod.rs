@@ -4,6 +4,7 @@
 
 mod accounts;
 pub(crate) mod audit;
+mod campaigns;
 pub(crate) mod desk;
 pub(crate) mod fleet;
 mod spine;
@@ -61,6 +62,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(fleet::routes())
         .merge(audit::routes())
         .merge(desk::routes())
+        .merge(campaigns::routes())
 }
 
 /// The OpenAPI document of this API.

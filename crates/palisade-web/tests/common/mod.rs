@@ -12,7 +12,9 @@ use palisade_core::{ClientId, Role};
 use palisade_keyring::{Keyring, LiveKeyring};
 use palisade_store::{NewUserRecord, Store};
 use palisade_store_sql::SqlStore;
+use palisade_vulndb::VulnDb;
 use palisade_web::{AppState, WebConfig};
+use serde_json::Value;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -222,4 +224,36 @@ impl WebSession {
             .await
             .expect("post")
     }
+}
+
+/// Imports one advisory file into the app's advisory store, as `palisade advisories import`
+/// would; the matcher picks it up on its next catch-up.
+pub fn import(app: &TestApp, name: &str, bytes: &[u8]) {
+    let file = app.advisories.parent().unwrap().join(name);
+    std::fs::write(&file, bytes).unwrap();
+    let mut db = VulnDb::open(&app.advisories).unwrap();
+    palisade_vulndb::import_path(&mut db, &file, None, &mut |_| {}).unwrap();
+}
+
+/// Pushes a composer.lock as the environment's inventory (expects 201) and returns the answer.
+pub async fn push(app: &TestApp, token: &str, env: impl std::fmt::Display, lock: &str) -> Value {
+    let resp = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/environments/{env}/inventories?name=composer.lock"
+        )))
+        .bearer_auth(token)
+        .body(lock.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
+
+/// GET with a token: the status and the JSON body (null when there is none).
+pub async fn json_get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let r = app.get(path, token).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
