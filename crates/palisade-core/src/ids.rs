@@ -80,6 +80,8 @@ id_type!(
     FindingId,
     /// One entry in a finding's history.
     FindingEventId,
+    /// Time a member of staff worked on a ticket (billed in and out of hours).
+    WorkLogId,
     /// One event in the tamper-evident audit log.
     AuditEventId,
     /// A support ticket.

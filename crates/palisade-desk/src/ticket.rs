@@ -4,7 +4,9 @@
 //! [`crate::sla::evaluate`] answers "is the first response met?" from the stored history alone.
 //!
 //! Escalation is an event, not a state: an escalated ticket is still open or waiting, and its SLA
-//! clocks must keep running as such. The rules for *when* to escalate are a later slice.
+//! clocks must keep running as such. It moves the ticket to the second line ([`Line`]), which the
+//! row keeps so queues can filter by line; when the system escalates by itself is
+//! [`auto_escalation`]'s rule.
 //!
 //! The default targets per priority live here, in [`default_targets`], and nowhere else.
 
@@ -333,6 +335,42 @@ impl TimelineEvent {
     }
 }
 
+/// Which support line handles a ticket: every ticket starts with the first line, and an
+/// escalation hands it to the second. There is no way back down: a ticket that needed the second
+/// line once is reported as escalated for good.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Line {
+    #[default]
+    First,
+    Second,
+}
+
+impl Line {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Line::First => "first",
+            Line::Second => "second",
+        }
+    }
+}
+
+impl FromStr for Line {
+    type Err = TicketError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "first" => Ok(Line::First),
+            "second" => Ok(Line::Second),
+            _ => Err(TicketError::Invalid {
+                field: "line",
+                reason: format!("unknown line {s:?}; expected first or second"),
+            }),
+        }
+    }
+}
+
 /// A ticket as the desk lists it. Its history is the timeline; these fields are what the
 /// timeline adds up to, kept on the row so lists can filter without replaying.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -354,6 +392,13 @@ pub struct Ticket {
     /// How many timeline events it has: the version a change must name to be applied
     /// (optimistic concurrency, so two agents answering at once do not both change the state).
     pub version: u32,
+    /// First line until escalated.
+    #[serde(default)]
+    pub line: Line,
+    /// Opened on the out-of-hours line (critical, outside the client's support hours): its work
+    /// is billed at the out-of-hours rate where it falls outside support hours.
+    #[serde(default)]
+    pub out_of_hours: bool,
 }
 
 /// A ticket to open.
@@ -504,6 +549,7 @@ impl Ticket {
                         reason: "an escalation needs a reason".into(),
                     });
                 }
+                next.line = Line::Second;
             }
         }
         next.version = self.version + 1;
@@ -571,6 +617,65 @@ fn sla_event(e: &TimelineEvent) -> Option<sla::TicketEvent> {
     Some(sla::TicketEvent::new(e.at, kind))
 }
 
+/// Why the system escalates `ticket` by itself as of `now`, or `None`. The rule: a critical ticket
+/// that is still with the first line, not resolved or closed, and has had no public staff reply
+/// for `after` of wall-clock time since it became critical (opened as critical, or raised to it)
+/// goes to the second line. Wall-clock time, not business time: critical issues are answered
+/// round the clock (their SLA targets are calendar minutes), so a ticket opened at 02:00 must not
+/// wait for the office to open before someone senior looks at it. An internal note is not an
+/// answer, and neither is a system message.
+pub fn auto_escalation(
+    ticket: &Ticket,
+    timeline: &[TimelineEvent],
+    now: Timestamp,
+    after: jiff::SignedDuration,
+) -> Option<String> {
+    if ticket.priority != Priority::Critical
+        || ticket.line != Line::First
+        || matches!(ticket.state, TicketState::Resolved | TicketState::Closed)
+    {
+        return None;
+    }
+    let answered = timeline.iter().any(|e| {
+        e.actor.kind() == AuthorKind::Staff
+            && matches!(
+                e.kind,
+                TimelineKind::Reply {
+                    visibility: Visibility::Public,
+                    ..
+                }
+            )
+    });
+    if answered {
+        return None;
+    }
+    // The latest moment it became critical: creation or the last raise to critical.
+    let since = timeline
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TimelineKind::Created {
+                priority: Priority::Critical,
+                ..
+            }
+            | TimelineKind::PriorityChanged {
+                to: Priority::Critical,
+                ..
+            } => Some(e.at),
+            _ => None,
+        })
+        .max()?;
+    let waited = now.duration_since(since);
+    if waited < after {
+        return None;
+    }
+    Some(format!(
+        "automatic: critical ticket without a first response from staff for {} minutes \
+         (limit {} minutes)",
+        waited.as_secs() / 60,
+        after.as_secs() / 60
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,6 +713,8 @@ mod tests {
             updated_at: new.at,
             created_by: new.created_by,
             version: 1,
+            line: Line::First,
+            out_of_hours: false,
         };
         (ticket, vec![created])
     }
@@ -878,5 +985,74 @@ mod tests {
             default_targets().critical.first_response,
             Some(Target::calendar(30))
         );
+    }
+    #[test]
+    fn unanswered_critical_tickets_escalate_once_after_the_limit_and_notes_do_not_count() {
+        let after = jiff::SignedDuration::from_mins(15);
+        let (mut ticket, mut log) = opened(Priority::Critical, "2026-03-28T02:00:00Z");
+        let staff = Actor::Staff(UserId::new());
+        step(
+            &mut ticket,
+            &mut log,
+            reply(Visibility::Internal, "paging someone"),
+            staff,
+            "2026-03-28T02:05:00Z",
+        );
+        assert_eq!(
+            auto_escalation(&ticket, &log, t("2026-03-28T02:14:59Z"), after),
+            None
+        );
+        let reason = auto_escalation(&ticket, &log, t("2026-03-28T02:15:00Z"), after)
+            .expect("escalates at the limit");
+        assert!(reason.contains("15 minutes"), "{reason}");
+        step(
+            &mut ticket,
+            &mut log,
+            TimelineKind::Escalated { reason },
+            Actor::System,
+            "2026-03-28T02:15:00Z",
+        );
+        assert_eq!(ticket.line, Line::Second);
+        assert_eq!(
+            auto_escalation(&ticket, &log, t("2026-03-28T03:00:00Z"), after),
+            None,
+            "already with the second line"
+        );
+
+        // A public staff reply in time, or a lower priority, keeps a ticket where it is; a ticket
+        // raised to critical is measured from the raise.
+        let (mut answered, mut log) = opened(Priority::Critical, "2026-03-28T02:00:00Z");
+        step(
+            &mut answered,
+            &mut log,
+            reply(Visibility::Public, "on it"),
+            staff,
+            "2026-03-28T02:10:00Z",
+        );
+        assert_eq!(
+            auto_escalation(&answered, &log, t("2026-03-28T05:00:00Z"), after),
+            None
+        );
+        let (mut raised, mut log) = opened(Priority::High, "2026-03-28T02:00:00Z");
+        assert_eq!(
+            auto_escalation(&raised, &log, t("2026-03-28T05:00:00Z"), after),
+            None
+        );
+        step(
+            &mut raised,
+            &mut log,
+            TimelineKind::PriorityChanged {
+                from: Priority::High,
+                to: Priority::Critical,
+                reason: None,
+            },
+            staff,
+            "2026-03-28T04:50:00Z",
+        );
+        assert_eq!(
+            auto_escalation(&raised, &log, t("2026-03-28T05:00:00Z"), after),
+            None
+        );
+        assert!(auto_escalation(&raised, &log, t("2026-03-28T05:05:00Z"), after).is_some());
     }
 }

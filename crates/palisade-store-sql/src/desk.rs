@@ -4,7 +4,9 @@
 //! bodies are sealed with the keyring at the row boundary (`sealed.rs`), bound to the event's ID.
 
 use async_trait::async_trait;
-use palisade_core::TicketId;
+use jiff::Timestamp;
+use palisade_core::{ClientId, TicketId};
+use palisade_desk::billing::WorkLog;
 use palisade_desk::ticket::{NewTicket, Ticket, TimelineEvent, parse_priority, priority_str};
 use palisade_store::{
     DEFAULT_PAGE_SIZE, DeskStore, MAX_PAGE_SIZE, Page, StoreError, StoreResult, TicketQuery,
@@ -21,7 +23,7 @@ use crate::sealed::{open_text, seal};
 const NUMBER_ATTEMPTS: usize = 16;
 
 const TICKET_COLS: &str = "id, number, client_id, site_id, subject, category, priority, state, \
-     version, created_at, updated_at, created_by";
+     version, created_at, updated_at, created_by, line, out_of_hours";
 
 row!(TicketRow {
     id: String,
@@ -36,6 +38,8 @@ row!(TicketRow {
     created_at: i64,
     updated_at: i64,
     created_by: String,
+    line: String,
+    out_of_hours: bool,
 });
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -68,6 +72,8 @@ impl TryFrom<TicketRow> for Ticket {
                 .created_by
                 .parse()
                 .map_err(|e| corrupt("ticket creator", e))?,
+            line: r.line.parse().map_err(|e| corrupt("ticket line", e))?,
+            out_of_hours: r.out_of_hours,
         })
     }
 }
@@ -136,7 +142,12 @@ impl SqlStore {
 
 #[async_trait]
 impl DeskStore for SqlStore {
-    async fn create_ticket(&self, t: &NewTicket, created: &TimelineEvent) -> StoreResult<Ticket> {
+    async fn create_ticket_flagged(
+        &self,
+        t: &NewTicket,
+        created: &TimelineEvent,
+        out_of_hours: bool,
+    ) -> StoreResult<Ticket> {
         if created.seq != 1 || created.ticket_id != t.id {
             return Err(StoreError::Invalid(palisade_core::FieldError::new(
                 "seq",
@@ -148,7 +159,7 @@ impl DeskStore for SqlStore {
         // violation is retried with the next one.
         let insert = format!(
             "INSERT INTO tickets ({TICKET_COLS}) SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, \
-             $4, $5, $6, 'new', 1, $7, $7, $8 FROM tickets"
+             $4, $5, $6, 'new', 1, $7, $7, $8, 'first', $9 FROM tickets"
         );
         let mut attempts = 0;
         loop {
@@ -164,7 +175,8 @@ impl DeskStore for SqlStore {
                         t.category.as_str(),
                         priority_str(t.priority),
                         micros(t.at),
-                        t.created_by.to_string()
+                        t.created_by.to_string(),
+                        out_of_hours
                     ],
                 ),
                 self.event_insert(created)?,
@@ -200,6 +212,9 @@ impl DeskStore for SqlStore {
         if let Some(p) = q.priority {
             term("priority =", priority_str(p).to_owned(), &mut a);
         }
+        if let Some(l) = q.line {
+            term("line =", l.as_str().to_owned(), &mut a);
+        }
         if let Some(after) = &q.after {
             term("id >", after.clone(), &mut a);
         }
@@ -209,6 +224,9 @@ impl DeskStore for SqlStore {
         };
         a.push(Arg::from(i64::from(size) + 1));
         let limit = format!("${}", a.len());
+        if q.open_only {
+            terms.push("state IN ('new', 'open', 'waiting-on-customer')".to_owned());
+        }
         let filter = if terms.is_empty() {
             String::new()
         } else {
@@ -238,13 +256,14 @@ impl DeskStore for SqlStore {
             )));
         }
         let update = Stmt::new(
-            "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4 \
-             WHERE id = $5 AND version = $6",
+            "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4, \
+             line = $5 WHERE id = $6 AND version = $7",
             args![
                 ticket.state.as_str(),
                 priority_str(ticket.priority),
                 i64::from(ticket.version),
                 micros(ticket.updated_at),
+                ticket.line.as_str(),
                 ticket.id.to_string(),
                 i64::from(ticket.version - 1)
             ],
@@ -269,5 +288,76 @@ impl DeskStore for SqlStore {
             )
             .await?;
         rows.into_iter().map(|r| self.event_row(r)).collect()
+    }
+
+    async fn add_work_log(&self, w: &WorkLog) -> StoreResult<()> {
+        self.write_tx(vec![Stmt::new(
+            "INSERT INTO work_logs (id, ticket_id, client_id, user_id, started_at, ended_at, \
+             note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                w.id.to_string(),
+                w.ticket_id.to_string(),
+                w.client_id.to_string(),
+                w.user_id.to_string(),
+                micros(w.start),
+                micros(w.end),
+                w.note.trim(),
+                micros(w.created_at)
+            ],
+        )])
+        .await
+    }
+
+    async fn ticket_work_logs(&self, ticket: TicketId) -> StoreResult<Vec<WorkLog>> {
+        let sql = format!(
+            "SELECT {WORK_COLS} FROM work_logs WHERE ticket_id = $1 ORDER BY started_at, id"
+        );
+        let rows: Vec<WorkRow> = self.read_all(&sql, args![ticket.to_string()]).await?;
+        rows.into_iter().map(WorkLog::try_from).collect()
+    }
+
+    async fn client_work_logs(
+        &self,
+        client: ClientId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<WorkLog>> {
+        let sql = format!(
+            "SELECT {WORK_COLS} FROM work_logs WHERE client_id = $1 AND started_at >= $2 \
+             AND started_at < $3 ORDER BY started_at, id"
+        );
+        let rows: Vec<WorkRow> = self
+            .read_all(&sql, args![client.to_string(), micros(from), micros(to)])
+            .await?;
+        rows.into_iter().map(WorkLog::try_from).collect()
+    }
+}
+
+const WORK_COLS: &str = "id, ticket_id, client_id, user_id, started_at, ended_at, note, created_at";
+
+row!(WorkRow {
+    id: String,
+    ticket_id: String,
+    client_id: String,
+    user_id: String,
+    started_at: i64,
+    ended_at: i64,
+    note: String,
+    created_at: i64,
+});
+
+impl TryFrom<WorkRow> for WorkLog {
+    type Error = StoreError;
+    fn try_from(r: WorkRow) -> Result<Self, StoreError> {
+        Ok(WorkLog {
+            id: parse("work log id", &r.id)?,
+            ticket_id: parse("ticket id", &r.ticket_id)?,
+            client_id: parse("client id", &r.client_id)?,
+            user_id: parse("user id", &r.user_id)?,
+            start: ts(r.started_at)?,
+            end: ts(r.ended_at)?,
+            note: r.note,
+            created_at: ts(r.created_at)?,
+        })
     }
 }

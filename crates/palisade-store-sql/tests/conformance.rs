@@ -2962,3 +2962,155 @@ fn desk(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
 async fn conformance_desk() {
     on_every_backend_raw("support desk tickets", |_| Box::pin(async {}), Some(desk)).await;
 }
+
+/// Desk operations: the out-of-hours flag, the line an escalation moves a ticket to (and the
+/// queue filters on both), and work logs by ticket and by a client's billing month.
+fn desk_ops(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    use palisade_core::{TicketId, WorkLogId};
+    use palisade_desk::billing::WorkLog;
+    use palisade_desk::sla::Priority;
+    use palisade_desk::ticket::{Actor, Category, Line, NewTicket, TicketState, TimelineKind};
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let other = client(&s, "Other").await;
+        let staff = s
+            .create_user(
+                &NewUserRecord {
+                    email: "l1@provider.example".into(),
+                    display_name: "L1".into(),
+                    role: Role::SupportL1,
+                    client_id: None,
+                    password_hash: "x".into(),
+                },
+                now(),
+            )
+            .await
+            .expect("user");
+        let open = |client: ClientId, priority: Priority| NewTicket {
+            id: TicketId::new(),
+            client_id: client,
+            site_id: None,
+            subject: "Down".into(),
+            category: Category::Incident,
+            priority,
+            body: "all of it".into(),
+            created_by: Actor::System,
+            at: now(),
+        };
+        let night = open(acme.id, Priority::Critical);
+        let t1 = s
+            .create_ticket_flagged(&night, &night.created_event().expect("valid"), true)
+            .await
+            .expect("out of hours");
+        assert!(t1.out_of_hours);
+        assert_eq!(t1.line, Line::First);
+        let day = open(other.id, Priority::Normal);
+        let t2 = s
+            .create_ticket(&day, &day.created_event().expect("valid"))
+            .await
+            .expect("normal");
+        assert!(!t2.out_of_hours);
+
+        let (t1b, ev) = t1
+            .apply(
+                TimelineKind::Escalated {
+                    reason: "needs second line".into(),
+                },
+                Actor::System,
+                now(),
+            )
+            .expect("escalate");
+        s.append_ticket_event(&t1b, &ev).await.expect("append");
+        assert_eq!(s.get_ticket(t1.id).await.expect("get").line, Line::Second);
+        let ids = |q: TicketQuery| {
+            let s = s.clone();
+            async move {
+                s.list_tickets(&q)
+                    .await
+                    .expect("list")
+                    .items
+                    .into_iter()
+                    .map(|t| t.id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            ids(TicketQuery {
+                line: Some(Line::Second),
+                ..Default::default()
+            })
+            .await,
+            [t1.id]
+        );
+        assert_eq!(
+            ids(TicketQuery {
+                line: Some(Line::First),
+                ..Default::default()
+            })
+            .await,
+            [t2.id]
+        );
+        let (t2b, ev) = t2
+            .apply(
+                TimelineKind::StateChanged {
+                    from: TicketState::New,
+                    to: TicketState::Resolved,
+                    reason: None,
+                },
+                Actor::Staff(staff.id),
+                now(),
+            )
+            .expect("resolve");
+        s.append_ticket_event(&t2b, &ev).await.expect("append");
+        assert_eq!(
+            ids(TicketQuery {
+                open_only: true,
+                ..Default::default()
+            })
+            .await,
+            [t1.id]
+        );
+
+        // Work logs: by ticket in start order; by client and the half-open month of starts.
+        let log = |start: Timestamp, mins: i64, ticket: TicketId, client: ClientId| WorkLog {
+            id: WorkLogId::new(),
+            ticket_id: ticket,
+            client_id: client,
+            user_id: staff.id,
+            start,
+            end: start + SignedDuration::from_mins(mins),
+            note: "  restarted php-fpm  ".into(),
+            created_at: now(),
+        };
+        let march: Timestamp = "2026-03-01T00:00:00Z".parse().expect("ts");
+        let april: Timestamp = "2026-04-01T00:00:00Z".parse().expect("ts");
+        let late = log(april - SignedDuration::from_mins(30), 60, t1.id, acme.id);
+        let early = log(march, 15, t1.id, acme.id);
+        let next_month = log(april, 10, t1.id, acme.id);
+        let others = log(march, 10, t2.id, other.id);
+        for w in [&late, &early, &next_month, &others] {
+            s.add_work_log(w).await.expect("add");
+        }
+        let got = s.ticket_work_logs(t1.id).await.expect("by ticket");
+        assert_eq!(
+            got.iter().map(|w| w.id).collect::<Vec<_>>(),
+            [early.id, late.id, next_month.id]
+        );
+        assert_eq!(got[0].note, "restarted php-fpm");
+        assert_eq!(got[0].end, early.end);
+        let month = s
+            .client_work_logs(acme.id, march, april)
+            .await
+            .expect("by month");
+        assert_eq!(
+            month.iter().map(|w| w.id).collect::<Vec<_>>(),
+            [early.id, late.id],
+            "a log belongs to the month it started in; other clients' are not there"
+        );
+    })
+}
+
+#[tokio::test]
+async fn conformance_desk_ops() {
+    on_every_backend("desk operations", desk_ops).await;
+}

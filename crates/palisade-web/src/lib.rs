@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 mod authcache;
 mod campaigns;
+pub mod deskops;
 pub mod error;
 mod extract;
 mod ratelimit;
@@ -56,6 +57,8 @@ pub struct WebConfig {
     pub token_lifetime: Duration,
     /// Running with demo data: pages say so.
     pub demo: bool,
+    /// The support desk's thresholds and billing rates.
+    pub desk: deskops::DeskConfig,
 }
 
 impl Default for WebConfig {
@@ -71,6 +74,7 @@ impl Default for WebConfig {
             login_attempts_per_minute: 20,
             token_lifetime: Duration::from_secs(90 * 24 * 3600),
             demo: false,
+            desk: deskops::DeskConfig::default(),
         }
     }
 }

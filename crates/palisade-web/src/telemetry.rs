@@ -98,6 +98,16 @@ pub struct Telemetry {
     audit_failures: Gauge,
     ship_lag: Gauge,
     ship_backlog: Gauge,
+    desk: DeskGauges,
+}
+
+/// The desk's gauges, refreshed by every escalation sweep (`deskops::sweep`).
+#[derive(Clone, Default)]
+struct DeskGauges {
+    at_risk: Gauge,
+    breached: Gauge,
+    open: Gauge,
+    auto_escalations: Counter,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -153,7 +163,29 @@ impl Telemetry {
             "audit_shipping_backlog_events",
             "Audit events in the database not yet in object storage",
         );
+        let desk = DeskGauges::default();
+        registry.register(
+            "desk_open_tickets",
+            "Open support tickets at the last escalation sweep",
+            desk.open.clone(),
+        );
+        registry.register(
+            "desk_tickets_at_risk",
+            "Open tickets with an SLA clock past the at-risk share of its target, not breached",
+            desk.at_risk.clone(),
+        );
+        registry.register(
+            "desk_tickets_breached",
+            "Open tickets with a breached SLA clock",
+            desk.breached.clone(),
+        );
+        registry.register(
+            "desk_auto_escalations",
+            "Tickets escalated to the second line by the system",
+            desk.auto_escalations.clone(),
+        );
         Self {
+            desk,
             registry: Arc::new(registry),
             requests,
             latency,
@@ -184,6 +216,19 @@ impl Telemetry {
             out.clear();
         }
         out
+    }
+}
+
+impl Telemetry {
+    /// Records what an escalation sweep saw.
+    pub(crate) fn desk_sweep(&self, r: &crate::deskops::SweepReport) {
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        self.desk.open.set(n(r.open));
+        self.desk.at_risk.set(n(r.at_risk));
+        self.desk.breached.set(n(r.breached));
+        self.desk
+            .auto_escalations
+            .inc_by(u64::try_from(r.escalated.len()).unwrap_or(0));
     }
 }
 

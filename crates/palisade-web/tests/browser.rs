@@ -7,6 +7,10 @@
 //! its chart, the decision appears in the finding's history, and another client's user is told
 //! the finding does not exist.
 //!
+//! A third goes through a support ticket: a client user opens it in the portal, staff write an
+//! internal note, a public reply, a state change and an escalation, and the client sees the reply
+//! but never the note or the escalation, and answers.
+//!
 //! Needs `chromedriver` and `chromium` on the PATH (Debian: chromium, chromium-driver). Without
 //! them the test reports that it did not run, except in CI (`CI` set), where it fails.
 
@@ -414,6 +418,166 @@ async fn security_triages_a_finding_in_the_browser_and_another_client_cannot_ope
         b.goto(&finding_url).await.expect("open a foreign finding");
         assert!(text_of(&b, "message").await.contains("no such record"));
         assert!(!b.source().await.expect("source").contains(seed::TITLE));
+    }
+    .await;
+    b.close().await.expect("close browser");
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_conversation_between_a_client_and_staff_keeps_internal_notes_internal() {
+    let Some((_driver, port)) = start_chromedriver().await else {
+        return;
+    };
+    let app = TestApp::start(WebConfig {
+        require_staff_mfa: false,
+        ..WebConfig::default()
+    })
+    .await;
+    let hotel = app
+        .store
+        .create_client(
+            &ClientInput {
+                name: "Harbour Hotels".into(),
+                contract: Contract {
+                    sla_tier: SlaTier::Premium,
+                    support_hours: SupportHours::office_hours("Europe/London"),
+                    holiday_calendar: Some("gb-eng".into()),
+                    out_of_hours: true,
+                },
+            },
+            start_time(),
+        )
+        .await
+        .expect("client");
+    let site = app
+        .store
+        .create_site(
+            &NewSite {
+                client_id: hotel.id,
+                name: "bookings".into(),
+                url: "https://bookings.harbour.example".into(),
+            },
+            start_time(),
+        )
+        .await
+        .expect("site");
+    app.user("guest@harbour.example", Role::ClientUser, Some(hotel.id))
+        .await;
+    app.user("desk@provider.test", Role::SupportL1, None).await;
+    const NOTE: &str = "Their PHP pool is misconfigured again, do not tell them yet";
+    const REASON: &str = "needs a database engineer";
+
+    let b = browser(port).await;
+    let result = async {
+        // The client opens a ticket from the portal.
+        sign_in(&b, &app, "guest@harbour.example").await;
+        b.find(Locator::Id("nav-tickets"))
+            .await
+            .expect("Tickets in the portal navigation");
+        b.goto(&app.url("/tickets/new")).await.expect("new ticket");
+        choose(&b, "site_id", &site.id.to_string()).await;
+        choose(&b, "category", "incident").await;
+        choose(&b, "priority", "high").await;
+        fill(&b, "subject", "Booking form times out").await;
+        fill(&b, "body", "Guests cannot book since 09:00").await;
+        click(&b, "open-ticket").await;
+        assert!(
+            text_of(&b, "ticket-title")
+                .await
+                .contains("Booking form times out")
+        );
+        assert_eq!(text_of(&b, "ticket-state").await, "new");
+        let ticket_url = b.current_url().await.expect("url").to_string();
+        click(&b, "logout").await;
+
+        // Staff find it in the queue and answer: a note, a reply, a state change, an escalation.
+        b.wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login");
+        sign_in(&b, &app, "desk@provider.test").await;
+        b.goto(&app.url("/tickets")).await.expect("queue");
+        let queue = text_of(&b, "tickets").await;
+        assert!(
+            queue.contains("Booking form times out") && queue.contains("Harbour Hotels"),
+            "{queue}"
+        );
+        b.goto(&ticket_url).await.expect("ticket");
+        fill(&b, "reply-body", NOTE).await;
+        b.find(Locator::Id("vis-internal"))
+            .await
+            .expect("note radio")
+            .click()
+            .await
+            .expect("choose note");
+        click(&b, "send-reply").await;
+        let timeline = text_of(&b, "timeline").await;
+        assert!(
+            timeline.contains("Internal note") && timeline.contains(NOTE),
+            "{timeline}"
+        );
+        assert_eq!(
+            text_of(&b, "ticket-state").await,
+            "new",
+            "a note is not an answer"
+        );
+        fill(&b, "reply-body", "We are looking at the booking form now.").await;
+        click(&b, "send-reply").await;
+        assert_eq!(text_of(&b, "ticket-state").await, "open");
+        choose(&b, "new-state", "waiting-on-customer").await;
+        fill(&b, "state-reason", "Which browser do the guests use?").await;
+        click(&b, "change-state").await;
+        assert_eq!(text_of(&b, "ticket-state").await, "waiting-on-customer");
+        fill(&b, "escalate-reason", REASON).await;
+        click(&b, "escalate").await;
+        assert_eq!(text_of(&b, "ticket-line").await, "2nd line");
+        assert!(text_of(&b, "timeline").await.contains(REASON));
+        click(&b, "logout").await;
+
+        // The client sees the reply and the state change, never the note or the escalation.
+        b.wait()
+            .for_element(Locator::Id("email"))
+            .await
+            .expect("login");
+        sign_in(&b, &app, "guest@harbour.example").await;
+        b.goto(&ticket_url).await.expect("ticket");
+        let timeline = text_of(&b, "timeline").await;
+        assert!(
+            timeline.contains("We are looking at the booking form now."),
+            "{timeline}"
+        );
+        assert!(
+            timeline.contains("Which browser do the guests use?"),
+            "{timeline}"
+        );
+        let source = b.source().await.expect("source");
+        assert!(
+            !source.contains(NOTE),
+            "the internal note reached the client"
+        );
+        assert!(
+            !source.contains(REASON),
+            "the escalation reached the client"
+        );
+        assert!(!source.contains("Internal note"));
+        assert!(
+            b.find(Locator::Id("vis-internal")).await.is_err(),
+            "no note option for clients"
+        );
+        fill(&b, "reply-body", "Safari on iPhones").await;
+        click(&b, "send-reply").await;
+        assert_eq!(
+            text_of(&b, "ticket-state").await,
+            "open",
+            "the answer ends the wait"
+        );
+        b.goto(&app.url("/tickets")).await.expect("their list");
+        assert!(
+            text_of(&b, "tickets")
+                .await
+                .contains("Booking form times out")
+        );
     }
     .await;
     b.close().await.expect("close browser");

@@ -254,6 +254,25 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
             TICKET_WRITERS,
             |_| Some(json!({"reason": "matrix"})),
         ),
+        // The queue: staff see every client's, a client user their own open tickets.
+        ("get", "/api/v1/tickets/queue", SIGNED_IN, none),
+        // Work logs are staff business: everyone on staff reads them, the desk writes them.
+        ("get", "/api/v1/tickets/{id}/work", STAFF, none),
+        ("post", "/api/v1/tickets/{id}/work", TICKET_WRITERS, |_| {
+            Some(
+                json!({"start": "2026-11-23T08:00:00Z", "end": "2026-11-23T09:00:00Z", "note": "matrix"}),
+            )
+        }),
+        // The out-of-hours line: as opening a ticket (client A's contract lacks the line, so
+        // every allowed caller is answered 422 out_of_hours_not_included).
+        (
+            "post",
+            "/api/v1/out-of-hours/tickets",
+            TICKET_WRITERS_AND_OWNER,
+            |f| Some(json!({"client_id": f.client_a, "subject": "Down", "body": "all of it"})),
+        ),
+        // Billing is for staff; a client user of the owner is refused, of another client 404.
+        ("get", "/api/v1/clients/{id}/billing", STAFF, none),
         // Client users list and read the campaigns they are part of, their own part only.
         ("get", "/api/v1/campaigns", SIGNED_IN, none),
         ("post", "/api/v1/campaigns", CAMPAIGN_WRITERS, |_| {

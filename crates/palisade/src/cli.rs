@@ -1,6 +1,6 @@
 //! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`,
 //! `advisories import|sync|status|show`, `keys status|rotate|reencrypt|retire`,
-//! `audit verify|prove|public-key`, `scan`,
+//! `audit verify|prove|public-key`, `billing export`, `scan`,
 //! `inventory push`, `affected`, `version`.
 
 use std::io::BufRead;
@@ -69,6 +69,9 @@ pub enum Command {
     /// The tamper-evident audit log: verify, prove, public-key.
     #[command(subcommand)]
     Audit(Audit),
+    /// Support-desk billing: the monthly export of a client's work logs.
+    #[command(subcommand)]
+    Billing(Billing),
     /// Scan lockfiles, dpkg status files and SBOMs offline against the local advisory store.
     Scan {
         #[command(flatten)]
@@ -249,6 +252,25 @@ pub enum Audit {
     PublicKey {
         #[command(flatten)]
         place: Place,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Billing {
+    /// A client's work logs of one month (by start, in the client's time zone) as CSV, split and
+    /// priced in and out of support hours at the rates of its contract tier (`[billing.TIER]`);
+    /// amounts in integer minor units. The same as GET /api/v1/clients/{id}/billing.
+    Export {
+        #[command(flatten)]
+        place: Place,
+        #[arg(long, value_name = "ID")]
+        client: ClientId,
+        /// YYYY-MM.
+        #[arg(long, value_name = "YYYY-MM")]
+        month: String,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -499,6 +521,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Keys::Rotate { later, .. } => crate::keys::rotate(&cfg, later).await?,
                 Keys::Reencrypt { .. } => crate::keys::reencrypt(&cfg).await?,
                 Keys::Retire { version, .. } => crate::keys::retire(&cfg, version).await?,
+            }
+            Ok(0)
+        }
+        Command::Billing(Billing::Export {
+            place,
+            client,
+            month,
+            out,
+        }) => {
+            let cfg = load(cfg_file, &place, None)?;
+            init_logging(cfg.json_logs);
+            let month: palisade_desk::billing::Month = month
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--month: {e}"))?;
+            let store = serve::open_store(&cfg).await?;
+            let csv = palisade_web::deskops::billing_csv(&store, &cfg.desk, client, month)
+                .await
+                .with_context(|| {
+                    format!("cannot export the billing of client {client} for {month}")
+                })?;
+            store.close().await;
+            match out {
+                Some(path) => std::fs::write(&path, csv)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{csv}"),
             }
             Ok(0)
         }

@@ -87,6 +87,16 @@ pub struct Settings {
     pub audit_s3_access_key_id: Option<String>,
     /// A file holding the S3 secret access key (only files: the secret never sits in the config).
     pub audit_s3_secret_access_key_file: Option<PathBuf>,
+    /// Percentage of an SLA target used at which a running clock is "at risk" (1–99).
+    pub desk_at_risk_percent: u8,
+    /// Minutes (wall clock) a critical ticket may wait for a first staff reply before it goes to
+    /// the second line by itself.
+    pub desk_auto_escalate_minutes: u64,
+    /// Seconds between the server's sweeps of open tickets (escalation and SLA metrics).
+    pub desk_sweep_seconds: u64,
+    /// Hourly rates per contract tier for work logs: `[billing.standard]` `currency = "GBP"`,
+    /// `in_hours = 9000`, `out_of_hours = 15000` (minor units per hour).
+    pub billing: palisade_web::deskops::TierRates,
 }
 
 /// One advisory source: a file, folder or archive on disk, or an `https://` (or loopback
@@ -130,6 +140,10 @@ impl Default for Settings {
             audit_s3_region: "us-east-1".into(),
             audit_s3_access_key_id: None,
             audit_s3_secret_access_key_file: None,
+            desk_at_risk_percent: 75,
+            desk_auto_escalate_minutes: 15,
+            desk_sweep_seconds: 30,
+            billing: palisade_web::deskops::TierRates::default(),
         }
     }
 }
@@ -157,6 +171,10 @@ pub struct Config {
     pub match_interval: Duration,
     pub sla: palisade_fleet::SlaPolicy,
     pub audit: AuditConfig,
+    /// The support desk's thresholds and rates.
+    pub desk: palisade_web::deskops::DeskConfig,
+    /// How often the server sweeps open tickets.
+    pub desk_sweep: Duration,
 }
 
 /// The audit log's settings.
@@ -219,7 +237,7 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 27] = [
+pub const KEYS: [&str; 30] = [
     "listen",
     "data_dir",
     "database_url",
@@ -247,6 +265,9 @@ pub const KEYS: [&str; 27] = [
     "audit_s3_region",
     "audit_s3_access_key_id",
     "audit_s3_secret_access_key_file",
+    "desk_at_risk_percent",
+    "desk_auto_escalate_minutes",
+    "desk_sweep_seconds",
 ];
 
 /// The environment source used by the binary: `PALISADE_LISTEN`, `PALISADE_DATABASE_URL`, …
@@ -381,7 +402,20 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
         .clone()
         .unwrap_or_else(|| s.data_dir.join("keyring"));
     let audit = audit_config(&s)?;
+    let desk = palisade_web::deskops::DeskConfig {
+        at_risk_percent: s.desk_at_risk_percent,
+        auto_escalate_after: Duration::from_secs(s.desk_auto_escalate_minutes.saturating_mul(60)),
+        rates: s.billing.clone(),
+    };
+    if let Err(e) = desk.validate() {
+        bail!("invalid configuration: {e}");
+    }
+    if s.desk_sweep_seconds == 0 || s.desk_sweep_seconds > 3600 {
+        bail!("invalid configuration: desk_sweep_seconds must be between 1 and 3600");
+    }
     Ok(Config {
+        desk,
+        desk_sweep: Duration::from_secs(s.desk_sweep_seconds),
         audit,
         advisory_db,
         keyring_file,

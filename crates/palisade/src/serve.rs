@@ -38,6 +38,7 @@ pub fn web_config(cfg: &Config, demo: bool) -> WebConfig {
         session_absolute: cfg.session_absolute,
         session_idle: cfg.session_idle,
         demo,
+        desk: cfg.desk.clone(),
         ..WebConfig::default()
     }
 }
@@ -77,6 +78,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     );
     let background = tokio::spawn(background_work(matcher, cfg.clone(), audit.clone()));
     let key_work = tokio::spawn(crate::keys::maintain(store.clone()));
+    let desk_work = tokio::spawn(desk_worker(state.clone(), cfg.desk_sweep));
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -106,6 +108,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     }
     background.abort();
     key_work.abort();
+    desk_work.abort();
     audit_work.abort();
     tracing::info!("Shutting down: sealing and shipping the audit log.");
     let _ = audit
@@ -122,6 +125,27 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     audit_worker.finish().await;
     store.close().await;
     Ok(())
+}
+
+/// The desk's background work: every `every`, sweep the open tickets as of the app's clock,
+/// escalating unanswered critical ones (each escalation is a timeline event by the system and an
+/// audit event) and refreshing the SLA metrics. A failed sweep is logged; the next one retries.
+async fn desk_worker(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match palisade_web::deskops::sweep(&state, &state.config.desk).await {
+            Ok(r) if !r.escalated.is_empty() => tracing::info!(
+                escalated = r.escalated.len(),
+                at_risk = r.at_risk,
+                breached = r.breached,
+                "Escalated unanswered critical tickets."
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "The desk sweep failed."),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -496,3 +496,62 @@ async fn keys_rotate_keeps_contact_details_readable() {
     );
     assert!(!keyring.exists(), "no new keyring replaces a lost one");
 }
+
+/// `billing export` and the desk's settings: a bad month or an unknown client is refused with a
+/// message that says which; invalid desk settings stop the start naming the key.
+#[tokio::test]
+async fn billing_export_and_desk_settings_are_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path").to_owned();
+    run_ok(&["migrate", "--data-dir", &data]).await;
+    let client = "0190b5a0-0000-7000-8000-000000000001";
+    let err = run_err(&[
+        "billing",
+        "export",
+        "--data-dir",
+        &data,
+        "--client",
+        client,
+        "--month",
+        "2026-13",
+    ])
+    .await;
+    assert!(err.contains("--month") && err.contains("2026-13"), "{err}");
+    let err = run_err(&[
+        "billing",
+        "export",
+        "--data-dir",
+        &data,
+        "--client",
+        client,
+        "--month",
+        "2026-11",
+    ])
+    .await;
+    assert!(err.contains(client) && err.contains("not found"), "{err}");
+
+    for (setting, key) in [
+        ("desk_at_risk_percent = 100\n", "desk_at_risk_percent"),
+        (
+            "desk_auto_escalate_minutes = 0\n",
+            "desk_auto_escalate_minutes",
+        ),
+        (
+            "[billing.premium]\ncurrency = \"pounds\"\nin_hours = 1\nout_of_hours = 2\n",
+            "billing.premium.currency",
+        ),
+    ] {
+        let cfg = dir.path().join("palisade.toml");
+        std::fs::write(&cfg, setting).expect("write");
+        let out = palisade()
+            .arg("--config")
+            .arg(&cfg)
+            .args(["migrate", "--data-dir", &data])
+            .output()
+            .await
+            .expect("run");
+        assert!(!out.status.success(), "{setting}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "{setting}: {err}");
+    }
+}

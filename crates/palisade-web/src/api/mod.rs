@@ -5,7 +5,7 @@
 mod accounts;
 pub(crate) mod audit;
 mod campaigns;
-mod desk;
+pub(crate) mod desk;
 pub(crate) mod fleet;
 mod spine;
 

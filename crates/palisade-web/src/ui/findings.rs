@@ -387,7 +387,7 @@ struct FindingPage {
     error: Option<String>,
 }
 
-async fn user_names(
+pub(crate) async fn user_names(
     s: &AppState,
     ids: impl Iterator<Item = UserId>,
 ) -> Result<HashMap<UserId, String>, UiError> {

@@ -10,6 +10,7 @@ mod findings;
 mod fleet;
 mod forms;
 mod pages;
+mod tickets;
 mod users;
 
 use askama::Template;
@@ -75,6 +76,18 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/campaigns/{id}/environments/{env}/steps",
             post(campaigns::step),
+        )
+        .route("/tickets", get(tickets::list).post(tickets::create))
+        .route("/tickets/new", get(tickets::new_page))
+        .route("/tickets/{id}", get(tickets::ticket))
+        .route("/tickets/{id}/messages", post(tickets::reply))
+        .route("/tickets/{id}/state", post(tickets::change_state))
+        .route("/tickets/{id}/priority", post(tickets::change_priority))
+        .route("/tickets/{id}/escalate", post(tickets::escalate))
+        .route("/tickets/{id}/work", post(tickets::log_work))
+        .route(
+            "/out-of-hours",
+            get(tickets::out_of_hours_page).post(tickets::create_out_of_hours),
         )
         .route("/tokens", get(pages::tokens).post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))

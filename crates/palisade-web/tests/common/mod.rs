@@ -166,6 +166,66 @@ pub fn client_body(name: &str, zone: &str) -> serde_json::Value {
     })
 }
 
+/// A browser-like client for the HTML pages: keeps cookies, signs in through the login form.
+pub struct WebSession {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+/// The value of the hidden field `name` in a page.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        + marker.len();
+    html[start..].split('"').next().expect("value").to_owned()
+}
+
+impl WebSession {
+    /// Signs in `email` (the shared test password) through the form.
+    pub async fn sign_in(app: &TestApp, email: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let s = Self {
+            http,
+            base: app.base.clone(),
+        };
+        let (_, form) = s.get("/login").await;
+        let csrf = hidden_field(&form, "csrf");
+        let r = s
+            .post(
+                "/login",
+                &[("csrf", &csrf), ("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{email} signed in");
+        s
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get");
+        (r.status().as_u16(), r.text().await.expect("text"))
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .expect("post")
+    }
+}
+
 /// Imports one advisory file into the app's advisory store, as `palisade advisories import`
 /// would; the matcher picks it up on its next catch-up.
 pub fn import(app: &TestApp, name: &str, bytes: &[u8]) {
