@@ -7,6 +7,7 @@
 mod audit;
 mod desk;
 mod fleet;
+mod mail;
 mod reader;
 mod rows;
 mod sealed;
@@ -50,6 +51,8 @@ pub struct SqlStore {
     reader: Option<Arc<reader::Reader>>,
     /// The keys that seal sensitive columns (`sealed.rs`). Never stored in the database.
     keys: Arc<LiveKeyring>,
+    /// The blind index of contacts' addresses (`mail.rs`), once the binary has given its key.
+    blind: Arc<std::sync::OnceLock<palisade_mail::BlindIndex>>,
 }
 
 /// Runs the same expression against whichever pool is in use. The body is compiled once per
@@ -122,6 +125,7 @@ impl SqlStore {
             backend,
             reader,
             keys,
+            blind: Arc::default(),
         })
     }
 

@@ -21,10 +21,12 @@ use serde::Serialize;
 pub mod audit;
 pub mod desk;
 pub mod fleet;
+pub mod mail;
 
 pub use audit::*;
 pub use desk::*;
 pub use fleet::*;
+pub use mail::*;
 
 /// Largest page a list call returns, whatever the caller asks for.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -130,7 +132,9 @@ pub struct Session {
 
 /// Palisade's storage. Implementations must behave identically; the conformance suite checks it.
 #[async_trait]
-pub trait Store: FleetStore + AuditStore + DeskStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    FleetStore + AuditStore + DeskStore + MailStore + Send + Sync + std::fmt::Debug
+{
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 
