@@ -98,6 +98,13 @@ pub struct Telemetry {
     audit_failures: Gauge,
     ship_lag: Gauge,
     ship_backlog: Gauge,
+    /// The desk's outbox by state, read from the store at each scrape.
+    outbox: Family<OutboxLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    state: &'static str,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -153,7 +160,14 @@ impl Telemetry {
             "audit_shipping_backlog_events",
             "Audit events in the database not yet in object storage",
         );
+        let outbox = Family::<OutboxLabels, Gauge>::default();
+        registry.register(
+            "mail_outbox",
+            "Desk notification e-mails by state (queued, sent, failed)",
+            outbox.clone(),
+        );
         Self {
+            outbox,
             registry: Arc::new(registry),
             requests,
             latency,
@@ -162,6 +176,14 @@ impl Telemetry {
             audit_failures,
             ship_lag,
             ship_backlog,
+        }
+    }
+
+    /// Sets the outbox gauges (the `/metrics` handler reads the counts from the store).
+    fn set_outbox(&self, c: palisade_store::OutboxCounts) {
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (state, n) in [("queued", c.queued), ("sent", c.sent), ("failed", c.failed)] {
+            self.outbox.get_or_create(&OutboxLabels { state }).set(as_i64(n));
         }
     }
 
@@ -411,6 +433,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/metrics",
             get(|State(s): State<AppState>| async move {
+                match s.store.outbox_counts().await {
+                    Ok(c) => s.telemetry.set_outbox(c),
+                    Err(error) => tracing::warn!(%error, "Outbox counts unavailable for metrics."),
+                }
                 (
                     [(
                         header::CONTENT_TYPE,

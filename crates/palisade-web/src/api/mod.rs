@@ -6,6 +6,7 @@ mod accounts;
 pub(crate) mod audit;
 mod desk;
 pub(crate) mod fleet;
+mod mail;
 mod spine;
 
 pub(crate) use accounts::{NewToken, add_user, issue_token, revoke_sessions, set_disabled};
@@ -61,6 +62,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(fleet::routes())
         .merge(audit::routes())
         .merge(desk::routes())
+        .merge(mail::routes())
 }
 
 /// The OpenAPI document of this API.
