@@ -183,7 +183,9 @@ impl Telemetry {
     fn set_outbox(&self, c: palisade_store::OutboxCounts) {
         let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         for (state, n) in [("queued", c.queued), ("sent", c.sent), ("failed", c.failed)] {
-            self.outbox.get_or_create(&OutboxLabels { state }).set(as_i64(n));
+            self.outbox
+                .get_or_create(&OutboxLabels { state })
+                .set(as_i64(n));
         }
     }
 

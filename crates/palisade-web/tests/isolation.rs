@@ -520,7 +520,9 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
             now,
         )
         .expect("note");
-    s.append_ticket_event(&after_note, &note).await.expect("note");
+    s.append_ticket_event(&after_note, &note)
+        .await
+        .expect("note");
     let hidden = file("internal.log");
     s.add_attachments(&note, std::slice::from_ref(&hidden), now)
         .await

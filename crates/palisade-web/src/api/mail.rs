@@ -5,11 +5,11 @@
 //! `Content-Disposition: attachment`, whatever type the sender declared, so an HTML or SVG file
 //! from an e-mail is never rendered (and never runs script) in Palisade's origin.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use palisade_core::policy::{Action, Resource, Scope};
 use palisade_core::{AttachmentId, Role, TicketEventId, TicketId};
 use palisade_desk::ticket::{Actor, Visibility};
@@ -146,12 +146,19 @@ async fn add_attachment(
         return Err(ApiError::forbidden());
     }
     let invalid = |field: &str, msg: &str| {
-        ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", field, msg)
+        ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            field,
+            msg,
+        )
     };
     let name = p.name.trim();
     if name.is_empty()
         || name.chars().count() > 200
-        || name.chars().any(|ch| ch.is_control() || ch == '/' || ch == '\\')
+        || name
+            .chars()
+            .any(|ch| ch.is_control() || ch == '/' || ch == '\\')
     {
         return Err(invalid(
             "name",
@@ -162,7 +169,10 @@ async fn add_attachment(
         .content_type
         .unwrap_or_else(|| "application/octet-stream".into());
     if content_type.len() > 100 || !content_type.chars().all(|ch| ch.is_ascii_graphic()) {
-        return Err(invalid("content_type", "a media type such as application/pdf"));
+        return Err(invalid(
+            "content_type",
+            "a media type such as application/pdf",
+        ));
     }
     if body.is_empty() || body.len() > MAX_UPLOAD_BYTES {
         return Err(invalid("body", "the file must be 1 byte to 1 MiB"));
