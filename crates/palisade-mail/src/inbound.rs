@@ -495,7 +495,7 @@ fn attachments(
 /// `5 MiB`, `300 KiB`, `12 bytes`.
 pub fn human_bytes(n: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else if n >= MIB {
         format!("{:.1} MiB", n as f64 / MIB as f64)
