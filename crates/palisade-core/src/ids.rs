@@ -93,3 +93,13 @@ id_type!(
     /// One entry in a campaign's timeline.
     CampaignEventId,
 );
+
+// The support desk's e-mail (crate `palisade-mail`), kept apart so other additions do not collide.
+id_type!(
+    /// A file attached to a ticket message (from an e-mail or the API).
+    AttachmentId,
+    /// One e-mail queued for delivery (an outbox row); also the local part of its Message-ID.
+    OutboxId,
+    /// One e-mail received (inbound), as recorded for threading and deduplication.
+    InboundMailId,
+);

@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use palisade_core::{ClientId, SiteId, TicketEventId, TicketId, UserId};
+use palisade_core::{ClientId, ContactId, SiteId, TicketEventId, TicketId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::sla::{self, EventKind, Priority, PriorityTargets, SlaTargets, Target};
@@ -200,13 +200,16 @@ pub enum Actor {
     Staff(UserId),
     Client(UserId),
     System,
+    /// A client's contact who is not a user, writing by e-mail (the e-mail intake). They speak
+    /// for the client exactly as a client user does; `user_id` then holds the contact's ID.
+    Contact(ContactId),
 }
 
 impl Actor {
     pub fn kind(self) -> AuthorKind {
         match self {
             Actor::Staff(_) => AuthorKind::Staff,
-            Actor::Client(_) => AuthorKind::Client,
+            Actor::Client(_) | Actor::Contact(_) => AuthorKind::Client,
             Actor::System => AuthorKind::System,
         }
     }
@@ -214,17 +217,18 @@ impl Actor {
     pub fn user(self) -> Option<UserId> {
         match self {
             Actor::Staff(u) | Actor::Client(u) => Some(u),
-            Actor::System => None,
+            Actor::System | Actor::Contact(_) => None,
         }
     }
 }
 
-/// `staff:UUID`, `client:UUID` or `system`: the stored form.
+/// `staff:UUID`, `client:UUID`, `contact:UUID` or `system`: the stored form.
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Actor::Staff(u) => write!(f, "staff:{u}"),
             Actor::Client(u) => write!(f, "client:{u}"),
+            Actor::Contact(c) => write!(f, "contact:{c}"),
             Actor::System => f.write_str("system"),
         }
     }
@@ -235,12 +239,15 @@ impl FromStr for Actor {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || TicketError::Invalid {
             field: "actor",
-            reason: format!("{s:?} is not staff:ID, client:ID or system"),
+            reason: format!("{s:?} is not staff:ID, client:ID, contact:ID or system"),
         };
         if s == "system" {
             return Ok(Actor::System);
         }
         let (kind, id) = s.split_once(':').ok_or_else(bad)?;
+        if kind == "contact" {
+            return Ok(Actor::Contact(id.parse().map_err(|_| bad())?));
+        }
         let id: UserId = id.parse().map_err(|_| bad())?;
         match kind {
             "staff" => Ok(Actor::Staff(id)),

@@ -92,7 +92,7 @@ row!(TicketEventRow {
 type Body = palisade_desk::ticket::TimelineKind;
 
 impl SqlStore {
-    fn event_row(&self, r: TicketEventRow) -> StoreResult<TimelineEvent> {
+    pub(crate) fn event_row(&self, r: TicketEventRow) -> StoreResult<TimelineEvent> {
         let body = open_text(
             &self.keys,
             "ticket_events",
@@ -140,13 +140,15 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
-impl DeskStore for SqlStore {
-    async fn create_ticket_flagged(
+impl SqlStore {
+    /// `create_ticket_flagged` with more statements in the same transaction (`extra` builds them
+    /// afresh for each attempt): what the e-mail intake writes beside the ticket.
+    pub(crate) async fn create_ticket_with(
         &self,
         t: &NewTicket,
         created: &TimelineEvent,
         out_of_hours: bool,
+        extra: &(dyn Fn() -> StoreResult<Vec<Stmt>> + Send + Sync),
     ) -> StoreResult<Ticket> {
         if created.seq != 1 || created.ticket_id != t.id {
             return Err(StoreError::Invalid(palisade_core::FieldError::new(
@@ -181,12 +183,65 @@ impl DeskStore for SqlStore {
                 ),
                 self.event_insert(created)?,
             ];
+            let statements = statements.into_iter().chain(extra()?).collect();
             match self.write_tx(statements).await {
                 Err(StoreError::Conflict(_)) if attempts < NUMBER_ATTEMPTS => continue,
                 other => other?,
             }
             return self.get_ticket(t.id).await;
         }
+    }
+
+    /// `append_ticket_event` with more statements in the same transaction.
+    pub(crate) async fn append_ticket_event_with(
+        &self,
+        ticket: &Ticket,
+        event: &TimelineEvent,
+        extra: Vec<Stmt>,
+    ) -> StoreResult<()> {
+        if event.seq != ticket.version || event.ticket_id != ticket.id || event.seq < 2 {
+            return Err(StoreError::Invalid(palisade_core::FieldError::new(
+                "seq",
+                "the event must be the one that takes the ticket to its version",
+            )));
+        }
+        let update = Stmt::new(
+            "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4, \
+             line = $5 WHERE id = $6 AND version = $7",
+            args![
+                ticket.state.as_str(),
+                priority_str(ticket.priority),
+                i64::from(ticket.version),
+                micros(ticket.updated_at),
+                ticket.line.as_str(),
+                ticket.id.to_string(),
+                i64::from(ticket.version - 1)
+            ],
+        )
+        .or_fail(StoreError::Conflict(
+            "the ticket changed since it was read; reload it and try again".into(),
+        ));
+        let mut statements = vec![update, self.event_insert(event)?];
+        statements.extend(extra);
+        let result = self.write_tx(statements).await;
+        if let Err(StoreError::Conflict(_)) = &result {
+            // Tell a missing ticket from a lost race.
+            self.get_ticket(ticket.id).await?;
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl DeskStore for SqlStore {
+    async fn create_ticket_flagged(
+        &self,
+        t: &NewTicket,
+        created: &TimelineEvent,
+        out_of_hours: bool,
+    ) -> StoreResult<Ticket> {
+        self.create_ticket_with(t, created, out_of_hours, &|| Ok(Vec::new()))
+            .await
     }
 
     async fn get_ticket(&self, id: TicketId) -> StoreResult<Ticket> {
@@ -249,34 +304,8 @@ impl DeskStore for SqlStore {
     }
 
     async fn append_ticket_event(&self, ticket: &Ticket, event: &TimelineEvent) -> StoreResult<()> {
-        if event.seq != ticket.version || event.ticket_id != ticket.id || event.seq < 2 {
-            return Err(StoreError::Invalid(palisade_core::FieldError::new(
-                "seq",
-                "the event must be the one that takes the ticket to its version",
-            )));
-        }
-        let update = Stmt::new(
-            "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4, \
-             line = $5 WHERE id = $6 AND version = $7",
-            args![
-                ticket.state.as_str(),
-                priority_str(ticket.priority),
-                i64::from(ticket.version),
-                micros(ticket.updated_at),
-                ticket.line.as_str(),
-                ticket.id.to_string(),
-                i64::from(ticket.version - 1)
-            ],
-        )
-        .or_fail(StoreError::Conflict(
-            "the ticket changed since it was read; reload it and try again".into(),
-        ));
-        let result = self.write_tx(vec![update, self.event_insert(event)?]).await;
-        if let Err(StoreError::Conflict(_)) = &result {
-            // Tell a missing ticket from a lost race.
-            self.get_ticket(ticket.id).await?;
-        }
-        result
+        self.append_ticket_event_with(ticket, event, Vec::new())
+            .await
     }
 
     async fn ticket_events(&self, id: TicketId) -> StoreResult<Vec<TimelineEvent>> {

@@ -8,6 +8,7 @@ mod audit;
 mod campaign;
 mod desk;
 mod fleet;
+mod mail;
 mod reader;
 mod rows;
 mod sealed;
@@ -51,6 +52,8 @@ pub struct SqlStore {
     reader: Option<Arc<reader::Reader>>,
     /// The keys that seal sensitive columns (`sealed.rs`). Never stored in the database.
     keys: Arc<LiveKeyring>,
+    /// The blind index of contacts' addresses (`mail.rs`), once the binary has given its key.
+    blind: Arc<std::sync::OnceLock<palisade_mail::BlindIndex>>,
 }
 
 /// Runs the same expression against whichever pool is in use. The body is compiled once per
@@ -123,6 +126,7 @@ impl SqlStore {
             backend,
             reader,
             keys,
+            blind: Arc::default(),
         })
     }
 

@@ -56,7 +56,26 @@ pub(crate) const SEALED: &[SealedTable] = &[
         table: "ticket_events",
         columns: &[("body", Legacy::Text)],
     },
+    // E-mail (`mail.rs`): attachments' names and bytes, and rendered outbox e-mails.
+    SealedTable {
+        table: "ticket_attachments",
+        columns: &[("filename", Legacy::Text), ("data", Legacy::Text)],
+    },
+    SealedTable {
+        table: "mail_outbox",
+        columns: &[("payload", Legacy::Text)],
+    },
 ];
+
+/// Rows per re-encryption batch of `t`: attachments are up to megabytes each, so a batch of them
+/// is kept small enough to hold in memory.
+fn batch_of(t: &SealedTable) -> i64 {
+    if t.table == "ticket_attachments" {
+        4
+    } else {
+        BATCH
+    }
+}
 
 /// How many rows, and how many sealed values in them, are under one key version of one table.
 /// Version 0 is plaintext written before encryption at rest.
@@ -227,7 +246,7 @@ impl SqlStore {
                 let newest = i64::from(ring.newest());
                 done.version = ring.newest();
                 let rows: Vec<SealedRow> = self
-                    .read_all(&reencrypt_select(t), args![newest, &after, BATCH])
+                    .read_all(&reencrypt_select(t), args![newest, &after, batch_of(t)])
                     .await?;
                 let Some(last) = rows.last() else { break };
                 after = Some(last.id.clone());

@@ -383,9 +383,10 @@ impl Store for SqlStore {
         let id = ContactId::new();
         let (email, phone, key_version) = self.seal_contact(&id.to_string(), input);
         let sql = "INSERT INTO contacts (id, client_id, name, email, phone, title, archived_at, created_at, updated_at, \
-                   key_version) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8)";
+                   key_version, email_bidx) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8, $9)";
         rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(client.to_string()).bind(&input.name)
-            .bind(&email).bind(&phone).bind(&input.title).bind(micros(now)).bind(key_version).execute(p).await)
+            .bind(&email).bind(&phone).bind(&input.title).bind(micros(now)).bind(key_version)
+            .bind(self.email_bidx(&input.email)).execute(p).await)
         .map_err(db_err)?;
         self.get_contact(id).await
     }
@@ -414,10 +415,11 @@ impl Store for SqlStore {
         now: Timestamp,
     ) -> StoreResult<Contact> {
         let (email, phone, key_version) = self.seal_contact(&id.to_string(), input);
-        let sql = "UPDATE contacts SET name = $2, email = $3, phone = $4, title = $5, updated_at = $6, key_version = $7 \
-                   WHERE id = $1";
+        let sql = "UPDATE contacts SET name = $2, email = $3, phone = $4, title = $5, updated_at = $6, key_version = $7, \
+                   email_bidx = $8 WHERE id = $1";
         let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&email)
-            .bind(&phone).bind(&input.title).bind(micros(now)).bind(key_version).execute(p).await)
+            .bind(&phone).bind(&input.title).bind(micros(now)).bind(key_version)
+            .bind(self.email_bidx(&input.email)).execute(p).await)
         .map_err(db_err)?;
         if n == 0 {
             return Err(StoreError::NotFound);

@@ -3114,3 +3114,421 @@ fn desk_ops(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
 async fn conformance_desk_ops() {
     on_every_backend("desk operations", desk_ops).await;
 }
+
+/// E-mail: finding senders through the blind index (with the start-up backfill and a rebuild
+/// after a key change), taking messages in with their Message-ID and sealed attachments, the
+/// exactly-once outbox and its delivery states, and re-encryption of the new sealed columns.
+fn mail(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    use palisade_core::{AttachmentId, OutboxId, TicketId};
+    use palisade_desk::sla::Priority;
+    use palisade_desk::ticket::{Actor, Category, NewTicket, TimelineKind, Visibility};
+    use palisade_mail::{BlindIndex, Notification, SenderKind};
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let other = client(&s, "Other").await;
+        let contact = |name: &str, email: &str| ContactInput {
+            name: name.into(),
+            email: email.into(),
+            phone: None,
+            title: None,
+        };
+        // Written before the store has the key: no index until the backfill.
+        let early = s
+            .create_contact(acme.id, &contact("Jane", "Jane@Acme.example"), now())
+            .await
+            .expect("contact");
+        assert!(matches!(
+            s.mail_senders("jane@acme.example").await,
+            Err(StoreError::Backend(_))
+        ));
+        s.set_blind_index(BlindIndex::derive(&[1u8; 32]));
+        assert_eq!(s.backfill_blind_index().await.expect("backfill"), 1);
+        assert_eq!(
+            s.backfill_blind_index().await.expect("again"),
+            0,
+            "nothing left"
+        );
+        let shared = s
+            .create_contact(
+                other.id,
+                &contact("Jane at Other", "jane@acme.example"),
+                now(),
+            )
+            .await
+            .expect("contact at another client");
+        let user = s
+            .create_user(
+                &NewUserRecord {
+                    email: "Boss@Acme.example".into(),
+                    display_name: "Boss".into(),
+                    role: Role::ClientUser,
+                    client_id: Some(acme.id),
+                    password_hash: "$argon2id$fake".into(),
+                },
+                now(),
+            )
+            .await
+            .expect("user");
+        let senders = s
+            .mail_senders(" JANE@acme.example ")
+            .await
+            .expect("senders");
+        assert_eq!(senders.len(), 2, "{senders:?}");
+        assert!(
+            senders
+                .iter()
+                .any(|x| x.client_id == acme.id && x.kind == SenderKind::Contact(early.id))
+        );
+        assert!(
+            senders
+                .iter()
+                .any(|x| x.client_id == other.id && x.kind == SenderKind::Contact(shared.id))
+        );
+        let boss = s.mail_senders("boss@acme.example").await.expect("user");
+        assert_eq!(boss.len(), 1);
+        assert_eq!(boss[0].kind, SenderKind::User(user.id));
+        assert!(
+            s.mail_senders("nobody@acme.example")
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        let bidx = raw
+            .one(
+                "SELECT email_bidx FROM contacts WHERE id = $1",
+                &[&early.id.to_string()],
+            )
+            .await;
+        assert!(!bidx.contains("acme") && bidx.len() == 64, "{bidx}");
+        s.set_archived(Archivable::Contact(shared.id), Some(now()), now())
+            .await
+            .expect("archive");
+        assert_eq!(
+            s.mail_senders("jane@acme.example")
+                .await
+                .expect("senders")
+                .len(),
+            1
+        );
+        // An updated address moves the index with it.
+        s.update_contact(early.id, &contact("Jane", "jane.new@acme.example"), now())
+            .await
+            .expect("update");
+        assert!(
+            s.mail_senders("jane@acme.example")
+                .await
+                .expect("old")
+                .is_empty()
+        );
+        assert_eq!(
+            s.mail_senders("jane.new@acme.example")
+                .await
+                .expect("new")
+                .len(),
+            1
+        );
+
+        // A message taken in: ticket, Message-ID and a sealed attachment in one transaction.
+        let new = NewTicket {
+            id: TicketId::new(),
+            client_id: acme.id,
+            site_id: None,
+            subject: "Checkout fails".into(),
+            category: Category::Request,
+            priority: Priority::Normal,
+            body: "It fails.".into(),
+            created_by: Actor::Contact(early.id),
+            at: now(),
+        };
+        let created = new.created_event().expect("valid");
+        let attachment = NewAttachment {
+            id: AttachmentId::new(),
+            filename: "secret-report.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: b"%PDF-1.4 confidential".to_vec(),
+        };
+        let intake = MailIntake {
+            write: MailTicketWrite::New {
+                ticket: new.clone(),
+                created: created.clone(),
+            },
+            message_id: Some("m1@acme.example".into()),
+            attachments: vec![attachment.clone()],
+            at: now(),
+        };
+        let ticket = s.take_in_mail(&intake).await.expect("taken in");
+        assert_eq!(ticket.created_by, Actor::Contact(early.id));
+        assert!(s.mail_seen("m1@acme.example").await.expect("seen"));
+        assert!(!s.mail_seen("m2@acme.example").await.expect("not seen"));
+        // The same message again is refused and changes nothing.
+        let mut again = intake.clone();
+        if let MailTicketWrite::New { ticket, created } = &mut again.write {
+            ticket.id = TicketId::new();
+            *created = ticket.created_event().expect("valid");
+        }
+        assert!(matches!(
+            s.take_in_mail(&again).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let known = s
+            .tickets_by_message_ids(&["unknown@x.example".into(), "m1@acme.example".into()])
+            .await
+            .expect("lookup");
+        assert_eq!(known.iter().map(|k| k.id).collect::<Vec<_>>(), [ticket.id]);
+        assert_eq!(
+            s.ticket_by_number(ticket.number)
+                .await
+                .expect("number")
+                .map(|k| k.id),
+            Some(ticket.id)
+        );
+        let listed = s.ticket_attachments(ticket.id).await.expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (
+                listed[0].filename.as_str(),
+                listed[0].size,
+                listed[0].visibility
+            ),
+            ("secret-report.pdf", 21, Visibility::Public)
+        );
+        let (meta, bytes) = s.attachment(attachment.id).await.expect("get");
+        assert_eq!((meta, bytes), (listed[0].clone(), attachment.data.clone()));
+        for column in ["data", "filename"] {
+            let stored = raw
+                .one(
+                    &format!("SELECT {column} FROM ticket_attachments WHERE id = $1"),
+                    &[&attachment.id.to_string()],
+                )
+                .await;
+            assert!(
+                stored.starts_with("pz1:") && !stored.contains("secret"),
+                "{stored}"
+            );
+        }
+        assert!(matches!(
+            s.attachment(AttachmentId::new()).await,
+            Err(StoreError::NotFound)
+        ));
+
+        // A reply taken in, threaded onto the ticket.
+        let (next, reply) = ticket
+            .apply(
+                TimelineKind::Reply {
+                    visibility: Visibility::Public,
+                    body: "More detail.".into(),
+                },
+                Actor::Contact(early.id),
+                now(),
+            )
+            .expect("reply");
+        s.take_in_mail(&MailIntake {
+            write: MailTicketWrite::Append {
+                ticket: next.clone(),
+                event: reply,
+            },
+            message_id: Some("m2@acme.example".into()),
+            attachments: vec![],
+            at: now() + SignedDuration::from_secs(1),
+        })
+        .await
+        .expect("reply taken in");
+        assert_eq!(
+            s.ticket_inbound_ids(ticket.id).await.expect("ids"),
+            ["m1@acme.example", "m2@acme.example"]
+        );
+
+        // Every event is pending for mail until enqueued; a staff reply is then enqueued once
+        // per recipient however often the enqueue runs.
+        let (next, staff_reply) = next
+            .apply(
+                TimelineKind::Reply {
+                    visibility: Visibility::Public,
+                    body: "Fixed.".into(),
+                },
+                Actor::Staff(UserId::new()),
+                now(),
+            )
+            .expect("staff reply");
+        s.append_ticket_event(&next, &staff_reply)
+            .await
+            .expect("append");
+        let pending = s.mail_pending_events(10).await.expect("pending");
+        assert_eq!(pending.len(), 3);
+        assert_eq!(pending[2].event, staff_reply);
+        assert_eq!(pending[2].ticket, next);
+        let recipients = s.mail_recipients(&next).await.expect("recipients");
+        assert_eq!(recipients, ["jane.new@acme.example"]);
+        let mut by_user = next.clone();
+        by_user.created_by = Actor::Client(user.id);
+        assert_eq!(
+            s.mail_recipients(&by_user).await.expect("recipients"),
+            ["boss@acme.example", "jane.new@acme.example"]
+        );
+        let mail = |to: &str| {
+            let id = OutboxId::new();
+            (
+                id,
+                Notification {
+                    to: to.into(),
+                    subject: format!("Re: [#{}] Checkout fails", next.number),
+                    body: "Fixed.".into(),
+                    message_id: format!("{id}@desk.example"),
+                    in_reply_to: Some("m2@acme.example".into()),
+                    references: vec!["m1@acme.example".into(), "m2@acme.example".into()],
+                },
+            )
+        };
+        let batch = |mails: Vec<(OutboxId, Notification)>| {
+            let mut b: Vec<MailEnqueue> = pending[..2]
+                .iter()
+                .map(|p| MailEnqueue {
+                    event_id: p.event.id,
+                    ticket_id: p.ticket.id,
+                    client_id: p.ticket.client_id,
+                    thread_root: None,
+                    mails: Vec::new(),
+                })
+                .collect();
+            b.push(MailEnqueue {
+                event_id: staff_reply.id,
+                ticket_id: next.id,
+                client_id: next.client_id,
+                thread_root: Some(format!("ticket-{}@desk.example", next.id)),
+                mails,
+            });
+            b
+        };
+        s.enqueue_mail(
+            &batch(vec![
+                mail("boss@acme.example"),
+                mail("jane.new@acme.example"),
+            ]),
+            now(),
+        )
+        .await
+        .expect("enqueue");
+        // A second worker that rendered the same event again adds nothing.
+        s.enqueue_mail(
+            &batch(vec![
+                mail("Boss@acme.example"),
+                mail("jane.new@acme.example"),
+            ]),
+            now(),
+        )
+        .await
+        .expect("enqueue again");
+        assert!(s.mail_pending_events(10).await.expect("pending").is_empty());
+        assert_eq!(
+            s.outbox_counts().await.expect("counts"),
+            OutboxCounts {
+                queued: 2,
+                sent: 0,
+                failed: 0
+            }
+        );
+        let root = format!("ticket-{}@desk.example", next.id);
+        assert_eq!(
+            s.tickets_by_message_ids(&[root]).await.expect("root").len(),
+            1,
+            "replies to the thread root thread"
+        );
+
+        // Delivery: claimed once, retried, sent or given up.
+        let due = s.due_mail(now(), 10).await.expect("due");
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[0].notification.body, "Fixed.");
+        let lease = now() + SignedDuration::from_secs(60);
+        assert!(s.claim_mail(due[0].id, 0, lease).await.expect("claim"));
+        assert!(
+            !s.claim_mail(due[0].id, 0, lease)
+                .await
+                .expect("claimed already")
+        );
+        assert_eq!(s.due_mail(now(), 10).await.expect("due").len(), 1, "leased");
+        s.mail_attempt_failed(due[0].id, 1, Some(now()), "connection refused")
+            .await
+            .expect("retry");
+        let again = s.due_mail(now(), 10).await.expect("due");
+        assert_eq!(again.len(), 2);
+        let retried = again.iter().find(|m| m.id == due[0].id).expect("retried");
+        assert_eq!(retried.attempts, 1);
+        assert!(s.claim_mail(due[0].id, 1, lease).await.expect("claim"));
+        s.mail_sent(due[0].id, now()).await.expect("sent");
+        assert!(s.claim_mail(due[1].id, 0, lease).await.expect("claim"));
+        s.mail_attempt_failed(due[1].id, 1, None, "550 no such user")
+            .await
+            .expect("give up");
+        assert_eq!(
+            s.outbox_counts().await.expect("counts"),
+            OutboxCounts {
+                queued: 0,
+                sent: 1,
+                failed: 1
+            }
+        );
+        let payload = raw
+            .one(
+                "SELECT payload FROM mail_outbox WHERE id = $1",
+                &[&due[0].id.to_string()],
+            )
+            .await;
+        assert!(
+            payload.starts_with("pz1:") && !payload.contains("acme"),
+            "{payload}"
+        );
+
+        // Re-encryption reaches attachments and the outbox.
+        s.keyring().replace(s.keyring().current().rotated());
+        s.reencrypt(&mut |_, _| {}).await.expect("re-encrypt");
+        let (_, bytes) = s.attachment(attachment.id).await.expect("after pass");
+        assert_eq!(bytes, attachment.data);
+        let data = raw
+            .one(
+                "SELECT data FROM ticket_attachments WHERE id = $1",
+                &[&attachment.id.to_string()],
+            )
+            .await;
+        assert!(data.starts_with("pz1:2:"), "{data}");
+        assert!(
+            s.key_usage()
+                .await
+                .expect("usage")
+                .iter()
+                .filter(|u| u.table == "ticket_attachments" || u.table == "mail_outbox")
+                .all(|u| u.version == 2)
+        );
+
+        // A new blind index key: the stored fingerprint differs, so the index is rebuilt.
+        let fresh = s.clone();
+        let before = raw
+            .one(
+                "SELECT email_bidx FROM contacts WHERE id = $1",
+                &[&early.id.to_string()],
+            )
+            .await;
+        drop(fresh);
+        raw.exec(
+            "UPDATE mail_index_state SET fingerprint = 'stale' WHERE id = 1",
+            &[],
+        )
+        .await;
+        assert_eq!(
+            s.backfill_blind_index().await.expect("rebuild"),
+            2,
+            "every contact"
+        );
+        let after = raw
+            .one(
+                "SELECT email_bidx FROM contacts WHERE id = $1",
+                &[&early.id.to_string()],
+            )
+            .await;
+        assert_eq!(before, after, "same key, same index");
+    })
+}
+
+#[tokio::test]
+async fn conformance_mail() {
+    on_every_backend_raw("support desk e-mail", |_| Box::pin(async {}), Some(mail)).await;
+}

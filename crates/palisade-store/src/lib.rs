@@ -22,11 +22,13 @@ pub mod audit;
 pub mod campaign;
 pub mod desk;
 pub mod fleet;
+pub mod mail;
 
 pub use audit::*;
 pub use campaign::*;
 pub use desk::*;
 pub use fleet::*;
+pub use mail::*;
 
 /// Largest page a list call returns, whatever the caller asks for.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -133,7 +135,7 @@ pub struct Session {
 /// Palisade's storage. Implementations must behave identically; the conformance suite checks it.
 #[async_trait]
 pub trait Store:
-    FleetStore + AuditStore + DeskStore + CampaignStore + Send + Sync + std::fmt::Debug
+    FleetStore + AuditStore + DeskStore + CampaignStore + MailStore + Send + Sync + std::fmt::Debug
 {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -99,6 +99,8 @@ pub struct Telemetry {
     ship_lag: Gauge,
     ship_backlog: Gauge,
     desk: DeskGauges,
+    /// The desk's outbox by state, read from the store at each scrape.
+    outbox: Family<OutboxLabels, Gauge>,
 }
 
 /// The desk's gauges, refreshed by every escalation sweep (`deskops::sweep`).
@@ -108,6 +110,11 @@ struct DeskGauges {
     breached: Gauge,
     open: Gauge,
     auto_escalations: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    state: &'static str,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -184,8 +191,15 @@ impl Telemetry {
             "Tickets escalated to the second line by the system",
             desk.auto_escalations.clone(),
         );
+        let outbox = Family::<OutboxLabels, Gauge>::default();
+        registry.register(
+            "mail_outbox",
+            "Desk notification e-mails by state (queued, sent, failed)",
+            outbox.clone(),
+        );
         Self {
             desk,
+            outbox,
             registry: Arc::new(registry),
             requests,
             latency,
@@ -194,6 +208,16 @@ impl Telemetry {
             audit_failures,
             ship_lag,
             ship_backlog,
+        }
+    }
+
+    /// Sets the outbox gauges (the `/metrics` handler reads the counts from the store).
+    fn set_outbox(&self, c: palisade_store::OutboxCounts) {
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (state, n) in [("queued", c.queued), ("sent", c.sent), ("failed", c.failed)] {
+            self.outbox
+                .get_or_create(&OutboxLabels { state })
+                .set(as_i64(n));
         }
     }
 
@@ -456,6 +480,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/metrics",
             get(|State(s): State<AppState>| async move {
+                match s.store.outbox_counts().await {
+                    Ok(c) => s.telemetry.set_outbox(c),
+                    Err(error) => tracing::warn!(%error, "Outbox counts unavailable for metrics."),
+                }
                 (
                     [(
                         header::CONTENT_TYPE,

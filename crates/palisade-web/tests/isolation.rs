@@ -84,6 +84,9 @@ struct Fixture {
     finding_a: String,
     ticket_a: String,
     campaign_a: String,
+    /// Ticket A's opening message and a file on it.
+    event_a: String,
+    attachment_a: String,
     audit_event_a: String,
     a_ids: Vec<String>,
     b_ids: Vec<String>,
@@ -305,6 +308,26 @@ fn table() -> Vec<(&'static str, &'static str, &'static [Who], Body)> {
             CAMPAIGN_STEPPERS,
             |_| Some(json!({"action": "patched"})),
         ),
+        // Attachments are authorised like their ticket; client users may add files only to
+        // messages they wrote (ticket A was opened by the system, so they are refused).
+        (
+            "get",
+            "/api/v1/tickets/{id}/attachments",
+            STAFF_AND_OWNER,
+            none,
+        ),
+        (
+            "get",
+            "/api/v1/tickets/{id}/attachments/{aid}",
+            STAFF_AND_OWNER,
+            none,
+        ),
+        (
+            "post",
+            "/api/v1/tickets/{id}/messages/{event_id}/attachments",
+            TICKET_WRITERS,
+            |_| Some(json!({"file": "contents"})),
+        ),
     ]
 }
 
@@ -327,6 +350,16 @@ fn fill(path: &str, f: &Fixture) -> String {
         &f.snapshot_a
     } else if path.starts_with("/api/v1/findings/") {
         &f.finding_a
+    } else if path.starts_with("/api/v1/tickets/") {
+        let path = path
+            .replace("{aid}", &f.attachment_a)
+            .replace("{event_id}", &f.event_a);
+        let path = if path.ends_with("/attachments") && path.contains("/messages/") {
+            format!("{path}?name=matrix.txt")
+        } else {
+            path
+        };
+        return path.replace("{id}", &f.ticket_a);
     } else if path.starts_with("/api/v1/tickets/") {
         &f.ticket_a
     } else if path.starts_with("/api/v1/campaigns/") {
@@ -568,6 +601,52 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
             .expect("campaign");
         id.to_string()
     };
+    // Attachments: a public one on each ticket, and one on an internal note of ticket A that
+    // client user A must never see either (listed with B's records for the leak check).
+    use palisade_store::{MailStore, NewAttachment};
+    let file = |name: &str| NewAttachment {
+        id: palisade_core::AttachmentId::new(),
+        filename: name.into(),
+        content_type: "text/plain".into(),
+        data: b"log lines".to_vec(),
+    };
+    let mut attachment_ids = Vec::new();
+    let mut event_a = String::new();
+    for ticket in &ticket_ids {
+        let id: palisade_core::TicketId = ticket.parse().expect("ticket id");
+        let opening = s.ticket_events(id).await.expect("events").remove(0);
+        let a = file("public.log");
+        s.add_attachments(&opening, std::slice::from_ref(&a), now)
+            .await
+            .expect("attachment");
+        attachment_ids.push(a.id.to_string());
+        if event_a.is_empty() {
+            event_a = opening.id.to_string();
+        }
+    }
+    b_ids.push(attachment_ids[1].clone());
+    let ticket_a_now = s
+        .get_ticket(ticket_ids[0].parse().expect("id"))
+        .await
+        .expect("ticket a");
+    let (after_note, note) = ticket_a_now
+        .apply(
+            palisade_desk::ticket::TimelineKind::Reply {
+                visibility: palisade_desk::ticket::Visibility::Internal,
+                body: "staff only".into(),
+            },
+            palisade_desk::ticket::Actor::System,
+            now,
+        )
+        .expect("note");
+    s.append_ticket_event(&after_note, &note)
+        .await
+        .expect("note");
+    let hidden = file("internal.log");
+    s.add_attachments(&note, std::slice::from_ref(&hidden), now)
+        .await
+        .expect("internal attachment");
+    b_ids.push(hidden.id.to_string());
     // A shared host: visible to staff only.
     s.create_host(
         &HostInput {
@@ -633,6 +712,8 @@ async fn every_route_allows_or_denies_every_caller_as_the_table_says() {
         ],
         ticket_a: ticket_ids[0].clone(),
         campaign_a,
+        event_a,
+        attachment_a: attachment_ids[0].clone(),
         snapshot_a: fleet_ids[0].clone(),
         finding_a,
         client_a,

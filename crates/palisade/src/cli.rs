@@ -1,6 +1,6 @@
 //! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`,
 //! `advisories import|sync|status|show`, `keys status|rotate|reencrypt|retire`,
-//! `audit verify|prove|public-key`, `billing export`, `scan`,
+//! `audit verify|prove|public-key`, `billing export`, `mail ingest|status`, `scan`,
 //! `inventory push`, `affected`, `version`.
 
 use std::io::BufRead;
@@ -72,6 +72,9 @@ pub enum Command {
     /// Support-desk billing: the monthly export of a client's work logs.
     #[command(subcommand)]
     Billing(Billing),
+    /// Support desk e-mail: ingest messages, outbox status.
+    #[command(subcommand)]
+    Mail(Mail),
     /// Scan lockfiles, dpkg status files and SBOMs offline against the local advisory store.
     Scan {
         #[command(flatten)]
@@ -271,6 +274,24 @@ pub enum Billing {
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Mail {
+    /// Take messages in as tickets or replies: .eml files, folders of them, Maildirs, or `-` for
+    /// one message on standard input. Prints each message's outcome and a summary; exits 0 when
+    /// all were accepted, 1 when any was refused, 2 when any could not be processed.
+    Ingest {
+        #[command(flatten)]
+        place: Place,
+        #[arg(required = true, value_name = "FILE|DIR|-")]
+        paths: Vec<PathBuf>,
+    },
+    /// The outbox: e-mails queued, sent and failed.
+    Status {
+        #[command(flatten)]
+        place: Place,
     },
 }
 
@@ -573,6 +594,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Audit::PublicKey { place } => {
                 let cfg = load(cfg_file, &place, None)?;
                 crate::audit::public_key(&cfg)?;
+                Ok(0)
+            }
+        },
+        Command::Mail(cmd) => match cmd {
+            Mail::Ingest { place, paths } => {
+                crate::mail::check_paths(&paths)?;
+                let cfg = load(cfg_file, &place, None)?;
+                init_logging(cfg.json_logs);
+                let store = serve::open_store(&cfg).await?;
+                let code = crate::mail::ingest(&store, &cfg, &paths).await;
+                store.close().await;
+                code
+            }
+            Mail::Status { place } => {
+                let cfg = load(cfg_file, &place, None)?;
+                init_logging(cfg.json_logs);
+                let store = serve::open_store(&cfg).await?;
+                let c = palisade_store::MailStore::outbox_counts(&store).await?;
+                println!(
+                    "queued {}\nsent   {}\nfailed {}",
+                    c.queued, c.sent, c.failed
+                );
+                store.close().await;
                 Ok(0)
             }
         },

@@ -97,6 +97,28 @@ pub struct Settings {
     /// Hourly rates per contract tier for work logs: `[billing.standard]` `currency = "GBP"`,
     /// `in_hours = 9000`, `out_of_hours = 15000` (minor units per hour).
     pub billing: palisade_web::deskops::TierRates,
+    /// Address of Palisade's own SMTP listener for inbound desk mail, e.g. `127.0.0.1:2525`;
+    /// unset (the default): no listener.
+    pub mail_listen: Option<String>,
+    /// Let `mail_listen` be a non-loopback address (it has no TLS and no authentication).
+    pub mail_listen_remote: bool,
+    /// Domain of the Message-IDs of outbound mail (default: the domain of `smtp_from`).
+    pub mail_domain: Option<String>,
+    /// Where notifications are sent: `smtp://HOST:PORT` (loopback only), `smtp://HOST:PORT?tls=required`
+    /// (STARTTLS) or `smtps://HOST:PORT`, optionally with `USER@`; unset: nothing is mailed.
+    pub smtp_url: Option<String>,
+    /// The From address of notifications (and where customers reply to).
+    pub smtp_from: Option<String>,
+    /// A file holding the SMTP password (only files: the secret never sits in the config).
+    pub smtp_password_file: Option<PathBuf>,
+    /// Largest inbound message, in bytes (also the SMTP listener's SIZE).
+    pub mail_max_message_bytes: u64,
+    /// Largest attachment kept, in bytes.
+    pub mail_max_attachment_bytes: u64,
+    /// Most attachments kept per message.
+    pub mail_max_attachments: u64,
+    /// Seconds between looks for new notifications to queue and due ones to send.
+    pub mail_poll_seconds: u64,
 }
 
 /// One advisory source: a file, folder or archive on disk, or an `https://` (or loopback
@@ -144,6 +166,16 @@ impl Default for Settings {
             desk_auto_escalate_minutes: 15,
             desk_sweep_seconds: 30,
             billing: palisade_web::deskops::TierRates::default(),
+            mail_listen: None,
+            mail_listen_remote: false,
+            mail_domain: None,
+            smtp_url: None,
+            smtp_from: None,
+            smtp_password_file: None,
+            mail_max_message_bytes: 10 * 1024 * 1024,
+            mail_max_attachment_bytes: 5 * 1024 * 1024,
+            mail_max_attachments: 20,
+            mail_poll_seconds: 5,
         }
     }
 }
@@ -175,6 +207,8 @@ pub struct Config {
     pub desk: palisade_web::deskops::DeskConfig,
     /// How often the server sweeps open tickets.
     pub desk_sweep: Duration,
+    /// Inbound and outbound desk mail (`mail.rs`).
+    pub mail: crate::mail::MailConfig,
 }
 
 /// The audit log's settings.
@@ -237,7 +271,7 @@ pub fn load(file: Option<&Path>, env: Env, overrides: &Overrides) -> anyhow::Res
 
 /// Keys that may be set from the environment as `PALISADE_<KEY>`. Other `PALISADE_*` variables
 /// (such as `PALISADE_LOG`, the log filter) are not configuration keys and are left alone.
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 40] = [
     "listen",
     "data_dir",
     "database_url",
@@ -268,6 +302,16 @@ pub const KEYS: [&str; 30] = [
     "desk_at_risk_percent",
     "desk_auto_escalate_minutes",
     "desk_sweep_seconds",
+    "mail_listen",
+    "mail_listen_remote",
+    "mail_domain",
+    "smtp_url",
+    "smtp_from",
+    "smtp_password_file",
+    "mail_max_message_bytes",
+    "mail_max_attachment_bytes",
+    "mail_max_attachments",
+    "mail_poll_seconds",
 ];
 
 /// The environment source used by the binary: `PALISADE_LISTEN`, `PALISADE_DATABASE_URL`, …
@@ -413,10 +457,12 @@ fn validate(s: Settings) -> anyhow::Result<Config> {
     if s.desk_sweep_seconds == 0 || s.desk_sweep_seconds > 3600 {
         bail!("invalid configuration: desk_sweep_seconds must be between 1 and 3600");
     }
+    let mail = crate::mail::config(&s)?;
     Ok(Config {
         desk,
         desk_sweep: Duration::from_secs(s.desk_sweep_seconds),
         audit,
+        mail,
         advisory_db,
         keyring_file,
         advisory_sync: Duration::from_secs(s.advisory_sync_minutes * 60),

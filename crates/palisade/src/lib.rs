@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_vulns;
 pub mod keys;
+pub mod mail;
 pub mod outbound;
 pub mod remote;
 pub mod scan;

@@ -1,6 +1,7 @@
 //! Start-up wiring: open and migrate the store, build the web state, serve (HTTPS when TLS files
 //! are configured) until SIGTERM or Ctrl-C, re-encrypting under the newest key and sealing and
-//! shipping the audit log in the background, then drain in-flight requests and seal and ship a last
+//! shipping the audit log and queueing and sending desk mail (and, when configured, taking mail in
+//! on an SMTP listener) in the background, then drain in-flight requests and seal and ship a last
 //! time before exiting.
 
 use std::sync::Arc;
@@ -23,6 +24,22 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
             .with_context(|| format!("cannot create the data folder {}", cfg.data_dir.display()))?;
     }
     let store = crate::keys::connect(cfg).await?;
+    // The blind index of contacts' sealed addresses is keyed from the audit HMAC key (a file,
+    // never in the database); rows from before it, or from before a key change, are indexed now.
+    let audit_keys = crate::audit::keys(cfg)?;
+    store.set_blind_index(palisade_mail::BlindIndex::derive(
+        audit_keys.redactor.key_bytes(),
+    ));
+    let indexed = store
+        .backfill_blind_index()
+        .await
+        .context("indexing contacts' e-mail addresses")?;
+    if indexed > 0 {
+        tracing::info!(
+            contacts = indexed,
+            "Indexed contacts' e-mail addresses for mail intake."
+        );
+    }
     tracing::info!(backend = store.backend_name(), "Database ready.");
     Ok(store)
 }
@@ -79,6 +96,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     let background = tokio::spawn(background_work(matcher, cfg.clone(), audit.clone()));
     let key_work = tokio::spawn(crate::keys::maintain(store.clone()));
     let desk_work = tokio::spawn(desk_worker(state.clone(), cfg.desk_sweep));
+    let (notifier, mail_listener) = crate::mail::start(cfg, &store, &audit).await?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -109,6 +127,10 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     background.abort();
     key_work.abort();
     desk_work.abort();
+    notifier.abort();
+    if let Some(l) = mail_listener {
+        l.abort();
+    }
     audit_work.abort();
     tracing::info!("Shutting down: sealing and shipping the audit log.");
     let _ = audit

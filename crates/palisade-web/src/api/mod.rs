@@ -7,6 +7,7 @@ pub(crate) mod audit;
 mod campaigns;
 pub(crate) mod desk;
 pub(crate) mod fleet;
+mod mail;
 mod spine;
 
 pub(crate) use accounts::{NewToken, add_user, issue_token, revoke_sessions, set_disabled};
@@ -63,6 +64,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(desk::routes())
         .merge(campaigns::routes())
+        .merge(mail::routes())
 }
 
 /// The OpenAPI document of this API.

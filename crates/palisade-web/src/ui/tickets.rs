@@ -588,6 +588,8 @@ async fn ticket_page(s: &AppState, c: &Caller, id: TicketId) -> UiResult {
         // Client users see the desk as one team; staff see who answered.
         Actor::Staff(_) if !staff => "Support team".to_owned(),
         Actor::Staff(u) | Actor::Client(u) => names.get(&u).cloned().unwrap_or_default(),
+        // A contact who wrote by e-mail without a user account.
+        Actor::Contact(_) => "Customer (by e-mail)".to_owned(),
     };
     let events = detail
         .timeline
