@@ -15,7 +15,7 @@ use palisade_campaign::{
 use palisade_core::{CampaignEventId, CampaignId, ClientId, EnvironmentId, TicketId, UserId};
 use palisade_desk::sla::Priority;
 use palisade_desk::ticket::{
-    Actor, Category, NewTicket, Ticket, TicketState, TimelineEvent, TimelineKind, Visibility,
+    Actor, Category, NewTicket, Ticket, TicketState, TimelineKind, Visibility,
 };
 use palisade_fleet::FindingState;
 use palisade_store::{StepWrite, StoreError, TicketOpening, TicketUpdate};
@@ -612,8 +612,9 @@ pub(crate) async fn step(
     Ok(next)
 }
 
-/// The customer's ticket after the campaign is done for them: the completion message, then
-/// resolved (unless someone already resolved or closed it).
+/// The customer's ticket after the campaign is done for them: resolved with the completion
+/// message as its reason (one event, so one e-mail), or, when someone already resolved or
+/// closed it, the message as a reply.
 async fn resolve_ticket(
     s: &AppState,
     id: TicketId,
@@ -624,30 +625,21 @@ async fn resolve_ticket(
 ) -> ApiResult<TicketUpdate> {
     let ticket: Ticket = s.store.get_ticket(id).await?;
     let actor = by.map_or(Actor::System, Actor::Staff);
-    let mut events: Vec<TimelineEvent> = Vec::new();
-    let (mut t, reply) = ticket.apply(
+    let message = notice::completion(c, envs);
+    let kind = if ticket.state.can_become(TicketState::Resolved) {
+        TimelineKind::StateChanged {
+            from: ticket.state,
+            to: TicketState::Resolved,
+            reason: Some(message),
+        }
+    } else {
         TimelineKind::Reply {
             visibility: Visibility::Public,
-            body: notice::completion(c, envs),
-        },
-        actor,
-        now,
-    )?;
-    events.push(reply);
-    if t.state.can_become(TicketState::Resolved) && t.state != TicketState::Resolved {
-        let (next, ev) = t.apply(
-            TimelineKind::StateChanged {
-                from: t.state,
-                to: TicketState::Resolved,
-                reason: Some(format!("{} patched and verified", c.advisory)),
-            },
-            actor,
-            now,
-        )?;
-        t = next;
-        events.push(ev);
-    }
-    Ok((t, events))
+            body: message,
+        }
+    };
+    let (t, event) = ticket.apply(kind, actor, now)?;
+    Ok((t, vec![event]))
 }
 
 /// After an inventory of `env` was matched: every active campaign whose fix it shows (no finding

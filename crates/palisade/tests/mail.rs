@@ -814,3 +814,270 @@ async fn the_listener_takes_mail_from_lettre_and_refuses_an_oversized_message_wi
     expect(&mut w, b"QUIT\r\n", "221").await;
     listener.abort();
 }
+
+/// A patch campaign through the real API and the real notifier: each affected client's contacts
+/// get exactly one e-mail when it starts and one when their sites are verified; the client that
+/// runs the fixed version gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_mails_each_affected_customer_once_at_the_start_and_once_when_done() {
+    use palisade_core::clock::ManualClock;
+    use serde_json::{Value, json};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(sink) = SmtpSink::start(dir.path()) else {
+        return;
+    };
+    let mut cfg = load(dir.path());
+    cfg.mail.smtp = Some(sink.smtp_config());
+    let d = desk(&cfg).await;
+    let now = Timestamp::now();
+    let calm = d
+        .store
+        .create_client(
+            &ClientInput {
+                name: "Calm".into(),
+                contract: contract(),
+            },
+            now,
+        )
+        .await
+        .expect("calm")
+        .id;
+    d.store
+        .create_contact(
+            calm,
+            &ContactInput {
+                name: "Carl".into(),
+                email: "carl@calm.example".into(),
+                phone: None,
+                title: None,
+            },
+            now,
+        )
+        .await
+        .expect("contact");
+    let (audit, _worker) = palisade::audit::start(&d.store, &cfg).expect("audit");
+    let store = Arc::new(d.store.clone());
+    let advisories = dir.path().join("advisories");
+    let matcher = palisade_web::Matcher::new(store.clone(), advisories.clone(), Default::default());
+    let state = palisade_web::AppState::new(
+        matcher,
+        Arc::new(ManualClock::new(now)),
+        palisade_web::WebConfig::default(),
+        audit.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(palisade_web::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    let token = |role: Role, email: &'static str| {
+        let store = store.clone();
+        async move {
+            let user = store
+                .create_user(
+                    &NewUserRecord {
+                        email: email.into(),
+                        display_name: email.into(),
+                        role,
+                        client_id: None,
+                        password_hash: "$argon2id$unused".into(),
+                    },
+                    now,
+                )
+                .await
+                .expect("user");
+            let secret = palisade_auth::new_api_token();
+            let t = palisade_core::user::ApiToken::issue(
+                user.id,
+                "test".into(),
+                role,
+                &secret,
+                now,
+                SignedDuration::from_hours(24),
+            );
+            store
+                .create_token(&t, &palisade_auth::token_hash(&secret))
+                .await
+                .expect("token");
+            secret
+        }
+    };
+    let sec = token(Role::Security, "sec@provider.example").await;
+    let ops = token(Role::Operations, "ops@provider.example").await;
+    let http = reqwest::Client::new();
+    let post = |path: String, token: String, body: Value| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let r = http
+                .post(format!("{base}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let lock =
+        |twig: &str| json!({"packages": [{"name": "twig/twig", "version": twig}]}).to_string();
+    let push = |env: palisade_core::EnvironmentId, twig: &'static str| {
+        let (http, base, ops) = (http.clone(), base.clone(), ops.clone());
+        async move {
+            let r = http
+                .post(format!(
+                    "{base}/api/v1/environments/{env}/inventories?name=composer.lock"
+                ))
+                .bearer_auth(ops)
+                .body(lock(twig))
+                .send()
+                .await
+                .expect("push");
+            assert_eq!(r.status(), 201);
+        }
+    };
+
+    // Acme: staging and live vulnerable; Other: live vulnerable; Calm: the fixed version.
+    let mut envs = Vec::new();
+    for (client, kinds, twig) in [
+        (
+            d.acme,
+            &[EnvironmentKind::Staging, EnvironmentKind::Live][..],
+            "v3.4.0",
+        ),
+        (d.other, &[EnvironmentKind::Live][..], "v3.4.0"),
+        (calm, &[EnvironmentKind::Live][..], "v3.4.3"),
+    ] {
+        let site = d
+            .store
+            .create_site(
+                &NewSite {
+                    client_id: client,
+                    name: "shop".into(),
+                    url: "https://shop.example".into(),
+                },
+                now,
+            )
+            .await
+            .expect("site");
+        for kind in kinds {
+            let env = d
+                .store
+                .create_environment(
+                    &NewEnvironment {
+                        site_id: site.id,
+                        kind: *kind,
+                        name: kind.as_str().into(),
+                        url: None,
+                        position: None,
+                    },
+                    now,
+                )
+                .await
+                .expect("env");
+            push(env.id, twig).await;
+            envs.push((client, *kind, env.id));
+        }
+    }
+    let file = dir.path().join("twig.json");
+    std::fs::write(
+        &file,
+        json!({"id": "GHSA-52m2-vc4m-jj33", "aliases": ["CVE-2022-39261"], "summary": "Twig path traversal",
+               "database_specific": {"severity": "HIGH"},
+               "affected": [{"package": {"ecosystem": "Packagist", "name": "twig/twig"},
+                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.0.0"}, {"fixed": "3.4.3"}]}]}]})
+        .to_string(),
+    )
+    .expect("advisory");
+    let mut db = palisade_vulndb::VulnDb::open(&advisories).expect("advisory store");
+    palisade_vulndb::import_path(&mut db, &file, None, &mut |_| {}).expect("import");
+    state.matcher.catch_up(now).await.expect("match");
+
+    let (status, campaign) = post(
+        "/api/v1/campaigns".into(),
+        sec.clone(),
+        json!({"advisory": "CVE-2022-39261"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{campaign}");
+    let id = campaign["id"].as_str().expect("id").to_owned();
+    let (status, _) = post(
+        format!("/api/v1/campaigns/{id}/start"),
+        sec.clone(),
+        json!({"version": 1}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let store_dyn: Arc<dyn Store> = store.clone();
+    let notifier = Notifier::new(store_dyn, audit.clone(), &cfg.mail, None).expect("notifier");
+    notifier.step(now).await;
+    let to = |m: &mail_parser::Message<'_>| {
+        m.to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .expect("recipient")
+            .to_owned()
+    };
+    let mut first: Vec<String> = sink.messages().iter().map(to).collect();
+    first.sort();
+    assert_eq!(
+        first,
+        [
+            "jane@acme.example",
+            "olga@other.example",
+            "raj@acme.example"
+        ],
+        "one e-mail per contact of each affected client; none for Calm"
+    );
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| m.subject().is_some_and(|s| s.contains("CVE-2022-39261")))
+    );
+
+    // Staging patched and tested, then live; new inventories verify every fix.
+    let step = |env: palisade_core::EnvironmentId, body: Value| {
+        post(
+            format!("/api/v1/campaigns/{id}/environments/{env}/steps"),
+            ops.clone(),
+            body,
+        )
+    };
+    let env_of = |client: ClientId, kind: EnvironmentKind| {
+        envs.iter()
+            .find(|(c, k, _)| *c == client && *k == kind)
+            .expect("env")
+            .2
+    };
+    let (a_staging, a_live, o_live) = (
+        env_of(d.acme, EnvironmentKind::Staging),
+        env_of(d.acme, EnvironmentKind::Live),
+        env_of(d.other, EnvironmentKind::Live),
+    );
+    assert_eq!(step(a_live, json!({"action": "patched"})).await.0, 409);
+    assert_eq!(step(a_staging, json!({"action": "patched"})).await.0, 200);
+    let tested =
+        json!({"action": "tested", "passed": true, "method": "manual", "detail": "checkout works"});
+    assert_eq!(step(a_staging, tested).await.0, 200);
+    assert_eq!(step(a_live, json!({"action": "patched"})).await.0, 200);
+    assert_eq!(step(o_live, json!({"action": "patched"})).await.0, 200);
+    for env in [a_staging, a_live, o_live] {
+        push(env, "v3.4.3").await;
+    }
+    notifier.step(now).await;
+    let all = sink.messages();
+    assert_eq!(all.len(), 6, "one more e-mail per contact: the completion");
+    let done: Vec<String> = all
+        .iter()
+        .filter(|m| m.subject().is_some_and(|s| s.contains("Resolved")))
+        .filter(|m| m.body_text(0).is_some_and(|b| b.contains("is complete")))
+        .map(to)
+        .collect();
+    assert_eq!(done.len(), 3, "{done:?}");
+    assert!(!all.iter().map(to).any(|a| a == "carl@calm.example"));
+}
