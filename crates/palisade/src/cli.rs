@@ -1,7 +1,7 @@
 //! The command line: `serve`, `demo`, `migrate`, `admin create-user`, `admin create-token`,
 //! `advisories import|sync|status|show`, `keys status|rotate|reencrypt|retire`,
 //! `audit verify|prove|public-key`, `billing export`, `mail ingest|status`, `scan`,
-//! `inventory push`, `affected`, `version`.
+//! `inventory push`, `affected`, `campaign plan|start|show|report`, `version`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -112,6 +112,9 @@ pub enum Command {
         format: crate::remote::AffectedFormat,
         id: String,
     },
+    /// Patch campaigns on the server: plan, start, show, report.
+    #[command(subcommand)]
+    Campaign(crate::remote::Campaign),
     /// Print the version.
     Version,
 }
@@ -634,6 +637,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             remote.ca_file = remote_ca_file(cfg_file, remote.ca_file)?;
             crate::remote::push(&remote, target, &paths).await?;
+            Ok(0)
+        }
+        Command::Campaign(mut cmd) => {
+            let remote = cmd.remote_mut();
+            remote.ca_file = remote_ca_file(cfg_file, remote.ca_file.take())?;
+            crate::remote::campaign(&cmd).await?;
             Ok(0)
         }
         Command::Affected {

@@ -270,3 +270,144 @@ fn print_table(r: &Value) {
         }
     }
 }
+
+/// `palisade campaign …`: patch campaigns on the server.
+#[derive(Debug, clap::Subcommand)]
+pub enum Campaign {
+    /// Plan a campaign over every environment with an open finding of the advisory (any id of
+    /// its alias group); prints its ID. Nobody is told anything until it starts.
+    Plan {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        title: Option<String>,
+        advisory: String,
+    },
+    /// Start a planned campaign: one ticket (and e-mail) per affected client.
+    Start {
+        #[command(flatten)]
+        remote: Remote,
+        id: palisade_core::CampaignId,
+    },
+    /// A campaign's state, progress and each environment's step.
+    Show {
+        #[command(flatten)]
+        remote: Remote,
+        id: palisade_core::CampaignId,
+    },
+    /// The evidence report: JSON, or CSV with `--csv`.
+    Report {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        csv: bool,
+        id: palisade_core::CampaignId,
+    },
+}
+
+impl Campaign {
+    pub fn remote_mut(&mut self) -> &mut Remote {
+        match self {
+            Campaign::Plan { remote, .. }
+            | Campaign::Start { remote, .. }
+            | Campaign::Show { remote, .. }
+            | Campaign::Report { remote, .. } => remote,
+        }
+    }
+}
+
+async fn send(remote: &Remote, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+    let resp = req
+        .bearer_auth(remote.token()?)
+        .send()
+        .await
+        .map_err(|e| remote.unreachable(e))?;
+    check(resp).await
+}
+
+/// Runs a `palisade campaign` command.
+pub async fn campaign(cmd: &Campaign) -> anyhow::Result<()> {
+    match cmd {
+        Campaign::Plan {
+            remote,
+            title,
+            advisory,
+        } => {
+            let req = remote
+                .client()?
+                .post(remote.url("/api/v1/campaigns")?)
+                .json(&serde_json::json!({"advisory": advisory, "title": title}));
+            let c: Value = send(remote, req).await?.json().await?;
+            println!(
+                "planned campaign {} ({}): start it with `palisade campaign start {}`",
+                c["id"].as_str().unwrap_or("?"),
+                c["title"].as_str().unwrap_or(""),
+                c["id"].as_str().unwrap_or("?")
+            );
+        }
+        Campaign::Start { remote, id } => {
+            let client = remote.client()?;
+            let detail: Value = send(
+                remote,
+                client.get(remote.url(&format!("/api/v1/campaigns/{id}"))?),
+            )
+            .await?
+            .json()
+            .await?;
+            let req = client
+                .post(remote.url(&format!("/api/v1/campaigns/{id}/start"))?)
+                .json(&serde_json::json!({"version": detail["campaign"]["version"]}));
+            send(remote, req).await?;
+            println!(
+                "started: {} client(s) told in a ticket each",
+                detail["clients"].as_array().map_or(0, Vec::len)
+            );
+        }
+        Campaign::Show { remote, id } => {
+            let req = remote
+                .client()?
+                .get(remote.url(&format!("/api/v1/campaigns/{id}"))?);
+            let d: Value = send(remote, req).await?.json().await?;
+            let c = &d["campaign"];
+            println!(
+                "{} [{}] {} ({} severity)",
+                c["title"].as_str().unwrap_or(""),
+                c["state"].as_str().unwrap_or(""),
+                c["advisory"].as_str().unwrap_or(""),
+                c["severity"].as_str().unwrap_or("")
+            );
+            let p = &d["progress"];
+            println!(
+                "{} environments: {} pending, {} patched, {} tests failed, {} tests passed, {} verified, {} excluded",
+                p["total"],
+                p["pending"],
+                p["patched"],
+                p["test_failed"],
+                p["test_passed"],
+                p["verified"],
+                p["excluded"]
+            );
+            for e in d["environments"].as_array().into_iter().flatten() {
+                println!(
+                    "  {:<12} {:<24} {:<8} {}",
+                    e["step"].as_str().unwrap_or(""),
+                    e["site_name"].as_str().unwrap_or(""),
+                    e["kind"].as_str().unwrap_or(""),
+                    e["environment_id"].as_str().unwrap_or("")
+                );
+            }
+        }
+        Campaign::Report { remote, csv, id } => {
+            let mut url = remote.url(&format!("/api/v1/campaigns/{id}/report"))?;
+            if *csv {
+                url.query_pairs_mut().append_pair("format", "csv");
+            }
+            let text = send(remote, remote.client()?.get(url))
+                .await?
+                .text()
+                .await?;
+            println!("{text}");
+        }
+    }
+    Ok(())
+}

@@ -141,6 +141,71 @@ async fn demo_serves_seeded_data_to_the_printed_token_and_stops_on_sigterm() {
         csv.lines().any(|l| l.contains("twig/twig,v3.4.0,")),
         "the pushed environment is affected: {csv}"
     );
+    // A patch campaign from the command line: planned, started, shown.
+    let run = |args: Vec<String>| {
+        let token = token.clone();
+        async move {
+            let out = palisade()
+                .args(&args)
+                .env("PALISADE_TOKEN", &token)
+                .output()
+                .await
+                .expect("campaign command");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "{args:?}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            text
+        }
+    };
+    let s = |v: &str| v.to_owned();
+    let planned = run(vec![
+        s("campaign"),
+        s("plan"),
+        s("--server"),
+        base.clone(),
+        s("CVE-2022-39261"),
+    ])
+    .await;
+    let id = planned
+        .split_whitespace()
+        .nth(2)
+        .expect("campaign id")
+        .to_owned();
+    let started = run(vec![
+        s("campaign"),
+        s("start"),
+        s("--server"),
+        base.clone(),
+        id.clone(),
+    ])
+    .await;
+    assert!(started.contains("client(s) told"), "{started}");
+    let shown = run(vec![
+        s("campaign"),
+        s("show"),
+        s("--server"),
+        base.clone(),
+        id.clone(),
+    ])
+    .await;
+    assert!(shown.contains("[active] CVE-2022-39261"), "{shown}");
+    assert!(shown.contains("pending"), "{shown}");
+    let report = run(vec![
+        s("campaign"),
+        s("report"),
+        s("--csv"),
+        s("--server"),
+        base.clone(),
+        id,
+    ])
+    .await;
+    assert!(
+        report.starts_with("rank,client,site,environment"),
+        "{report}"
+    );
     let refused = palisade()
         .args(["affected", "--server", &base, "CVE-2022-39261"])
         .env_remove("PALISADE_TOKEN")
