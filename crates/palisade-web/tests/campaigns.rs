@@ -490,3 +490,147 @@ async fn a_customer_report_becomes_a_campaign_told_in_the_customers_own_ticket()
     assert!(reply["body"].as_str().unwrap().contains("Alpha Foods shop"));
     assert_eq!(tickets_of(&app, &admin, f.clients[1].1).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_url_check_gets_the_environments_address_and_attaches_the_answer() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    // The patched staging site on loopback: broken at first, healthy after a second patch.
+    let healthy = Arc::new(AtomicBool::new(false));
+    let flag = healthy.clone();
+    let site = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let ok = flag.load(Ordering::SeqCst);
+            async move {
+                if ok {
+                    (axum::http::StatusCode::OK, "shop OK")
+                } else {
+                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "fatal error")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let health = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, site).await });
+
+    let app = TestApp::start(Default::default()).await;
+    let admin = app
+        .user("admin@provider.test", Role::SuperAdmin, None)
+        .await;
+    let admin = app.token(&admin, Role::SuperAdmin).await;
+    let ops = app.user("ops@provider.test", Role::Operations, None).await;
+    let ops = app.token(&ops, Role::Operations).await;
+    let f = fleet(&app, &admin, &ops).await;
+    let staging: palisade_core::EnvironmentId = f.env(0, EnvironmentKind::Staging).parse().unwrap();
+    let live = f.env(0, EnvironmentKind::Live).to_owned();
+    app.store
+        .update_environment(
+            staging,
+            &palisade_core::tenant::EnvironmentUpdate {
+                kind: EnvironmentKind::Staging,
+                name: "staging".into(),
+                url: Some(health.clone()),
+                position: 0,
+            },
+            app.clock.now_ts(),
+        )
+        .await
+        .unwrap();
+    import(&app, "twig.json", &twig_advisory());
+    app.state
+        .matcher
+        .catch_up(app.clock.now_ts())
+        .await
+        .unwrap();
+    let r = app
+        .post_json(
+            "/api/v1/campaigns",
+            &admin,
+            &json!({"advisory": "CVE-2022-39261"}),
+        )
+        .await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post_json(
+        &format!("/api/v1/campaigns/{id}/start"),
+        &admin,
+        &json!({"version": 1}),
+    )
+    .await;
+    let staging = staging.to_string();
+    let check = json!({"action": "tested", "passed": true, "method": "url", "detail": "-"});
+    assert_eq!(
+        step(&app, &ops, &id, &staging, json!({"action": "patched"}))
+            .await
+            .0,
+        200
+    );
+    // The server's own check wins over what the caller claimed: a 500 fails the tests.
+    let (status, body) = step(&app, &ops, &id, &staging, check.clone()).await;
+    assert_eq!(
+        (status, body["step"].as_str()),
+        (200, Some("test-failed")),
+        "{body}"
+    );
+    assert_eq!(
+        step(&app, &ops, &id, &live, json!({"action": "patched"}))
+            .await
+            .0,
+        409
+    );
+    healthy.store(true, Ordering::SeqCst);
+    assert_eq!(
+        step(&app, &ops, &id, &staging, json!({"action": "patched"}))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = step(&app, &ops, &id, &staging, check).await;
+    assert_eq!(
+        (status, body["step"].as_str()),
+        (200, Some("test-passed")),
+        "{body}"
+    );
+    assert_eq!(
+        step(&app, &ops, &id, &live, json!({"action": "patched"}))
+            .await
+            .0,
+        200
+    );
+    // The answer is attached to the timeline as evidence.
+    let (_, detail) = json_get(&app, &format!("/api/v1/campaigns/{id}"), &admin).await;
+    let outputs: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "tested")
+        .map(|e| e["detail"]["output"].as_str().unwrap())
+        .collect();
+    assert!(
+        outputs[0].starts_with("HTTP 500") && outputs[0].contains("fatal error"),
+        "{outputs:?}"
+    );
+    assert!(
+        outputs[1].starts_with("HTTP 200") && outputs[1].contains("shop OK"),
+        "{outputs:?}"
+    );
+    // Live has no URL: a URL check is refused rather than guessed.
+    let (status, body) = step(
+        &app,
+        &ops,
+        &id,
+        &live,
+        json!({"action": "tested", "passed": true, "method": "url", "detail": "-"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("method")),
+        "{body}"
+    );
+}

@@ -242,7 +242,8 @@ impl Validate for StepRequest {
 }
 
 /// Records a step on one environment: `patched`, `tested` (with the result, what was run and its
-/// output), `excluded` (with a reason) or `included`. Patching an environment before the earlier
+/// output; `"method": "url"` without an output makes the server GET the environment's URL and
+/// attach the answer, passed when it is a 2xx), `excluded` (with a reason) or `included`. Patching an environment before the earlier
 /// ones of its site passed their tests is refused with 409 `promotion_blocked`. Verification is
 /// the system's, from a later inventory.
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/environments/{environment_id}/steps", tag = "campaigns",
@@ -268,6 +269,7 @@ async fn record_step(
             "verification comes from an inventory of the environment, not from a person",
         ));
     }
+    let req = campaigns::run_url_check(&e, req).await?;
     c.note("action", serde_json::json!(req.name()));
     Ok(Json(
         campaigns::step(&s, Some(c.user.id), id, env, req).await?,

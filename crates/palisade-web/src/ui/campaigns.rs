@@ -282,6 +282,9 @@ pub(crate) async fn step(
             )));
         }
     };
+    let action = campaigns::run_url_check(&environment, action)
+        .await
+        .map_err(fail)?;
     c.note("action", serde_json::json!(action.name()));
     campaigns::step(&s, Some(c.user.id), id, env, action)
         .await
