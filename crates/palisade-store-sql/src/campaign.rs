@@ -7,13 +7,13 @@
 use async_trait::async_trait;
 use palisade_campaign::{Campaign, CampaignClient, CampaignEnv, CampaignEvent};
 use palisade_core::{CampaignId, ClientId, EnvironmentId};
-use palisade_desk::ticket::{NewTicket, Ticket, priority_str};
 use palisade_store::{
     CampaignStore, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, StepWrite, StoreError, StoreResult,
     TicketOpening, TicketUpdate,
 };
 
 use crate::SqlStore;
+use crate::desk::{ticket_insert, ticket_update};
 use crate::reader::{Arg, Stmt, args};
 use crate::rows::{json, micros, opt_ts, parse, row, ts};
 
@@ -301,44 +301,6 @@ fn event_insert(e: &CampaignEvent) -> StoreResult<Stmt> {
     ))
 }
 
-/// The ticket row of a campaign's opening, numbered after the highest so far. On PostgreSQL a
-/// concurrent opening elsewhere can take the same number; the unique violation fails the whole
-/// transaction with `Conflict`, and the caller may try the start again.
-fn ticket_insert(t: &NewTicket) -> Stmt {
-    Stmt::new(
-        "INSERT INTO tickets (id, number, client_id, site_id, subject, category, priority, state, \
-         version, created_at, updated_at, created_by) SELECT $1, COALESCE(MAX(number), 0) + 1, \
-         $2, $3, $4, $5, $6, 'new', 1, $7, $7, $8 FROM tickets",
-        args![
-            t.id.to_string(),
-            t.client_id.to_string(),
-            t.site_id.map(|s| s.to_string()),
-            t.subject.trim(),
-            t.category.as_str(),
-            priority_str(t.priority),
-            micros(t.at),
-            t.created_by.to_string()
-        ],
-    )
-}
-
-/// The ticket row after `appended` events: stored if it is still where they started from.
-fn ticket_update(t: &Ticket, appended: usize) -> Stmt {
-    Stmt::new(
-        "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4 \
-         WHERE id = $5 AND version = $6",
-        args![
-            t.state.as_str(),
-            priority_str(t.priority),
-            i64::from(t.version),
-            micros(t.updated_at),
-            t.id.to_string(),
-            i64::from(t.version) - appended as i64
-        ],
-    )
-    .or_fail(conflict("ticket"))
-}
-
 impl SqlStore {
     fn ticket_statements(
         &self,
@@ -353,11 +315,12 @@ impl SqlStore {
                     "the created event must be the ticket's first",
                 )));
             }
-            out.push(ticket_insert(t));
+            out.push(ticket_insert(t, false));
             out.push(self.event_insert(created)?);
         }
         for (t, events) in updates {
-            out.push(ticket_update(t, events.len()));
+            let appended = u32::try_from(events.len()).unwrap_or(u32::MAX);
+            out.push(ticket_update(t, appended));
             for e in events {
                 out.push(self.event_insert(e)?);
             }

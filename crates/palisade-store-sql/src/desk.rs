@@ -140,6 +140,50 @@ impl SqlStore {
     }
 }
 
+/// The row of a ticket being opened, numbered after the highest so far: SQLite's write lock
+/// serialises this; on PostgreSQL two concurrent openings can pick the same number, and the
+/// loser's unique violation (a `Conflict`) is retried by the caller.
+pub(crate) fn ticket_insert(t: &NewTicket, out_of_hours: bool) -> Stmt {
+    Stmt::new(
+        format!(
+            "INSERT INTO tickets ({TICKET_COLS}) SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, \
+             $4, $5, $6, 'new', 1, $7, $7, $8, 'first', $9 FROM tickets"
+        ),
+        args![
+            t.id.to_string(),
+            t.client_id.to_string(),
+            t.site_id.map(|s| s.to_string()),
+            t.subject.trim(),
+            t.category.as_str(),
+            priority_str(t.priority),
+            micros(t.at),
+            t.created_by.to_string(),
+            out_of_hours
+        ],
+    )
+}
+
+/// The ticket's row after `appended` events: stored only if it is still at the version they
+/// started from (`Conflict` otherwise).
+pub(crate) fn ticket_update(t: &Ticket, appended: u32) -> Stmt {
+    Stmt::new(
+        "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4, \
+         line = $5 WHERE id = $6 AND version = $7",
+        args![
+            t.state.as_str(),
+            priority_str(t.priority),
+            i64::from(t.version),
+            micros(t.updated_at),
+            t.line.as_str(),
+            t.id.to_string(),
+            i64::from(t.version) - i64::from(appended)
+        ],
+    )
+    .or_fail(StoreError::Conflict(
+        "the ticket changed since it was read; reload it and try again".into(),
+    ))
+}
+
 impl SqlStore {
     /// `create_ticket_flagged` with more statements in the same transaction (`extra` builds them
     /// afresh for each attempt): what the e-mail intake writes beside the ticket.
@@ -156,33 +200,10 @@ impl SqlStore {
                 "the created event must be the ticket's first",
             )));
         }
-        // The number is the next after the highest: SQLite's write lock serialises this; on
-        // PostgreSQL two concurrent openings can pick the same number, and the loser's unique
-        // violation is retried with the next one.
-        let insert = format!(
-            "INSERT INTO tickets ({TICKET_COLS}) SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, \
-             $4, $5, $6, 'new', 1, $7, $7, $8, 'first', $9 FROM tickets"
-        );
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let statements = vec![
-                Stmt::new(
-                    insert.clone(),
-                    args![
-                        t.id.to_string(),
-                        t.client_id.to_string(),
-                        t.site_id.map(|s| s.to_string()),
-                        t.subject.trim(),
-                        t.category.as_str(),
-                        priority_str(t.priority),
-                        micros(t.at),
-                        t.created_by.to_string(),
-                        out_of_hours
-                    ],
-                ),
-                self.event_insert(created)?,
-            ];
+            let statements = vec![ticket_insert(t, out_of_hours), self.event_insert(created)?];
             let statements = statements.into_iter().chain(extra()?).collect();
             match self.write_tx(statements).await {
                 Err(StoreError::Conflict(_)) if attempts < NUMBER_ATTEMPTS => continue,
@@ -205,22 +226,7 @@ impl SqlStore {
                 "the event must be the one that takes the ticket to its version",
             )));
         }
-        let update = Stmt::new(
-            "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4, \
-             line = $5 WHERE id = $6 AND version = $7",
-            args![
-                ticket.state.as_str(),
-                priority_str(ticket.priority),
-                i64::from(ticket.version),
-                micros(ticket.updated_at),
-                ticket.line.as_str(),
-                ticket.id.to_string(),
-                i64::from(ticket.version - 1)
-            ],
-        )
-        .or_fail(StoreError::Conflict(
-            "the ticket changed since it was read; reload it and try again".into(),
-        ));
+        let update = ticket_update(ticket, 1);
         let mut statements = vec![update, self.event_insert(event)?];
         statements.extend(extra);
         let result = self.write_tx(statements).await;

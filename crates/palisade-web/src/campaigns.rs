@@ -428,11 +428,8 @@ pub(crate) async fn start(
             continue;
         }
         let (subject, body) = notice::opening(&c, &cl.client_name, &live, cl.planned_for);
-        let site = {
-            let mut sites: Vec<_> = live.iter().map(|e| e.site_id).collect();
-            sites.dedup();
-            (sites.len() == 1).then(|| sites[0])
-        };
+        // The ticket names a site when the client's part concerns exactly one.
+        let site = Some(live[0].site_id).filter(|first| live.iter().all(|e| e.site_id == *first));
         match &source {
             Some(t) if t.client_id == cl.client_id => {
                 let (next, ev) = t.apply(
@@ -518,14 +515,8 @@ pub(crate) async fn step(
     action: Action,
 ) -> ApiResult<CampaignEnv> {
     let c = s.store.get_campaign(id).await?;
-    let client = s
-        .store
-        .campaign_envs(id, None)
-        .await?
-        .into_iter()
-        .find(|e| e.environment_id == env)
-        .map(|e| e.client_id)
-        .ok_or_else(ApiError::not_found)?;
+    // Only the environment's client's part is read: its promotion order is all the rules need.
+    let client = s.store.get_environment(env).await?.client_id;
     let envs = s.store.campaign_envs(id, Some(client)).await?;
     let current = envs
         .iter()
