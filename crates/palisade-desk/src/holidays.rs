@@ -93,6 +93,13 @@ impl HolidayCalendar {
         Self::default()
     }
 
+    /// The built-in calendars, built once and shared: they are static data.
+    pub fn shared() -> &'static Self {
+        static BUILTIN: std::sync::LazyLock<HolidayCalendar> =
+            std::sync::LazyLock::new(HolidayCalendar::builtin);
+        &BUILTIN
+    }
+
     /// The built-in calendars: `gb-eng` and `de`, 2025–2028.
     pub fn builtin() -> Self {
         let mut cal = Self::empty();

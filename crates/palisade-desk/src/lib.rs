@@ -26,6 +26,7 @@ pub use sla::{
     Target, TicketEvent, evaluate,
 };
 pub use ticket::{
-    Actor, AuthorKind, Category, Line, NewTicket, Ticket, TicketError, TicketState, TimelineEvent,
-    TimelineKind, Visibility, auto_escalation, default_targets, sla_events,
+    Actor, AuthorKind, Category, Line, NewTicket, SlaStamp, Ticket, TicketError, TicketState,
+    TimelineEvent, TimelineKind, Visibility, auto_escalation, default_targets, sla_events,
+    sla_stamp,
 };

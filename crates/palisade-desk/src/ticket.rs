@@ -24,6 +24,11 @@ pub const MAX_SUBJECT_CHARS: usize = 200;
 /// Longest message, in bytes: a long log excerpt fits, a pasted database dump does not.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The share of a target (percent) after which a running clock is "at risk", unless the desk is
+/// configured otherwise: a quarter of the time is left to act, which for the shortest target (30
+/// minutes to answer a critical ticket) is still seven minutes.
+pub const DEFAULT_AT_RISK_PERCENT: u8 = 75;
+
 /// The desk's default SLA targets. Critical means a service is down: it is answered round the
 /// clock, so its targets are calendar minutes; every other priority counts the contract's support
 /// hours only (high: 2 business hours to respond, normal: 8, low: 24).
@@ -406,6 +411,97 @@ pub struct Ticket {
     /// is billed at the out-of-hours rate where it falls outside support hours.
     #[serde(default)]
     pub out_of_hours: bool,
+    /// The SLA as of the ticket's last event, kept on the row by the store on every write so the
+    /// queue can sort and count open tickets without replaying each timeline. [`Ticket::apply`]
+    /// carries it over unchanged: only the store, which has the contract, stamps it afresh.
+    #[serde(default)]
+    pub sla: SlaStamp,
+}
+
+/// What a ticket's SLA clocks say as of its last event, in the three values a queue needs.
+///
+/// Nothing in it goes stale as time passes without events: a counting clock's deadline and
+/// at-risk instant are fixed until the next event, a paused or stopped clock has neither, and a
+/// breach is never undone. So `verdict(now)` equals a full replay at any later `now`, as long as
+/// the stamp was taken with the current contract and at-risk share (the store re-stamps a
+/// client's open tickets when its contract changes; the desk's sweep repairs any it finds stale).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SlaStamp {
+    /// The earliest deadline among the clocks still counting (in the past once breached); none
+    /// while no clock counts (waiting on the customer, resolved, or no usable calendar).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Timestamp>,
+    /// When the first clock not yet stopped reaches (or reached) the at-risk share of its target.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub warn_at: Option<Timestamp>,
+    /// A clock was already breached at the last event (for good: a late answer stays late).
+    pub breached: bool,
+}
+
+impl SlaStamp {
+    /// The stamp of an SLA status taken at the ticket's last event.
+    pub fn of(status: &sla::SlaStatus) -> Self {
+        let live = [
+            status.first_response,
+            status.next_response,
+            status.resolution,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|c| c.stopped_at.is_none());
+        let mut stamp = Self {
+            breached: status.breached(),
+            ..Self::default()
+        };
+        for c in live {
+            // A paused clock has no deadline, but one that passed its at-risk share before the
+            // pause stays at risk through it.
+            if !c.paused {
+                stamp.due_at = min_some(stamp.due_at, c.deadline);
+            }
+            stamp.warn_at = min_some(stamp.warn_at, c.warn_at);
+        }
+        stamp
+    }
+
+    /// `breached`, `at-risk`, `ok` (a clock is counting) or `none`, as of `now`.
+    pub fn verdict(&self, now: Timestamp) -> &'static str {
+        if self.breached || self.due_at.is_some_and(|d| d <= now) {
+            "breached"
+        } else if self.warn_at.is_some_and(|w| w <= now) {
+            "at-risk"
+        } else if self.due_at.is_some() {
+            "ok"
+        } else {
+            "none"
+        }
+    }
+}
+
+fn min_some(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The stamp of a timeline under `contract`, with `warn_percent` as the at-risk share: the
+/// default targets replayed as of the last event. A contract with no usable calendar, or a
+/// history the SLA engine refuses, stamps nothing (the ticket then sorts last, as on its page).
+pub fn sla_stamp(
+    contract: &palisade_core::tenant::Contract,
+    timeline: &[TimelineEvent],
+    warn_percent: u8,
+) -> SlaStamp {
+    let Some(last) = timeline.iter().map(|e| e.at).max() else {
+        return SlaStamp::default();
+    };
+    let mut targets = default_targets();
+    targets.warn_percent = warn_percent;
+    crate::calendar::BusinessCalendar::from_contract(contract, crate::HolidayCalendar::shared())
+        .and_then(|cal| sla::evaluate(&sla_events(timeline), &targets, &cal, last))
+        .map(|status| SlaStamp::of(&status))
+        .unwrap_or_default()
 }
 
 /// A ticket to open.
@@ -722,6 +818,7 @@ mod tests {
             version: 1,
             line: Line::First,
             out_of_hours: false,
+            sla: SlaStamp::default(),
         };
         (ticket, vec![created])
     }

@@ -343,3 +343,65 @@ proptest! {
         );
     }
 }
+
+// --- stamps ----------------------------------------------------------------------------------------
+
+fn kind_with_waits() -> impl Strategy<Value = EventKind> {
+    prop_oneof![
+        4 => kind(),
+        1 => Just(EventKind::WaitingOnCustomer),
+        1 => Just(EventKind::Resumed),
+    ]
+}
+
+/// The queue's verdict from a full replay as of `now`: what the ticket's page shows.
+fn replayed_verdict(s: &SlaStatus) -> (&'static str, Option<Timestamp>) {
+    let due = clocks(s)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.stopped_at.is_none() && !c.paused)
+        .filter_map(|c| c.deadline)
+        .min();
+    let verdict = if s.breached() {
+        "breached"
+    } else if clocks(s).into_iter().flatten().any(|c| c.warning) {
+        "at-risk"
+    } else if due.is_some() {
+        "ok"
+    } else {
+        "none"
+    };
+    (verdict, due)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// A stamp taken at a ticket's last event gives, at any later moment, the verdict and the
+    /// next deadline a full replay at that moment gives: the queue may sort and count by it.
+    #[test]
+    fn a_stamp_agrees_with_a_replay_at_any_later_time(
+        z in proptest::sample::select(ZONES),
+        a in anchor(),
+        priority in proptest::sample::select(vec![Priority::Critical, Priority::High, Priority::Normal, Priority::Low]),
+        steps in proptest::collection::vec((1i64..600, kind_with_waits()), 0..12),
+        warn in 1u8..=99,
+        late in proptest::collection::vec(0i64..20_000, 1..6),
+    ) {
+        let cal = office(z);
+        let targets = SlaTargets { warn_percent: warn, ..palisade_desk::default_targets() };
+        let mut t = a;
+        let mut events = vec![TicketEvent::new(t, EventKind::Created { priority })];
+        for (gap, kind) in steps {
+            t += SignedDuration::from_mins(gap);
+            events.push(TicketEvent::new(t, kind));
+        }
+        let stamp = palisade_desk::SlaStamp::of(&evaluate(&events, &targets, &cal, t).unwrap());
+        for m in late {
+            let now = t + SignedDuration::from_mins(m);
+            let (verdict, due) = replayed_verdict(&evaluate(&events, &targets, &cal, now).unwrap());
+            prop_assert_eq!(stamp.verdict(now), verdict, "at {}", now);
+            prop_assert_eq!(stamp.due_at, due, "at {}", now);
+        }
+    }
+}

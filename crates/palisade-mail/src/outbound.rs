@@ -175,6 +175,7 @@ mod tests {
             version: 2,
             line: palisade_desk::ticket::Line::First,
             out_of_hours: false,
+            sla: Default::default(),
         }
     }
 

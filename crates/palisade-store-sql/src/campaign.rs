@@ -13,7 +13,7 @@ use palisade_store::{
 };
 
 use crate::SqlStore;
-use crate::desk::{ticket_insert, ticket_update};
+use crate::desk::{Stamper, ticket_insert, ticket_update};
 use crate::reader::{Arg, Stmt, args};
 use crate::rows::{json, micros, opt_ts, parse, row, ts};
 
@@ -302,12 +302,13 @@ fn event_insert(e: &CampaignEvent) -> StoreResult<Stmt> {
 }
 
 impl SqlStore {
-    fn ticket_statements(
+    async fn ticket_statements(
         &self,
         openings: &[TicketOpening],
         updates: &[TicketUpdate],
         out: &mut Vec<Stmt>,
     ) -> StoreResult<()> {
+        let mut stamper = Stamper::default();
         for (t, created) in openings {
             if created.seq != 1 || created.ticket_id != t.id {
                 return Err(StoreError::Invalid(palisade_core::FieldError::new(
@@ -315,12 +316,16 @@ impl SqlStore {
                     "the created event must be the ticket's first",
                 )));
             }
-            out.push(ticket_insert(t, false));
+            let sla = stamper
+                .stamp(self, t.client_id, std::slice::from_ref(created))
+                .await?;
+            out.push(ticket_insert(t, false, &sla));
             out.push(self.event_insert(created)?);
         }
         for (t, events) in updates {
             let appended = u32::try_from(events.len()).unwrap_or(u32::MAX);
-            out.push(ticket_update(t, appended));
+            let sla = stamper.stamp_after(self, t, events).await?;
+            out.push(ticket_update(t, appended, &sla));
             for e in events {
                 out.push(self.event_insert(e)?);
             }
@@ -455,7 +460,7 @@ impl CampaignStore for SqlStore {
     ) -> StoreResult<()> {
         // Tickets before the client rows that point at them.
         let mut s = vec![campaign_update(c)];
-        self.ticket_statements(openings, updates, &mut s)?;
+        self.ticket_statements(openings, updates, &mut s).await?;
         s.extend(clients.iter().map(client_upsert));
         s.extend(envs.iter().map(env_update));
         for e in events {
@@ -477,7 +482,7 @@ impl CampaignStore for SqlStore {
             s.push(campaign_update(c));
         }
         let updates: Vec<TicketUpdate> = w.ticket.iter().cloned().collect();
-        self.ticket_statements(&[], &updates, &mut s)?;
+        self.ticket_statements(&[], &updates, &mut s).await?;
         for e in &w.events {
             s.push(event_insert(e)?);
         }

@@ -7,9 +7,12 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use palisade_core::{ClientId, TicketId};
 use palisade_desk::billing::WorkLog;
-use palisade_desk::ticket::{NewTicket, Ticket, TimelineEvent, parse_priority, priority_str};
+use palisade_desk::ticket::{
+    NewTicket, SlaStamp, Ticket, TimelineEvent, parse_priority, priority_str, sla_stamp,
+};
 use palisade_store::{
-    DEFAULT_PAGE_SIZE, DeskStore, MAX_PAGE_SIZE, Page, StoreError, StoreResult, TicketQuery,
+    DEFAULT_PAGE_SIZE, DeskStore, MAX_PAGE_SIZE, Page, QueueCounts, Store, StoreError, StoreResult,
+    TicketOrder, TicketQuery,
 };
 
 use crate::SqlStore;
@@ -23,7 +26,20 @@ use crate::sealed::{open_text, seal};
 const NUMBER_ATTEMPTS: usize = 16;
 
 const TICKET_COLS: &str = "id, number, client_id, site_id, subject, category, priority, state, \
-     version, created_at, updated_at, created_by, line, out_of_hours";
+     version, created_at, updated_at, created_by, line, out_of_hours, sla_due_at, sla_warn_at, \
+     sla_breached";
+
+/// `sla_due_at` of a ticket with no counting clock (see migration 0010): sorts last.
+const NO_DUE: i64 = i64::MAX;
+
+/// The three stamp columns' values.
+fn stamp_args(s: &SlaStamp) -> (i64, Option<i64>, bool) {
+    (
+        s.due_at.map_or(NO_DUE, micros),
+        s.warn_at.map(micros),
+        s.breached,
+    )
+}
 
 row!(TicketRow {
     id: String,
@@ -40,6 +56,9 @@ row!(TicketRow {
     created_by: String,
     line: String,
     out_of_hours: bool,
+    sla_due_at: i64,
+    sla_warn_at: Option<i64>,
+    sla_breached: bool,
 });
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -74,6 +93,14 @@ impl TryFrom<TicketRow> for Ticket {
                 .map_err(|e| corrupt("ticket creator", e))?,
             line: r.line.parse().map_err(|e| corrupt("ticket line", e))?,
             out_of_hours: r.out_of_hours,
+            sla: SlaStamp {
+                due_at: match r.sla_due_at {
+                    NO_DUE => None,
+                    d => Some(ts(d)?),
+                },
+                warn_at: r.sla_warn_at.map(ts).transpose()?,
+                breached: r.sla_breached,
+            },
         })
     }
 }
@@ -143,11 +170,12 @@ impl SqlStore {
 /// The row of a ticket being opened, numbered after the highest so far: SQLite's write lock
 /// serialises this; on PostgreSQL two concurrent openings can pick the same number, and the
 /// loser's unique violation (a `Conflict`) is retried by the caller.
-pub(crate) fn ticket_insert(t: &NewTicket, out_of_hours: bool) -> Stmt {
+pub(crate) fn ticket_insert(t: &NewTicket, out_of_hours: bool, sla: &SlaStamp) -> Stmt {
+    let (due, warn, breached) = stamp_args(sla);
     Stmt::new(
         format!(
             "INSERT INTO tickets ({TICKET_COLS}) SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, \
-             $4, $5, $6, 'new', 1, $7, $7, $8, 'first', $9 FROM tickets"
+             $4, $5, $6, 'new', 1, $7, $7, $8, 'first', $9, $10, $11, $12 FROM tickets"
         ),
         args![
             t.id.to_string(),
@@ -158,33 +186,121 @@ pub(crate) fn ticket_insert(t: &NewTicket, out_of_hours: bool) -> Stmt {
             priority_str(t.priority),
             micros(t.at),
             t.created_by.to_string(),
-            out_of_hours
+            out_of_hours,
+            due,
+            warn,
+            breached
         ],
     )
 }
 
-/// The ticket's row after `appended` events: stored only if it is still at the version they
-/// started from (`Conflict` otherwise).
-pub(crate) fn ticket_update(t: &Ticket, appended: u32) -> Stmt {
+/// The ticket's row after `appended` events, with the SLA stamp of its whole timeline: stored
+/// only if it is still at the version they started from (`Conflict` otherwise).
+pub(crate) fn ticket_update(t: &Ticket, appended: u32, sla: &SlaStamp) -> Stmt {
+    let (due, warn, breached) = stamp_args(sla);
     Stmt::new(
         "UPDATE tickets SET state = $1, priority = $2, version = $3, updated_at = $4, \
-         line = $5 WHERE id = $6 AND version = $7",
+         line = $5, sla_due_at = $6, sla_warn_at = $7, sla_breached = $8 \
+         WHERE id = $9 AND version = $10",
         args![
             t.state.as_str(),
             priority_str(t.priority),
             i64::from(t.version),
             micros(t.updated_at),
             t.line.as_str(),
+            due,
+            warn,
+            breached,
             t.id.to_string(),
             i64::from(t.version) - i64::from(appended)
         ],
     )
-    .or_fail(StoreError::Conflict(
-        "the ticket changed since it was read; reload it and try again".into(),
-    ))
+    .or_fail(stale_ticket())
+}
+
+fn stale_ticket() -> StoreError {
+    StoreError::Conflict("the ticket changed since it was read; reload it and try again".into())
+}
+
+/// The store's side of the SLA stamp: the timeline replayed under the client's current contract.
+/// Reading the contract and the earlier events happens before the write; the version check of
+/// the write guarantees the events, and a contract changed in between is put right when
+/// `update_client` re-stamps the client's open tickets or, failing that, by the desk's sweep.
+#[derive(Default)]
+pub(crate) struct Stamper {
+    contracts: std::collections::HashMap<ClientId, palisade_core::tenant::Contract>,
+}
+
+impl Stamper {
+    pub(crate) async fn stamp(
+        &mut self,
+        store: &SqlStore,
+        client: ClientId,
+        timeline: &[TimelineEvent],
+    ) -> StoreResult<SlaStamp> {
+        let contract = match self.contracts.entry(client) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(store.get_client(client).await?.contract)
+            }
+        };
+        Ok(sla_stamp(contract, timeline, store.sla_warn_percent()))
+    }
+
+    /// The stamp of `ticket` once `appended` follow the events stored so far.
+    pub(crate) async fn stamp_after(
+        &mut self,
+        store: &SqlStore,
+        ticket: &Ticket,
+        appended: &[TimelineEvent],
+    ) -> StoreResult<SlaStamp> {
+        let mut timeline = store.ticket_events(ticket.id).await?;
+        timeline.extend_from_slice(appended);
+        self.stamp(store, ticket.client_id, &timeline).await
+    }
 }
 
 impl SqlStore {
+    /// The at-risk share (percent, 1–99) tickets are stamped with from now on: the desk's
+    /// setting, given once at start. Stamps taken with another share are repaired by the sweep.
+    pub fn set_sla_warn_percent(&self, percent: u8) {
+        self.sla_warn_percent
+            .store(percent.clamp(1, 99), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn sla_warn_percent(&self) -> u8 {
+        self.sla_warn_percent
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stamps again every open ticket of `client` under its contract as stored now: after the
+    /// contract (support hours, zone, holidays) changed. A ticket changed meanwhile was stamped by
+    /// that change. Returns how many stamps it wrote.
+    pub(crate) async fn restamp_client(&self, client: ClientId) -> StoreResult<usize> {
+        let mut stamper = Stamper::default();
+        let mut q = TicketQuery {
+            client: Some(client),
+            open_only: true,
+            limit: MAX_PAGE_SIZE,
+            ..TicketQuery::default()
+        };
+        let mut written = 0;
+        loop {
+            let page = self.list_tickets(&q).await?;
+            for t in &page.items {
+                let events = self.ticket_events(t.id).await?;
+                let sla = stamper.stamp(self, client, &events).await?;
+                if sla != t.sla && self.set_ticket_sla(t.id, t.version, &sla).await? {
+                    written += 1;
+                }
+            }
+            match page.next_after {
+                Some(next) => q.after = Some(next),
+                None => return Ok(written),
+            }
+        }
+    }
+
     /// `create_ticket_flagged` with more statements in the same transaction (`extra` builds them
     /// afresh for each attempt): what the e-mail intake writes beside the ticket.
     pub(crate) async fn create_ticket_with(
@@ -200,10 +316,16 @@ impl SqlStore {
                 "the created event must be the ticket's first",
             )));
         }
+        let sla = Stamper::default()
+            .stamp(self, t.client_id, std::slice::from_ref(created))
+            .await?;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let statements = vec![ticket_insert(t, out_of_hours), self.event_insert(created)?];
+            let statements = vec![
+                ticket_insert(t, out_of_hours, &sla),
+                self.event_insert(created)?,
+            ];
             let statements = statements.into_iter().chain(extra()?).collect();
             match self.write_tx(statements).await {
                 Err(StoreError::Conflict(_)) if attempts < NUMBER_ATTEMPTS => continue,
@@ -226,7 +348,10 @@ impl SqlStore {
                 "the event must be the one that takes the ticket to its version",
             )));
         }
-        let update = ticket_update(ticket, 1);
+        let sla = Stamper::default()
+            .stamp_after(self, ticket, std::slice::from_ref(event))
+            .await?;
+        let update = ticket_update(ticket, 1, &sla);
         let mut statements = vec![update, self.event_insert(event)?];
         statements.extend(extra);
         let result = self.write_tx(statements).await;
@@ -257,43 +382,40 @@ impl DeskStore for SqlStore {
     }
 
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>> {
-        // Only the filters asked for are written, so each can use its index.
-        let mut a: Vec<Arg> = Vec::new();
-        let mut terms = Vec::new();
-        let mut term = |col: &str, v: String, a: &mut Vec<Arg>| {
-            a.push(Arg::from(v));
-            terms.push(format!("{col} ${}", a.len()));
-        };
-        if let Some(c) = q.client {
-            term("client_id =", c.to_string(), &mut a);
-        }
-        if let Some(s) = q.state {
-            term("state =", s.as_str().to_owned(), &mut a);
-        }
-        if let Some(p) = q.priority {
-            term("priority =", priority_str(p).to_owned(), &mut a);
-        }
-        if let Some(l) = q.line {
-            term("line =", l.as_str().to_owned(), &mut a);
-        }
+        let mut a = Vec::new();
+        let mut terms = filter(q, "", &mut a);
         if let Some(after) = &q.after {
-            term("id >", after.clone(), &mut a);
+            match q.order {
+                TicketOrder::Opened => {
+                    a.push(Arg::from(after.clone()));
+                    terms.push(format!("id > ${}", a.len()));
+                }
+                TicketOrder::SlaDue => {
+                    let (due, number) = due_position(after)?;
+                    a.push(Arg::from(due));
+                    a.push(Arg::from(number));
+                    terms.push(format!(
+                        "(sla_due_at, number) > (${}, ${})",
+                        a.len() - 1,
+                        a.len()
+                    ));
+                }
+            }
         }
         let size = match q.limit {
             0 => DEFAULT_PAGE_SIZE,
             n => n.min(MAX_PAGE_SIZE),
         };
         a.push(Arg::from(i64::from(size) + 1));
-        let limit = format!("${}", a.len());
-        if q.open_only {
-            terms.push("state IN ('new', 'open', 'waiting-on-customer')".to_owned());
-        }
-        let filter = if terms.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", terms.join(" AND "))
+        let order = match q.order {
+            TicketOrder::Opened => "id",
+            TicketOrder::SlaDue => "sla_due_at, number",
         };
-        let sql = format!("SELECT {TICKET_COLS} FROM tickets {filter} ORDER BY id LIMIT {limit}");
+        let sql = format!(
+            "SELECT {TICKET_COLS} FROM tickets {} ORDER BY {order} LIMIT ${}",
+            where_clause(&terms),
+            a.len()
+        );
         let rows: Vec<TicketRow> = self.read_all(&sql, a).await?;
         let more = rows.len() > size as usize;
         let items: Vec<Ticket> = rows
@@ -301,12 +423,88 @@ impl DeskStore for SqlStore {
             .take(size as usize)
             .map(Ticket::try_from)
             .collect::<StoreResult<_>>()?;
-        let next_after = if more {
-            items.last().map(|t| t.id.to_string())
-        } else {
-            None
+        let next_after = match items.last() {
+            Some(t) if more => Some(match q.order {
+                TicketOrder::Opened => t.id.to_string(),
+                TicketOrder::SlaDue => format!("{}:{}", stamp_args(&t.sla).0, t.number),
+            }),
+            _ => None,
         };
         Ok(Page { items, next_after })
+    }
+
+    async fn ticket_queue_counts(
+        &self,
+        q: &TicketQuery,
+        now: Timestamp,
+        limit: u64,
+    ) -> StoreResult<QueueCounts> {
+        // SQLite numbers `$N` parameters in the order they first appear: `now` comes first.
+        let mut a = vec![Arg::from(micros(now))];
+        let terms = filter(q, "", &mut a);
+        // The counts read the queue's own index, in its order, up to the limit.
+        let sql = format!(
+            "SELECT COUNT(*) AS tickets, \
+             COALESCE(SUM(CASE WHEN t.sla_breached OR t.sla_due_at <= $1 THEN 1 ELSE 0 END), 0) \
+               AS breached, \
+             COALESCE(SUM(CASE WHEN NOT t.sla_breached AND t.sla_due_at > $1 \
+               AND t.sla_warn_at <= $1 THEN 1 ELSE 0 END), 0) AS at_risk, \
+             COALESCE(SUM(CASE WHEN t.line = 'second' THEN 1 ELSE 0 END), 0) AS second_line, \
+             COALESCE(SUM(CASE WHEN t.out_of_hours THEN 1 ELSE 0 END), 0) AS out_of_hours \
+             FROM (SELECT sla_breached, sla_due_at, sla_warn_at, line, out_of_hours FROM tickets \
+               {} ORDER BY sla_due_at, number LIMIT {}) t",
+            where_clause(&terms),
+            limit.saturating_add(1).min(i64::MAX as u64)
+        );
+        let c: CountRow = self.read_one(&sql, a).await?;
+        let mut a = Vec::new();
+        let terms = filter(q, "t.", &mut a);
+        let mut on = vec![
+            "t.id = e.ticket_id".to_owned(),
+            "e.kind = 'escalated'".to_owned(),
+        ];
+        on.extend(terms);
+        // CROSS JOIN keeps the (few) escalations as SQLite's outer loop instead of every ticket
+        // of the filter; PostgreSQL plans it as any inner join.
+        let sql = format!(
+            "SELECT COALESCE(SUM(CASE WHEN e.actor = 'system' THEN 1 ELSE 0 END), 0) AS by_system, \
+             COALESCE(SUM(CASE WHEN e.actor <> 'system' THEN 1 ELSE 0 END), 0) AS by_staff \
+             FROM ticket_events e CROSS JOIN tickets t {}",
+            where_clause(&on)
+        );
+        let e: EscalationRow = self.read_one(&sql, a).await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        let capped = n(c.tickets) > limit;
+        Ok(QueueCounts {
+            tickets: n(c.tickets).min(limit),
+            capped,
+            breached: n(c.breached),
+            at_risk: n(c.at_risk),
+            second_line: n(c.second_line),
+            out_of_hours: n(c.out_of_hours),
+            escalated_automatically: n(e.by_system),
+            escalated_by_staff: n(e.by_staff),
+        })
+    }
+
+    async fn set_ticket_sla(
+        &self,
+        ticket: TicketId,
+        version: u32,
+        stamp: &SlaStamp,
+    ) -> StoreResult<bool> {
+        let (due, warn, breached) = stamp_args(stamp);
+        let update = Stmt::new(
+            "UPDATE tickets SET sla_due_at = $1, sla_warn_at = $2, sla_breached = $3 \
+             WHERE id = $4 AND version = $5",
+            args![due, warn, breached, ticket.to_string(), i64::from(version)],
+        )
+        .or_fail(stale_ticket());
+        match self.write_tx(vec![update]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn append_ticket_event(&self, ticket: &Ticket, event: &TimelineEvent) -> StoreResult<()> {
@@ -366,6 +564,69 @@ impl DeskStore for SqlStore {
             .await?;
         rows.into_iter().map(WorkLog::try_from).collect()
     }
+}
+
+row!(CountRow {
+    tickets: i64,
+    breached: i64,
+    at_risk: i64,
+    second_line: i64,
+    out_of_hours: i64,
+});
+
+row!(EscalationRow {
+    by_system: i64,
+    by_staff: i64,
+});
+
+/// The filter terms of `q` (not its position) over columns prefixed with `table`, their
+/// arguments pushed onto `a`. Only the filters asked for are written, so each can use its index.
+fn filter(q: &TicketQuery, table: &str, a: &mut Vec<Arg>) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut term = |col: &str, v: String| {
+        a.push(Arg::from(v));
+        terms.push(format!("{table}{col} = ${}", a.len()));
+    };
+    if let Some(c) = q.client {
+        term("client_id", c.to_string());
+    }
+    if let Some(s) = q.state {
+        term("state", s.as_str().to_owned());
+    }
+    if let Some(p) = q.priority {
+        term("priority", priority_str(p).to_owned());
+    }
+    if let Some(l) = q.line {
+        term("line", l.as_str().to_owned());
+    }
+    if q.open_only {
+        // Written exactly as in the partial indexes' WHERE (migration 0010), so SQLite uses them.
+        terms.push(format!(
+            "{table}state IN ('new', 'open', 'waiting-on-customer')"
+        ));
+    }
+    terms
+}
+
+fn where_clause(terms: &[String]) -> String {
+    if terms.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", terms.join(" AND "))
+    }
+}
+
+/// `DUE:NUMBER` of the queue order's `after`.
+fn due_position(after: &str) -> StoreResult<(i64, i64)> {
+    after
+        .split_once(':')
+        .and_then(|(d, n)| Some((d.parse().ok()?, n.parse().ok()?)))
+        .ok_or_else(|| {
+            StoreError::Invalid(palisade_core::FieldError::new(
+                "after",
+                "not a position in the SLA order",
+            ))
+        })
 }
 
 const WORK_COLS: &str = "id, ticket_id, client_id, user_id, started_at, ended_at, note, created_at";

@@ -54,6 +54,8 @@ pub struct SqlStore {
     keys: Arc<LiveKeyring>,
     /// The blind index of contacts' addresses (`mail.rs`), once the binary has given its key.
     blind: Arc<std::sync::OnceLock<palisade_mail::BlindIndex>>,
+    /// The at-risk share the tickets' SLA stamps are taken with (`desk.rs`): the desk's setting.
+    sla_warn_percent: Arc<std::sync::atomic::AtomicU8>,
 }
 
 /// Runs the same expression against whichever pool is in use. The body is compiled once per
@@ -127,6 +129,7 @@ impl SqlStore {
             reader,
             keys,
             blind: Arc::default(),
+            sla_warn_percent: Arc::new(palisade_desk::ticket::DEFAULT_AT_RISK_PERCENT.into()),
         })
     }
 

@@ -370,6 +370,11 @@ impl Store for SqlStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        // The open tickets' SLA stamps follow the contract's calendar.
+        let restamped = self.restamp_client(id).await?;
+        if restamped > 0 {
+            tracing::info!(client = %id, tickets = restamped, "Re-stamped open tickets' SLA after a contract change.");
+        }
         self.get_client(id).await
     }
 

@@ -2682,7 +2682,7 @@ fn desk(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     use palisade_core::TicketId;
     use palisade_desk::sla::Priority;
     use palisade_desk::ticket::{
-        Actor, Category, NewTicket, TicketState, TimelineKind, Visibility,
+        Actor, Category, NewTicket, Ticket, TicketState, TimelineKind, Visibility,
     };
     Box::pin(async move {
         let mk = |name: &str| ClientInput {
@@ -2778,7 +2778,19 @@ fn desk(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         s.append_ticket_event(&t1c, &reply).await.expect("append");
         let stored = s.get_ticket(t1.id).await.expect("get");
         assert_eq!((stored.state, stored.version), (TicketState::Open, 3));
-        assert_eq!(stored, t1c);
+        // The SLA stamp is the store's to compute; everything else is what `apply` said.
+        assert_eq!(
+            stored,
+            Ticket {
+                sla: stored.sla,
+                ..t1c.clone()
+            }
+        );
+        assert_eq!(
+            stored.sla.due_at,
+            Some(now() + SignedDuration::from_hours(4)),
+            "resolution"
+        );
 
         let events = s.ticket_events(t1.id).await.expect("events");
         assert_eq!(events.len(), 3);
@@ -3115,6 +3127,255 @@ async fn conformance_desk_ops() {
     on_every_backend("desk operations", desk_ops).await;
 }
 
+/// The queue: every ticket write stamps the SLA (earliest counting deadline, at-risk instant,
+/// breach) from the timeline under the client's contract; the queue order pages by it, the counts
+/// cover every matching ticket, a contract change re-stamps the client's open tickets, and a
+/// repair with a stale version is refused.
+fn desk_queue(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    use palisade_core::TicketId;
+    use palisade_desk::sla::Priority;
+    use palisade_desk::ticket::{
+        Actor, Category, NewTicket, Ticket, TicketState, TimelineKind, Visibility, sla_stamp,
+    };
+    Box::pin(async move {
+        // Monday 12:00 in London (UTC in November); office hours 09:00–17:30 on weekdays.
+        let t0 = now();
+        let mins = |m: i64| t0 + SignedDuration::from_mins(m);
+        let acme = client(&s, "Acme").await;
+        let other = client(&s, "Other").await;
+        let staff = s
+            .create_user(
+                &NewUserRecord {
+                    email: "l2@provider.example".into(),
+                    display_name: "L2".into(),
+                    role: Role::SupportL2,
+                    client_id: None,
+                    password_hash: "x".into(),
+                },
+                now(),
+            )
+            .await
+            .expect("user");
+        let open = |client: ClientId, priority: Priority| {
+            let s = s.clone();
+            async move {
+                let t = NewTicket {
+                    id: TicketId::new(),
+                    client_id: client,
+                    site_id: None,
+                    subject: format!("{priority:?}"),
+                    category: Category::Incident,
+                    priority,
+                    body: "help".into(),
+                    created_by: Actor::System,
+                    at: t0,
+                };
+                s.create_ticket(&t, &t.created_event().expect("valid"))
+                    .await
+                    .expect("open")
+            }
+        };
+        let change = |t: Ticket, kind: TimelineKind, actor: Actor, at: Timestamp| {
+            let s = s.clone();
+            async move {
+                let (next, ev) = t.apply(kind, actor, at).expect("apply");
+                s.append_ticket_event(&next, &ev).await.expect("append");
+                s.get_ticket(next.id).await.expect("get")
+            }
+        };
+        let critical = open(acme.id, Priority::Critical).await;
+        let high = open(acme.id, Priority::High).await;
+        let normal = open(acme.id, Priority::Normal).await;
+        let low = open(other.id, Priority::Low).await;
+        let waiting = open(acme.id, Priority::Normal).await;
+        // Critical answers in 30 calendar minutes; high in 2 business hours; normal in 8 (5.5
+        // on Monday, 2.5 on Tuesday); low in 24 (to Thursday 10:30).
+        assert_eq!(critical.sla.due_at, Some(mins(30)));
+        assert_eq!(high.sla.due_at, Some(mins(120)));
+        let tuesday: Timestamp = "2026-11-24T11:30:00Z".parse().expect("ts");
+        assert_eq!(normal.sla.due_at, Some(tuesday));
+        assert_eq!(
+            low.sla.due_at,
+            Some("2026-11-26T10:30:00Z".parse().expect("ts"))
+        );
+        assert_eq!(high.sla.warn_at, Some(mins(90)), "75 % of two hours");
+        assert!(!critical.sla.breached);
+
+        let staff_reply = |body: &str| TimelineKind::Reply {
+            visibility: Visibility::Public,
+            body: body.into(),
+        };
+        // Waiting on the customer: no clock counts, so it sorts last.
+        let waiting = change(
+            waiting,
+            staff_reply("which page?"),
+            Actor::Staff(staff.id),
+            mins(5),
+        )
+        .await;
+        let waiting = change(
+            waiting,
+            TimelineKind::StateChanged {
+                from: TicketState::Open,
+                to: TicketState::WaitingOnCustomer,
+                reason: None,
+            },
+            Actor::Staff(staff.id),
+            mins(6),
+        )
+        .await;
+        assert_eq!(waiting.sla.due_at, None);
+        // Answered 40 minutes in: the first response was late for good; resolution (4 h) counts.
+        let critical = change(
+            critical,
+            staff_reply("on it"),
+            Actor::Staff(staff.id),
+            mins(40),
+        )
+        .await;
+        assert!(critical.sla.breached);
+        assert_eq!(critical.sla.due_at, Some(mins(240)));
+        let high = change(
+            high,
+            TimelineKind::Escalated {
+                reason: "unanswered".into(),
+            },
+            Actor::System,
+            mins(50),
+        )
+        .await;
+        let normal = change(
+            normal,
+            TimelineKind::Escalated {
+                reason: "needs root".into(),
+            },
+            Actor::Staff(staff.id),
+            mins(55),
+        )
+        .await;
+
+        let queue = TicketQuery {
+            open_only: true,
+            order: TicketOrder::SlaDue,
+            ..Default::default()
+        };
+        let page = s.list_tickets(&queue).await.expect("queue");
+        let order: Vec<TicketId> = page.items.iter().map(|t| t.id).collect();
+        assert_eq!(order, [high.id, critical.id, normal.id, low.id, waiting.id]);
+        // Two at a time, the same order.
+        let mut paged = Vec::new();
+        let mut q = TicketQuery {
+            limit: 2,
+            ..queue.clone()
+        };
+        loop {
+            let p = s.list_tickets(&q).await.expect("page");
+            paged.extend(p.items.iter().map(|t| t.id));
+            match p.next_after {
+                Some(a) => q.after = Some(a),
+                None => break,
+            }
+        }
+        assert_eq!(paged, order);
+        let mine = TicketQuery {
+            client: Some(other.id),
+            ..queue.clone()
+        };
+        let p = s.list_tickets(&mine).await.expect("client queue");
+        assert_eq!(p.items.iter().map(|t| t.id).collect::<Vec<_>>(), [low.id]);
+        assert!(matches!(
+            s.list_tickets(&TicketQuery {
+                after: Some("soon".into()),
+                ..queue.clone()
+            })
+            .await,
+            Err(StoreError::Invalid(_))
+        ));
+
+        // At 13:45 the critical ticket is breached (late first answer), the high one at risk.
+        let counts = s
+            .ticket_queue_counts(&queue, mins(105), 100)
+            .await
+            .expect("counts");
+        assert_eq!(
+            counts,
+            QueueCounts {
+                tickets: 5,
+                capped: false,
+                breached: 1,
+                at_risk: 1,
+                second_line: 2,
+                out_of_hours: 0,
+                escalated_automatically: 1,
+                escalated_by_staff: 1,
+            }
+        );
+        // At 14:00 the high one's deadline has passed too.
+        let later = s
+            .ticket_queue_counts(&queue, mins(120), 100)
+            .await
+            .expect("counts");
+        assert_eq!((later.breached, later.at_risk), (2, 0));
+        // Capped at two: the two soonest (high, critical: both breached) are counted, and it says so.
+        let two = s
+            .ticket_queue_counts(&queue, mins(120), 2)
+            .await
+            .expect("counts");
+        assert_eq!((two.tickets, two.capped, two.breached), (2, true, 2));
+        assert!(!later.capped);
+        let theirs = s
+            .ticket_queue_counts(&mine, mins(120), 100)
+            .await
+            .expect("counts");
+        assert_eq!(
+            (theirs.tickets, theirs.breached, theirs.second_line),
+            (1, 0, 0)
+        );
+
+        // Acme moves to Sydney office hours: its open tickets' business-hour deadlines move.
+        let sydney = contract("Australia/Sydney");
+        s.update_client(
+            acme.id,
+            &ClientInput {
+                name: "Acme".into(),
+                contract: sydney.clone(),
+            },
+            now(),
+        )
+        .await
+        .expect("update");
+        let moved = s.get_ticket(normal.id).await.expect("get");
+        let events = s.ticket_events(normal.id).await.expect("events");
+        assert_ne!(moved.sla.due_at, normal.sla.due_at);
+        assert_eq!(moved.sla, sla_stamp(&sydney, &events, 75));
+        assert_eq!(
+            s.get_ticket(low.id).await.expect("get").sla,
+            low.sla,
+            "another client's"
+        );
+
+        // A repair against a version that moved on is refused and changes nothing.
+        let bogus = palisade_desk::ticket::SlaStamp::default();
+        assert!(
+            !s.set_ticket_sla(moved.id, moved.version - 1, &bogus)
+                .await
+                .expect("stale")
+        );
+        assert_eq!(s.get_ticket(moved.id).await.expect("get").sla, moved.sla);
+        assert!(
+            s.set_ticket_sla(moved.id, moved.version, &bogus)
+                .await
+                .expect("current")
+        );
+        assert_eq!(s.get_ticket(moved.id).await.expect("get").sla, bogus);
+    })
+}
+
+#[tokio::test]
+async fn conformance_desk_queue() {
+    on_every_backend("desk queue", desk_queue).await;
+}
+
 /// E-mail: finding senders through the blind index (with the start-up backfill and a rebuild
 /// after a key change), taking messages in with their Message-ID and sealed attachments, the
 /// exactly-once outbox and its delivery states, and re-encryption of the new sealed columns.
@@ -3356,7 +3617,8 @@ fn mail(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let pending = s.mail_pending_events(10).await.expect("pending");
         assert_eq!(pending.len(), 3);
         assert_eq!(pending[2].event, staff_reply);
-        assert_eq!(pending[2].ticket, next);
+        assert_eq!(pending[2].ticket.id, next.id);
+        assert_eq!(pending[2].ticket.version, next.version);
         let recipients = s.mail_recipients(&next).await.expect("recipients");
         assert_eq!(recipients, ["jane.new@acme.example"]);
         let mut by_user = next.clone();

@@ -8,11 +8,46 @@ use jiff::Timestamp;
 use palisade_core::{ClientId, TicketId};
 use palisade_desk::billing::WorkLog;
 use palisade_desk::sla::Priority;
-use palisade_desk::ticket::{Line, NewTicket, Ticket, TicketState, TimelineEvent};
+use palisade_desk::ticket::{Line, NewTicket, SlaStamp, Ticket, TicketState, TimelineEvent};
 
 use crate::{Page, StoreResult};
 
-/// Filters and position of a ticket list, ordered by ID (creation order).
+/// The order of a ticket list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TicketOrder {
+    /// By ID: the order tickets were opened. `after` is a ticket ID.
+    #[default]
+    Opened,
+    /// The queue's order: soonest SLA deadline of a counting clock first (breached ones, whose
+    /// deadline has passed, lead), tickets with no counting clock last, ties by number. `after`
+    /// is `DUE:NUMBER` as `next_after` gives it (DUE in microseconds).
+    SlaDue,
+}
+
+/// Most tickets the desk's queue counts (the first in queue order): counting is a scan of the
+/// queue's index, and beyond this a filter of resolved or closed tickets would cost more than the
+/// page. See README, Limits.
+pub const QUEUE_COUNT_LIMIT: u64 = 100_000;
+
+/// What a queue adds up to, over every ticket its filters match (not just one page), up to a
+/// limit (the first tickets in queue order; escalations are always all counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub tickets: u64,
+    /// More tickets matched than the counts looked at.
+    pub capped: bool,
+    /// Breached as of `now`: a clock stopped late, or a counting clock past its deadline.
+    pub breached: u64,
+    /// Not breached, with a clock past its at-risk share as of `now`.
+    pub at_risk: u64,
+    pub second_line: u64,
+    pub out_of_hours: u64,
+    /// Escalations in these tickets' timelines by the system, and by staff.
+    pub escalated_automatically: u64,
+    pub escalated_by_staff: u64,
+}
+
+/// Filters and position of a ticket list.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TicketQuery {
     pub client: Option<ClientId>,
@@ -26,6 +61,7 @@ pub struct TicketQuery {
     pub after: Option<String>,
     /// Page size, clamped to `MAX_PAGE_SIZE`; 0 means the default.
     pub limit: u32,
+    pub order: TicketOrder,
 }
 
 /// Desk storage. Part of every `Store`.
@@ -45,7 +81,25 @@ pub trait DeskStore: Send + Sync {
         out_of_hours: bool,
     ) -> StoreResult<Ticket>;
     async fn get_ticket(&self, id: TicketId) -> StoreResult<Ticket>;
+    /// A page of tickets in `q.order`; an `after` in the wrong form for the order is `Invalid`.
     async fn list_tickets(&self, q: &TicketQuery) -> StoreResult<Page<Ticket>>;
+    /// The counts of the tickets `q`'s filters match (position and size ignored), as of `now`:
+    /// of the first `limit` in queue order (`capped` when more matched); escalations of all.
+    async fn ticket_queue_counts(
+        &self,
+        q: &TicketQuery,
+        now: Timestamp,
+        limit: u64,
+    ) -> StoreResult<QueueCounts>;
+    /// Replaces the ticket's SLA stamp if it is still at `version` (`false` when it moved on:
+    /// its next write stamps it afresh). For repairing stamps taken under an older contract or
+    /// at-risk share; every ticket write stamps the ticket by itself.
+    async fn set_ticket_sla(
+        &self,
+        ticket: TicketId,
+        version: u32,
+        stamp: &SlaStamp,
+    ) -> StoreResult<bool>;
     /// Appends `event` and stores `ticket` as it is after it (both from `Ticket::apply`), in one
     /// transaction, if the stored ticket is still at `ticket.version - 1`: `Conflict` if someone
     /// else appended meanwhile, `NotFound` if there is no such ticket.

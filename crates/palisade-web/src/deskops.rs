@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -19,6 +18,7 @@ use palisade_desk::billing::{Month, Priced, Rates, WorkLog, price_work};
 use palisade_desk::sla::{ClockState, ClockStatus, SlaStatus};
 use palisade_desk::ticket::{
     Actor, Ticket, TimelineEvent, TimelineKind, auto_escalation, default_targets, sla_events,
+    sla_stamp,
 };
 use palisade_desk::{BusinessCalendar, DeskError, HolidayCalendar};
 use palisade_store::{Store, StoreError, TicketQuery};
@@ -27,15 +27,11 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 
-/// The public-holiday calendars contracts may name. Built once: it is static data.
-pub(crate) static HOLIDAYS: LazyLock<HolidayCalendar> = LazyLock::new(HolidayCalendar::builtin);
-
 /// The desk's settings (the binary fills them from `desk_*` and `[billing.*]` configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeskConfig {
     /// A running SLA clock is "at risk" once this percentage of its target is used (1–99).
-    /// Default 75: a quarter of the time is left to act, which for the shortest target (30
-    /// minutes to answer a critical ticket) is still seven minutes.
+    /// Default [`palisade_desk::ticket::DEFAULT_AT_RISK_PERCENT`].
     pub at_risk_percent: u8,
     /// A critical ticket with no public staff reply this long (wall-clock time) after it became
     /// critical goes to the second line by itself. Default 15 minutes: half of the 30-minute
@@ -98,7 +94,7 @@ impl TierRates {
 impl Default for DeskConfig {
     fn default() -> Self {
         Self {
-            at_risk_percent: 75,
+            at_risk_percent: palisade_desk::ticket::DEFAULT_AT_RISK_PERCENT,
             auto_escalate_after: Duration::from_secs(15 * 60),
             rates: TierRates::default(),
         }
@@ -121,7 +117,7 @@ impl DeskConfig {
 
 /// The client's business calendar: support hours in its zone minus its holidays.
 pub(crate) fn calendar_of(client: &Client) -> Result<BusinessCalendar, DeskError> {
-    BusinessCalendar::from_contract(&client.contract, &HOLIDAYS)
+    BusinessCalendar::from_contract(&client.contract, HolidayCalendar::shared())
 }
 
 /// A ticket's SLA as of `now`, with the configured at-risk threshold as the warning share.
@@ -200,6 +196,9 @@ pub struct SweepReport {
     pub breached: usize,
     /// Tickets the sweep escalated to the second line.
     pub escalated: Vec<TicketId>,
+    /// Tickets whose stored SLA stamp the sweep put right (taken under an older contract or
+    /// at-risk share, or from before stamps existed).
+    pub restamped: usize,
 }
 
 /// Most open tickets one sweep looks at: beyond this the queue is a backlog no escalation rule
@@ -207,9 +206,10 @@ pub struct SweepReport {
 pub const SWEEP_LIMIT: usize = 10_000;
 
 /// Looks at every open ticket as of the app's clock: escalates critical tickets left unanswered
-/// past `auto_escalate_after` (a system timeline event with the reason, and an audit event), and
-/// counts the at-risk and breached ones for the metrics. A ticket someone changed meanwhile is
-/// left for the next sweep. Returns what it did; the caller logs store failures and tries again.
+/// past `auto_escalate_after` (a system timeline event with the reason, and an audit event),
+/// counts the at-risk and breached ones for the metrics, and repairs any SLA stamp that no longer
+/// matches the ticket's timeline under its client's contract. A ticket someone changed meanwhile
+/// is left for the next sweep. Returns what it did; the caller logs store failures and tries again.
 pub async fn sweep(s: &AppState, cfg: &DeskConfig) -> Result<SweepReport, StoreError> {
     let now = s.clock.now();
     let after = jiff::SignedDuration::try_from(cfg.auto_escalate_after).unwrap_or_default();
@@ -237,20 +237,35 @@ pub async fn sweep(s: &AppState, cfg: &DeskConfig) -> Result<SweepReport, StoreE
             if let Entry::Vacant(slot) = clients.entry(ticket.client_id) {
                 slot.insert(s.store.get_client(ticket.client_id).await?);
             }
-            if let Some(client) = clients.get(&ticket.client_id)
-                && let Ok(status) = evaluate(cfg, client, &events, now)
-            {
+            let Some(client) = clients.get(&ticket.client_id) else {
+                continue;
+            };
+            if let Ok(status) = evaluate(cfg, client, &events, now) {
                 match SlaSummary::of(&status).status {
                     "breached" => report.breached += 1,
                     "at-risk" => report.at_risk += 1,
                     _ => {}
                 }
             }
+            let stamp = sla_stamp(&client.contract, &events, cfg.at_risk_percent);
+            if stamp != ticket.sla
+                && s.store
+                    .set_ticket_sla(ticket.id, ticket.version, &stamp)
+                    .await?
+            {
+                report.restamped += 1;
+            }
         }
         match page.next_after {
             Some(next) if report.open < SWEEP_LIMIT => cursor = Some(next),
             _ => break,
         }
+    }
+    if report.restamped > 0 {
+        tracing::info!(
+            tickets = report.restamped,
+            "Put right tickets' stored SLA stamps."
+        );
     }
     s.telemetry.desk_sweep(&report);
     Ok(report)

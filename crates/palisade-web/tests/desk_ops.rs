@@ -11,7 +11,7 @@ use common::*;
 use jiff::SignedDuration;
 use palisade_core::Role;
 use palisade_core::tenant::*;
-use palisade_store::Store;
+use palisade_store::{DeskStore, Store};
 use palisade_web::WebConfig;
 use palisade_web::deskops::{DeskConfig, sweep};
 use serde_json::{Value, json};
@@ -44,6 +44,24 @@ async fn client(app: &TestApp, name: &str, out_of_hours: bool) -> Client {
         )
         .await
         .expect("client")
+}
+
+/// A running app with the client Acme (office hours in London, no out-of-hours line) and API
+/// tokens for Acme's user, a first-line agent and a super-admin.
+async fn acme_desk() -> (TestApp, Client, String, String, String) {
+    let app = TestApp::start(WebConfig::default()).await;
+    let acme = client(&app, "Acme", false).await;
+    let user = app
+        .user("ann@acme.example", Role::ClientUser, Some(acme.id))
+        .await;
+    let l1 = app.user("l1@provider.example", Role::SupportL1, None).await;
+    let root = app
+        .user("root@provider.example", Role::SuperAdmin, None)
+        .await;
+    let ann = app.token(&user, Role::ClientUser).await;
+    let staff = app.token(&l1, Role::SupportL1).await;
+    let admin = app.token(&root, Role::SuperAdmin).await;
+    (app, acme, ann, staff, admin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,18 +275,7 @@ async fn the_out_of_hours_line_work_logs_and_the_monthly_billing_export() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_sorts_by_next_deadline_and_unanswered_critical_tickets_escalate_by_themselves() {
-    let app = TestApp::start(WebConfig::default()).await;
-    let acme = client(&app, "Acme", false).await;
-    let user = app
-        .user("ann@acme.example", Role::ClientUser, Some(acme.id))
-        .await;
-    let l1 = app.user("l1@provider.example", Role::SupportL1, None).await;
-    let admin = app
-        .user("root@provider.example", Role::SuperAdmin, None)
-        .await;
-    let ann = app.token(&user, Role::ClientUser).await;
-    let staff = app.token(&l1, Role::SupportL1).await;
-    let admin = app.token(&admin, Role::SuperAdmin).await;
+    let (app, acme, ann, staff, admin) = acme_desk().await;
     let open = |subject: &'static str, priority: &'static str| {
         let app = &app;
         let ann = ann.clone();
@@ -447,4 +454,163 @@ async fn the_queue_sorts_by_next_deadline_and_unanswered_critical_tickets_escala
     assert_eq!(items.len(), 1, "{events}");
     assert_eq!(items[0]["client_id"], json!(acme.id.to_string()));
     assert_eq!(items[0]["object"], format!("ticket:{critical}"));
+}
+
+/// The queue is sorted over every open ticket, not a window of them: paged with `cursor`, each
+/// ticket comes once, deadlines never go backwards, and the counts cover the whole queue. The
+/// order follows a change of the client's support hours at once, and the sweep puts right a stamp
+/// that went stale behind the store's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_pages_over_every_open_ticket_and_follows_contract_changes() {
+    let (app, acme, ann, staff, admin) = acme_desk().await;
+    // Opened over an hour and a half from Monday 10:00, newest first by priority, so neither the
+    // order of opening nor the order of priority is the order of deadlines.
+    let mut opened = Vec::new();
+    for (i, priority) in ["low", "normal", "high", "critical", "normal", "high", "low"]
+        .into_iter()
+        .enumerate()
+    {
+        let t = json_of(
+            app.post_json(
+                "/api/v1/tickets",
+                &ann,
+                &json!({"subject": format!("Ticket {i}"), "category": "incident",
+                        "priority": priority, "body": "help"}),
+            )
+            .await,
+            201,
+        )
+        .await;
+        opened.push(t["id"].as_str().expect("id").to_owned());
+        app.clock.advance(SignedDuration::from_mins(15));
+    }
+    let pages = |token: String| {
+        let app = &app;
+        async move {
+            let mut items: Vec<Value> = Vec::new();
+            let mut path = "/api/v1/tickets/queue?limit=3".to_owned();
+            let mut summary;
+            loop {
+                let q = json_of(app.get(&path, &token).await, 200).await;
+                items.extend(q["items"].as_array().expect("items").iter().cloned());
+                summary = q["summary"].clone();
+                match q["next_cursor"].as_str() {
+                    Some(c) => path = format!("/api/v1/tickets/queue?limit=3&cursor={c}"),
+                    None => break,
+                }
+            }
+            (items, summary)
+        }
+    };
+    let dues = |items: &[Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| i["sla"]["next_due"].as_str().unwrap_or("none").to_owned())
+            .collect()
+    };
+    let ids = |items: &[Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| i["ticket"]["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    // 12:05.
+    app.clock.advance(SignedDuration::from_mins(20));
+    let (items, summary) = pages(staff.clone()).await;
+    assert_eq!(items.len(), 7, "three pages, every ticket once");
+    let mut seen = ids(&items);
+    seen.sort();
+    let mut want = opened.clone();
+    want.sort();
+    assert_eq!(seen, want);
+    let d = dues(&items);
+    assert!(d.windows(2).all(|w| w[0] <= w[1]), "{d:?}");
+    assert_eq!(summary["tickets"], 7);
+    // The critical ticket (opened 10:45, 30 minutes) is breached; the high one opened at 10:30
+    // (due 12:30) has used more than 75 % of its two hours: at risk.
+    assert_eq!(summary["breached"], 1);
+    assert_eq!(summary["at_risk"], 1);
+    assert_eq!(items[0]["ticket"]["id"], opened[3]);
+    assert_eq!(items[0]["sla"]["status"], "breached");
+    let (theirs, _) = pages(ann.clone()).await;
+    assert_eq!(
+        ids(&theirs),
+        ids(&items),
+        "the client user's queue is the same tickets"
+    );
+    let bad = app
+        .get("/api/v1/tickets/queue?cursor=bm90LWEtY3Vyc29y", &staff)
+        .await;
+    assert_eq!(bad.status().as_u16(), 400);
+
+    // Acme's support hours move to Sydney: a normal ticket's business-hour deadline moves, and
+    // the queue says what the ticket's own page (replayed from its timeline) says.
+    let normal = &opened[1];
+    let before = json_of(
+        app.get(&format!("/api/v1/tickets/{normal}"), &staff).await,
+        200,
+    )
+    .await;
+    let mut input = json!({"name": "Acme", "contract": contract(false)});
+    input["contract"]["support_hours"] =
+        serde_json::to_value(SupportHours::office_hours("Australia/Sydney")).expect("json");
+    let put = app
+        .http
+        .put(app.url(&format!("/api/v1/clients/{}", acme.id)))
+        .bearer_auth(&admin)
+        .json(&input)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(
+        put.status().as_u16(),
+        200,
+        "{}",
+        put.text().await.unwrap_or_default()
+    );
+    let after = json_of(
+        app.get(&format!("/api/v1/tickets/{normal}"), &staff).await,
+        200,
+    )
+    .await;
+    assert_ne!(
+        after["sla_summary"]["next_due"],
+        before["sla_summary"]["next_due"]
+    );
+    assert_eq!(
+        after["ticket"]["sla"]["due_at"],
+        after["sla_summary"]["next_due"]
+    );
+    let (items, _) = pages(staff.clone()).await;
+    let d = dues(&items);
+    assert!(d.windows(2).all(|w| w[0] <= w[1]), "{d:?}");
+
+    // A stamp gone stale behind the store's back (here: wiped) sends the ticket to the end of
+    // the queue until the sweep puts it right. (The second: the first, a critical ticket, is
+    // escalated by the same sweep, which stamps it by itself.)
+    let stale = app
+        .store
+        .get_ticket(
+            items[1]["ticket"]["id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("ticket id"),
+        )
+        .await
+        .expect("ticket");
+    assert!(
+        app.store
+            .set_ticket_sla(stale.id, stale.version, &Default::default())
+            .await
+            .expect("wipe")
+    );
+    let (wiped, _) = pages(staff.clone()).await;
+    assert_eq!(ids(&wiped).last(), Some(&stale.id.to_string()));
+    let report = sweep(&app.state, &DeskConfig::default())
+        .await
+        .expect("sweep");
+    assert_eq!(report.restamped, 1);
+    let (mended, _) = pages(staff.clone()).await;
+    assert_eq!(ids(&mended), ids(&items));
 }

@@ -30,6 +30,9 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<SqlStore> {
     store.set_blind_index(palisade_mail::BlindIndex::derive(
         audit_keys.redactor.key_bytes(),
     ));
+    // Tickets' SLA stamps use the desk's at-risk share; ones taken with another are put right by
+    // the desk's sweep.
+    store.set_sla_warn_percent(cfg.desk.at_risk_percent);
     let indexed = store
         .backfill_blind_index()
         .await

@@ -30,7 +30,7 @@ use palisade_desk::ticket::{
     Actor, Category, Line, NewTicket, Ticket, TicketError, TicketState, TimelineEvent,
     TimelineKind, Visibility,
 };
-use palisade_store::{StoreError, TicketQuery};
+use palisade_store::{QueueCounts, StoreError, TicketOrder, TicketQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -41,10 +41,6 @@ use crate::auth::Caller;
 use crate::deskops::{self, PricedWork, SlaSummary};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{ApiError, ApiResult, AppState};
-
-/// Most open tickets the queue sorts at once (the SLA is computed per ticket on read); a larger
-/// backlog is cut off and says so (`truncated`). See README, Limits.
-pub(crate) const QUEUE_LIMIT: usize = 500;
 
 /// How many times a message is retried when another change to the ticket won the race. A reply
 /// does not depend on the state it was written against, so re-applying it is safe; a state change
@@ -327,8 +323,8 @@ pub(crate) struct TicketParams {
 }
 
 impl TicketParams {
-    /// The store query and the client it is pinned to, authorised for reading tickets.
-    fn query(&self, c: &Caller) -> ApiResult<TicketQuery> {
+    /// The store query in `order`, pinned to the caller's client, authorised for reading tickets.
+    fn query(&self, c: &Caller, order: TicketOrder) -> ApiResult<TicketQuery> {
         let bad = |field: &str, message: &str| {
             ApiError::field(StatusCode::BAD_REQUEST, "invalid_query", field, message)
         };
@@ -345,7 +341,12 @@ impl TicketParams {
                     .decode(cur)
                     .ok()
                     .and_then(|raw| String::from_utf8(raw).ok())
-                    .filter(|t| t.parse::<uuid::Uuid>().is_ok())
+                    .filter(|t| match order {
+                        TicketOrder::Opened => t.parse::<uuid::Uuid>().is_ok(),
+                        TicketOrder::SlaDue => t.split_once(':').is_some_and(|(d, n)| {
+                            d.parse::<i64>().is_ok() && n.parse::<i64>().is_ok()
+                        }),
+                    })
                     .ok_or_else(|| bad("cursor", "not a cursor from this API"))?;
                 Some(text)
             }
@@ -363,6 +364,7 @@ impl TicketParams {
             open_only: false,
             after,
             limit: self.limit.unwrap_or(palisade_store::DEFAULT_PAGE_SIZE),
+            order,
         })
     }
 }
@@ -375,7 +377,7 @@ async fn list_tickets(
     c: Caller,
     ApiQuery(p): ApiQuery<TicketParams>,
 ) -> ApiResult<Json<ListResponse<Ticket>>> {
-    let q = p.query(&c)?;
+    let q = p.query(&c, TicketOrder::Opened)?;
     Ok(Json(s.store.list_tickets(&q).await?.into()))
 }
 
@@ -386,96 +388,88 @@ pub(crate) struct QueueItem {
     pub sla: SlaSummary,
 }
 
-/// What the queue adds up to: a report over the tickets it holds.
+/// What the queue adds up to: a report over every ticket its filters match, not one page.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub(crate) struct QueueSummary {
-    pub tickets: usize,
-    pub at_risk: usize,
-    pub breached: usize,
-    pub second_line: usize,
-    pub out_of_hours: usize,
+    pub tickets: u64,
+    /// More than 100,000 tickets matched: the counts cover the first 100,000 in queue order
+    /// (escalations are counted over all of them).
+    pub capped: bool,
+    pub at_risk: u64,
+    pub breached: u64,
+    pub second_line: u64,
+    pub out_of_hours: u64,
     /// Escalations in these tickets' timelines by the system (unanswered critical tickets).
-    pub escalated_automatically: usize,
+    pub escalated_automatically: u64,
     /// Escalations by staff.
-    pub escalated_by_staff: usize,
+    pub escalated_by_staff: u64,
 }
 
-/// The queue: tickets sorted by their next SLA deadline.
+impl From<QueueCounts> for QueueSummary {
+    fn from(c: QueueCounts) -> Self {
+        Self {
+            tickets: c.tickets,
+            capped: c.capped,
+            at_risk: c.at_risk,
+            breached: c.breached,
+            second_line: c.second_line,
+            out_of_hours: c.out_of_hours,
+            escalated_automatically: c.escalated_automatically,
+            escalated_by_staff: c.escalated_by_staff,
+        }
+    }
+}
+
+/// The queue: tickets sorted by their next SLA deadline, a page at a time.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Queue {
     /// Soonest deadline first (breached ones, whose deadline has passed, lead); tickets with no
-    /// running clock last, oldest first.
+    /// running clock last, by number.
     pub items: Vec<QueueItem>,
     pub summary: QueueSummary,
-    /// More than `QUEUE_LIMIT` (500) tickets matched; only the oldest 500 are sorted.
-    pub truncated: bool,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
-/// The queue for `p`: open tickets (new, open, waiting) unless a state is asked for.
+/// A page of the queue for `p`: open tickets (new, open, waiting) unless a state is asked for,
+/// in the order of the SLA stamps the store keeps on every ticket, so the whole backlog is
+/// sorted by index; each ticket on the page gets its clocks replayed for the detail.
 pub(crate) async fn queue(s: &AppState, c: &Caller, p: &TicketParams) -> ApiResult<Queue> {
-    let mut q = p.query(c)?;
+    let mut q = p.query(c, TicketOrder::SlaDue)?;
     q.open_only = q.state.is_none();
-    q.limit = palisade_store::MAX_PAGE_SIZE;
-    q.after = None;
     let now = s.clock.now();
+    let page = s.store.list_tickets(&q).await?;
+    let summary = s
+        .store
+        .ticket_queue_counts(&q, now, palisade_store::QUEUE_COUNT_LIMIT)
+        .await?
+        .into();
     let cfg = &s.config.desk;
     let mut clients: HashMap<ClientId, Client> = HashMap::new();
-    let mut items = Vec::new();
-    let mut summary = QueueSummary::default();
-    let mut truncated = false;
-    loop {
-        let page = s.store.list_tickets(&q).await?;
-        for ticket in page.items {
-            if items.len() == QUEUE_LIMIT {
-                truncated = true;
-                break;
-            }
-            if let Entry::Vacant(slot) = clients.entry(ticket.client_id) {
-                slot.insert(s.store.get_client(ticket.client_id).await?);
-            }
-            let events = s.store.ticket_events(ticket.id).await?;
-            let sla = clients
-                .get(&ticket.client_id)
-                .and_then(|client| deskops::evaluate(cfg, client, &events, now).ok())
-                .map(|st| SlaSummary::of(&st))
-                .unwrap_or_default();
-            summary.tickets += 1;
-            match sla.status {
-                "breached" => summary.breached += 1,
-                "at-risk" => summary.at_risk += 1,
-                _ => {}
-            }
-            summary.second_line += usize::from(ticket.line == Line::Second);
-            summary.out_of_hours += usize::from(ticket.out_of_hours);
-            for e in &events {
-                if let TimelineKind::Escalated { .. } = e.kind {
-                    if e.actor == Actor::System {
-                        summary.escalated_automatically += 1;
-                    } else {
-                        summary.escalated_by_staff += 1;
-                    }
-                }
-            }
-            items.push(QueueItem { ticket, sla });
+    let mut items = Vec::with_capacity(page.items.len());
+    for ticket in page.items {
+        if let Entry::Vacant(slot) = clients.entry(ticket.client_id) {
+            slot.insert(s.store.get_client(ticket.client_id).await?);
         }
-        match page.next_after {
-            Some(next) if !truncated => q.after = Some(next),
-            _ => break,
-        }
+        let events = s.store.ticket_events(ticket.id).await?;
+        let sla = clients
+            .get(&ticket.client_id)
+            .and_then(|client| deskops::evaluate(cfg, client, &events, now).ok())
+            .map(|st| SlaSummary::of(&st))
+            .unwrap_or_default();
+        items.push(QueueItem { ticket, sla });
     }
-    items.sort_by(|a, b| {
-        let key = |i: &QueueItem| (i.sla.next_due.is_none(), i.sla.next_due, i.ticket.number);
-        key(a).cmp(&key(b))
-    });
     Ok(Queue {
         items,
         summary,
-        truncated,
+        next_cursor: page.next_after.map(|a| URL_SAFE_NO_PAD.encode(a)),
     })
 }
 
-/// The staff queue (and a client user's own open tickets): soonest SLA deadline first, each with
-/// its clocks at risk and breached. At most 500 tickets (`truncated` says when there were more).
+/// The staff queue (and a client user's own open tickets): soonest SLA deadline first over
+/// every matching ticket, a page at a time (`limit`, `cursor`), each with its clocks at risk and
+/// breached, and the counts of the whole queue.
 #[utoipa::path(get, path = "/api/v1/tickets/queue", tag = "tickets", params(TicketParams),
     responses((status = 200, body = Queue)))]
 async fn ticket_queue(

@@ -97,9 +97,27 @@ pub(crate) struct QueueFilter {
     state: Option<String>,
     priority: Option<String>,
     line: Option<String>,
+    cursor: Option<String>,
 }
 
 impl QueueFilter {
+    /// The link to the next page: the same filters from `cursor` on.
+    fn next(&self, cursor: &str) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("client_id", &self.client_id),
+            ("state", &self.state),
+            ("priority", &self.priority),
+            ("line", &self.line),
+        ] {
+            if let Some(v) = non_empty(v) {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair("cursor", cursor);
+        format!("/tickets?{}", q.finish())
+    }
+
     fn params(&self) -> Result<TicketParams, UiError> {
         let client_id = match non_empty(&self.client_id) {
             Some(id) => Some(
@@ -134,7 +152,7 @@ impl QueueFilter {
             priority,
             line,
             limit: None,
-            cursor: None,
+            cursor: non_empty(&self.cursor).map(str::to_owned),
         })
     }
 }
@@ -157,14 +175,17 @@ struct TicketsPage {
     shell: Option<Shell>,
     staff: bool,
     rows: Vec<QueueRow>,
-    truncated: bool,
+    /// The next page's link, if there is one.
+    next: Option<String>,
     /// (value, label, chosen)
     clients: Vec<(String, String, bool)>,
     states: Vec<(&'static str, &'static str, bool)>,
     priorities: Vec<(&'static str, bool)>,
     lines: Vec<(&'static str, &'static str, bool)>,
     /// (tickets, at risk, breached, second line, escalated automatically)
-    summary: (usize, usize, usize, usize, usize),
+    summary: (u64, u64, u64, u64, u64),
+    /// The counts stopped at the limit: "tickets" is a floor.
+    capped: bool,
     out_of_hours_line: bool,
 }
 
@@ -233,7 +254,7 @@ pub(crate) async fn list(
         shell: Shell::of(&c),
         staff,
         rows,
-        truncated: queue.truncated,
+        next: queue.next_cursor.as_deref().map(|c| filter.next(c)),
         clients: clients
             .iter()
             .map(|cl| {
@@ -256,6 +277,7 @@ pub(crate) async fn list(
         .into_iter()
         .map(|(v, l, line)| (v, l, params.line == Some(line)))
         .collect(),
+        capped: q.capped,
         summary: (
             q.tickets,
             q.at_risk,
