@@ -634,3 +634,103 @@ async fn a_url_check_gets_the_environments_address_and_attaches_the_answer() {
         "{body}"
     );
 }
+
+/// The same path from the pages: staff see "Plan a patch campaign" on a customer's security
+/// ticket (the customer does not), an unknown advisory sends them back to the ticket with the
+/// reason, and a known one plans the campaign with the ticket as its source.
+#[tokio::test]
+async fn a_security_ticket_page_plans_a_campaign_from_the_report() {
+    let app = TestApp::start(palisade_web::WebConfig {
+        require_staff_mfa: false,
+        ..Default::default()
+    })
+    .await;
+    let admin_user = app
+        .user("admin@provider.test", Role::SuperAdmin, None)
+        .await;
+    let admin = app.token(&admin_user, Role::SuperAdmin).await;
+    let ops = app.user("ops@provider.test", Role::Operations, None).await;
+    let ops = app.token(&ops, Role::Operations).await;
+    app.user("l1@provider.test", Role::SupportL1, None).await;
+    let f = fleet(&app, &admin, &ops).await;
+    let alpha = f.clients[0].1;
+    app.user("a@alpha.test", Role::ClientUser, Some(alpha))
+        .await;
+    import(&app, "twig.json", &twig_advisory());
+    app.state
+        .matcher
+        .catch_up(app.clock.now_ts())
+        .await
+        .unwrap();
+
+    let customer = WebSession::sign_in(&app, "a@alpha.test").await;
+    let (_, form) = customer.get("/tickets/new").await;
+    let r = customer
+        .post(
+            "/tickets",
+            &[
+                ("csrf", &hidden_field(&form, "csrf")),
+                ("subject", "Is our shop affected by the Twig bug?"),
+                ("category", "security"),
+                ("priority", "normal"),
+                ("body", "We read about CVE-2022-39261."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let ticket = r.headers()["location"].to_str().unwrap().to_owned();
+    let (_, theirs) = customer.get(&ticket).await;
+    assert!(
+        !theirs.contains("plan-from-ticket"),
+        "customers plan nothing"
+    );
+
+    let first_line = WebSession::sign_in(&app, "l1@provider.test").await;
+    let (_, l1_view) = first_line.get(&ticket).await;
+    assert!(
+        !l1_view.contains("plan-from-ticket"),
+        "campaigns are the security team's"
+    );
+
+    let staff = WebSession::sign_in(&app, "admin@provider.test").await;
+    let (_, page) = staff.get(&ticket).await;
+    assert!(page.contains("plan-from-ticket"), "{page}");
+    let csrf = hidden_field(&page, "csrf");
+    let source = hidden_field(&page, "source_ticket");
+    let r = staff
+        .post(
+            "/campaigns",
+            &[
+                ("csrf", &csrf),
+                ("source_ticket", &source),
+                ("advisory", "GHSA-0000-0000-0000"),
+            ],
+        )
+        .await;
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains(&ticket),
+        "the error leads back to the ticket: {body}"
+    );
+    let r = staff
+        .post(
+            "/campaigns",
+            &[
+                ("csrf", &csrf),
+                ("source_ticket", &source),
+                ("advisory", "CVE-2022-39261"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let campaign = r.headers()["location"].to_str().unwrap().to_owned();
+    let (_, k) = json_get(&app, &format!("/api/v1{campaign}"), &admin).await;
+    assert_eq!(
+        k["campaign"]["source_ticket"].as_str(),
+        Some(source.as_str()),
+        "{k}"
+    );
+    assert_eq!(k["campaign"]["state"], "planned");
+}

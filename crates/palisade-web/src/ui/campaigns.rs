@@ -11,7 +11,7 @@ use palisade_campaign::{
     TestMethod,
 };
 use palisade_core::policy::{self, Action, Resource, Scope};
-use palisade_core::{CampaignId, EnvironmentId};
+use palisade_core::{CampaignId, EnvironmentId, FieldError, TicketId};
 
 use super::findings::minute;
 use super::{Posted, Shell, UiError, UiResult, Visitor, render};
@@ -57,9 +57,30 @@ pub(crate) async fn create(
     Posted { caller: c, form }: Posted,
 ) -> UiResult {
     c.authorize(Action::Write(Resource::Campaign), Scope::Provider)?;
-    let campaign = campaigns::plan(&s, c.user.id, form.get("advisory"), form.opt("title"), None)
-        .await
-        .map_err(|e| UiError::from(e).with_back("/campaigns"))?;
+    // From a customer's security ticket, errors go back to the ticket.
+    let source = form.opt("source_ticket");
+    let back = source
+        .as_deref()
+        .map_or("/campaigns".to_owned(), |t| format!("/tickets/{t}"));
+    let source_ticket = match source.as_deref().map(str::parse::<TicketId>) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            return Err(
+                UiError::from(FieldError::new("source_ticket", "not a ticket id"))
+                    .with_back("/campaigns".to_owned()),
+            );
+        }
+    };
+    let campaign = campaigns::plan(
+        &s,
+        c.user.id,
+        form.get("advisory"),
+        form.opt("title"),
+        source_ticket,
+    )
+    .await
+    .map_err(|e| UiError::from(e).with_back(back))?;
     c.note("campaign", serde_json::json!(campaign.id));
     Ok(Redirect::to(&format!("/campaigns/{}", campaign.id)).into_response())
 }

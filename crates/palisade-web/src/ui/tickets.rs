@@ -509,6 +509,8 @@ struct TicketPage {
     events: Vec<EventRow>,
     can_note: bool,
     can_handle: bool,
+    /// A security ticket staff may turn into a patch campaign once the vulnerability is confirmed.
+    can_plan_campaign: bool,
     next_states: Vec<&'static str>,
     priorities: Vec<(&'static str, bool)>,
     work: Option<Vec<WorkRow>>,
@@ -694,6 +696,15 @@ async fn ticket_page(s: &AppState, c: &Caller, id: TicketId) -> UiResult {
         can_note: staff
             && policy::authorize(&c.principal, Action::Write(Resource::TicketNote), scope).is_ok(),
         can_handle,
+        can_plan_campaign: staff
+            && t.category == Category::Security
+            && t.state != TicketState::Closed
+            && policy::authorize(
+                &c.principal,
+                Action::Write(Resource::Campaign),
+                Scope::Provider,
+            )
+            .is_ok(),
         next_states: TicketState::ALL
             .into_iter()
             .filter(|to| t.state.can_become(*to))
