@@ -223,14 +223,8 @@ pub struct Leaf {
 
 impl Leaf {
     /// Hashes an event's fields as stored.
-    pub fn new(
-        seq: u64,
-        event: EventRef<'_>,
-        prev: Hash,
-        hash: Hash,
-        scratch: &mut Vec<u8>,
-    ) -> Self {
-        let leaf = event.leaf_hash(scratch);
+    pub fn new(seq: u64, event: EventRef<'_>, prev: Hash, hash: Hash) -> Self {
+        let leaf = event.leaf_hash();
         Leaf {
             seq,
             id: AuditEventId(uuid::Uuid::from_bytes(*event.id)),
@@ -241,8 +235,8 @@ impl Leaf {
         }
     }
 
-    pub fn of(ev: &ChainedEvent, scratch: &mut Vec<u8>) -> Self {
-        Self::new(ev.seq, ev.event.as_ref(), ev.prev, ev.hash, scratch)
+    pub fn of(ev: &ChainedEvent) -> Self {
+        Self::new(ev.seq, ev.event.as_ref(), ev.prev, ev.hash)
     }
 
     /// Whether the event's fields still hash to its recorded hash.
@@ -290,7 +284,6 @@ pub struct Verifier {
     head_before_range: Hash,
     /// The last sequence number any good digest covers.
     sealed_through: u64,
-    scratch: Vec<u8>,
 }
 
 impl Verifier {
@@ -366,13 +359,12 @@ impl Verifier {
             position: 0,
             head_before_range: Hash::GENESIS,
             sealed_through,
-            scratch: Vec::with_capacity(512),
         }
     }
 
     /// Checks the next event in stored order.
     pub fn push(&mut self, ev: &ChainedEvent) {
-        let leaf = Leaf::of(ev, &mut self.scratch);
+        let leaf = Leaf::of(ev);
         self.push_leaf(&leaf);
     }
 

@@ -31,7 +31,6 @@ fn event(i: u64) -> Event {
 fn log(n: u64, per: u64, key: &SigningKey) -> (Vec<ChainedEvent>, Vec<Digest>) {
     let events = chain((0, Hash::GENESIS), (1..=n).map(event).collect());
     let mut digests: Vec<Digest> = Vec::new();
-    let mut scratch = Vec::new();
     let mut first = 1;
     let mut head = Hash::GENESIS;
     let mut ranges: Vec<(u64, u64)> = (0..n.div_ceil(per))
@@ -41,7 +40,7 @@ fn log(n: u64, per: u64, key: &SigningKey) -> (Vec<ChainedEvent>, Vec<Digest>) {
     for (a, b) in ranges {
         let mut builder = RootBuilder::new();
         for e in &events[(a - 1) as usize..b as usize] {
-            builder.push(e.event.leaf_hash(&mut scratch));
+            builder.push(e.event.leaf_hash());
             head = e.hash;
         }
         let count = b + 1 - a;
@@ -72,7 +71,6 @@ fn verify(events: &[ChainedEvent], digests: &[Digest], key: &SigningKey) -> Repo
 }
 
 fn rehash_from(events: &mut [ChainedEvent], from: usize) {
-    let mut scratch = Vec::new();
     for i in from..events.len() {
         let prev = if i == 0 {
             Hash::GENESIS
@@ -80,7 +78,7 @@ fn rehash_from(events: &mut [ChainedEvent], from: usize) {
             events[i - 1].hash
         };
         events[i].prev = prev;
-        events[i].hash = link(&prev, &events[i].event.leaf_hash(&mut scratch));
+        events[i].hash = link(&prev, &events[i].event.leaf_hash());
     }
 }
 

@@ -272,7 +272,7 @@ impl Proof {
                 self.event.seq, self.index, b.number
             ));
         }
-        let leaf = self.event.event.leaf_hash(&mut Vec::new());
+        let leaf = self.event.event.leaf_hash();
         if verify_inclusion(&leaf, self.index, b.count, &self.path, &b.root) {
             Ok(())
         } else {
@@ -296,7 +296,6 @@ pub async fn prove(store: &dyn AuditStore, id: AuditEventId) -> Result<Option<Pr
     };
     let b = &digest.body;
     let mut leaves = Vec::with_capacity(b.count as usize);
-    let mut scratch = Vec::with_capacity(512);
     let mut next = b.first_seq;
     while next <= b.last_seq() {
         let page = store.audit_events_from(next, PAGE).await?;
@@ -306,7 +305,7 @@ pub async fn prove(store: &dyn AuditStore, id: AuditEventId) -> Result<Option<Pr
         leaves.extend(
             page.iter()
                 .filter(|e| e.seq <= b.last_seq())
-                .map(|e| e.event.leaf_hash(&mut scratch)),
+                .map(|e| e.event.leaf_hash()),
         );
         next = last + 1;
     }

@@ -31,7 +31,6 @@ pub async fn seal_once(
     };
     let (head_seq, _) = store.audit_head().await?;
     let mut builder = RootBuilder::new();
-    let mut scratch = Vec::with_capacity(512);
     let mut next = first_seq;
     while next <= head_seq {
         let page = store.audit_events_from(next, PAGE).await?;
@@ -45,7 +44,7 @@ pub async fn seal_once(
                     detail: format!("the next stored event is {}", e.seq),
                 });
             }
-            let leaf = e.event.leaf_hash(&mut scratch);
+            let leaf = e.event.leaf_hash();
             if e.prev != chain_head || link(&e.prev, &leaf) != e.hash {
                 return Err(AuditError::Broken {
                     seq: e.seq,

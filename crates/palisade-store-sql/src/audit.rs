@@ -172,23 +172,27 @@ fn sqlite_leaves(
         .query(rusqlite::params![to_i64(from_seq), i64::from(limit)])
         .map_err(sqlite_err)?;
     let mut out = Vec::with_capacity(limit.min(100_000) as usize);
-    let mut scratch = Vec::with_capacity(1024);
     let corrupt =
         |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
     while let Some(r) = rows.next().map_err(sqlite_err)? {
-        let text = |i: usize| -> Result<&str, StoreError> {
+        // Text read as bytes, in place: the hash covers the bytes, so a UTF-8 check would only
+        // cost time (a changed byte fails the hash either way).
+        let text = |i: usize| -> Result<&[u8], StoreError> {
             r.get_ref(i)
-                .and_then(|v| v.as_str().map_err(Into::into))
+                .and_then(|v| v.as_bytes().map_err(Into::into))
                 .map_err(|e| corrupt(EVENT_COL_NAMES[i], &e))
         };
-        let opt = |i: usize| -> Result<Option<&str>, StoreError> {
+        let opt = |i: usize| -> Result<Option<&[u8]>, StoreError> {
             r.get_ref(i)
-                .and_then(|v| v.as_str_or_null().map_err(Into::into))
+                .and_then(|v| v.as_bytes_or_null().map_err(Into::into))
                 .map_err(|e| corrupt(EVENT_COL_NAMES[i], &e))
         };
         let seq: i64 = r.get(0).map_err(sqlite_err)?;
-        let id = uuid::Uuid::try_parse(text(1)?).map_err(|e| corrupt("audit event id", &e))?;
-        let kind = parse::<EventKind>("audit event kind", text(3)?)?;
+        let id =
+            uuid::Uuid::try_parse_ascii(text(1)?).map_err(|e| corrupt("audit event id", &e))?;
+        let kind = std::str::from_utf8(text(3)?)
+            .map_err(|e| corrupt("audit event kind", &e))
+            .and_then(|k| parse::<EventKind>("audit event kind", k))?;
         let event = EventRef {
             id: id.as_bytes(),
             at_micros: r.get(2).map_err(sqlite_err)?,
@@ -200,14 +204,13 @@ fn sqlite_leaves(
             request_id: opt(8)?,
             data: text(9)?,
         };
-        let prev = parse("audit prev hash", text(10)?)?;
-        let hash = parse("audit hash", text(11)?)?;
+        let prev = Hash::from_hex(text(10)?).map_err(|e| corrupt("audit prev hash", &e))?;
+        let hash = Hash::from_hex(text(11)?).map_err(|e| corrupt("audit hash", &e))?;
         out.push(Leaf::new(
             seq_of(seq, "audit sequence number")?,
             event,
             prev,
             hash,
-            &mut scratch,
         ));
     }
     Ok(out)
@@ -486,12 +489,9 @@ impl AuditStore for SqlStore {
         }
         let events = self.audit_events_from(from_seq, limit).await?;
         // Hashing a page is CPU work: off the runtime's worker threads.
-        tokio::task::spawn_blocking(move || {
-            let mut scratch = Vec::with_capacity(1024);
-            events.iter().map(|e| Leaf::of(e, &mut scratch)).collect()
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("hashing task failed: {e}")))
+        tokio::task::spawn_blocking(move || events.iter().map(Leaf::of).collect())
+            .await
+            .map_err(|e| StoreError::Backend(format!("hashing task failed: {e}")))
     }
 
     async fn audit_event(&self, id: AuditEventId) -> StoreResult<ChainedEvent> {

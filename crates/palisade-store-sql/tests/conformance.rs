@@ -2142,12 +2142,8 @@ fn audit_search_across_buckets(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> +
             [6018, 4018, 2018, 18],
         );
 
-        let mut scratch = Vec::new();
         let leaves = s.audit_leaves_from(6_990, 100).await.expect("leaves");
-        let expected: Vec<Leaf> = all[6_989..]
-            .iter()
-            .map(|c| Leaf::of(c, &mut scratch))
-            .collect();
+        let expected: Vec<Leaf> = all[6_989..].iter().map(Leaf::of).collect();
         assert_eq!(leaves, expected);
         assert!(leaves.iter().all(Leaf::intact));
     })

@@ -233,7 +233,7 @@ async fn a_sealed_event_proves_against_the_published_key() {
         serde_json::from_value(proof["event"].clone()).expect("event");
     let path: Vec<palisade_audit::Hash> =
         serde_json::from_value(proof["path"].clone()).expect("path");
-    let leaf = event.event.leaf_hash(&mut Vec::new());
+    let leaf = event.event.leaf_hash();
     let index = proof["index"].as_u64().expect("index");
     assert!(palisade_audit::merkle::verify_inclusion(
         &leaf,
