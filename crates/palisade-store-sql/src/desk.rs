@@ -341,7 +341,7 @@ impl SqlStore {
         ticket: &Ticket,
         event: &TimelineEvent,
         extra: Vec<Stmt>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Ticket> {
         if event.seq != ticket.version || event.ticket_id != ticket.id || event.seq < 2 {
             return Err(StoreError::Invalid(palisade_core::FieldError::new(
                 "seq",
@@ -359,7 +359,10 @@ impl SqlStore {
             // Tell a missing ticket from a lost race.
             self.get_ticket(ticket.id).await?;
         }
-        result
+        result.map(|()| Ticket {
+            sla,
+            ..ticket.clone()
+        })
     }
 }
 
@@ -507,7 +510,11 @@ impl DeskStore for SqlStore {
         }
     }
 
-    async fn append_ticket_event(&self, ticket: &Ticket, event: &TimelineEvent) -> StoreResult<()> {
+    async fn append_ticket_event(
+        &self,
+        ticket: &Ticket,
+        event: &TimelineEvent,
+    ) -> StoreResult<Ticket> {
         self.append_ticket_event_with(ticket, event, Vec::new())
             .await
     }

@@ -361,9 +361,7 @@ impl MailStore for SqlStore {
                     .await
             }
             MailTicketWrite::Append { ticket, event } => {
-                self.append_ticket_event_with(ticket, event, extra()?)
-                    .await?;
-                Ok(ticket.clone())
+                self.append_ticket_event_with(ticket, event, extra()?).await
             }
         }
     }

@@ -102,8 +102,13 @@ pub trait DeskStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Appends `event` and stores `ticket` as it is after it (both from `Ticket::apply`), in one
     /// transaction, if the stored ticket is still at `ticket.version - 1`: `Conflict` if someone
-    /// else appended meanwhile, `NotFound` if there is no such ticket.
-    async fn append_ticket_event(&self, ticket: &Ticket, event: &TimelineEvent) -> StoreResult<()>;
+    /// else appended meanwhile, `NotFound` if there is no such ticket. Returns the ticket as
+    /// stored, with the SLA stamp the store gave it (`Ticket::apply` carries the old one over).
+    async fn append_ticket_event(
+        &self,
+        ticket: &Ticket,
+        event: &TimelineEvent,
+    ) -> StoreResult<Ticket>;
     /// The whole timeline, in `seq` order, internal notes included: hiding them from client
     /// users is the web edge's job, decided by the policy.
     async fn ticket_events(&self, id: TicketId) -> StoreResult<Vec<TimelineEvent>>;

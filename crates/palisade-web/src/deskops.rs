@@ -285,7 +285,7 @@ async fn escalate_by_system(
         return Ok(false);
     };
     match s.store.append_ticket_event(&next, &event).await {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(StoreError::Conflict(_)) => return Ok(false),
         Err(e) => return Err(e),
     }

@@ -613,4 +613,25 @@ async fn the_queue_pages_over_every_open_ticket_and_follows_contract_changes() {
     assert_eq!(report.restamped, 1);
     let (mended, _) = pages(staff.clone()).await;
     assert_eq!(ids(&mended), ids(&items));
+
+    // A change answers with the ticket as stored, its stamp taken after the change (critical:
+    // 30 calendar minutes from the opening, long past), not the one from before.
+    let raised = json_of(
+        app.post_json(
+            &format!("/api/v1/tickets/{normal}/priority"),
+            &staff,
+            &json!({"priority": "critical"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let stored = json_of(
+        app.get(&format!("/api/v1/tickets/{normal}"), &staff).await,
+        200,
+    )
+    .await;
+    assert_ne!(raised["sla"], after["ticket"]["sla"]);
+    assert_eq!(raised["sla"], stored["ticket"]["sla"]);
+    assert_eq!(raised["sla"]["breached"], true);
 }

@@ -588,7 +588,7 @@ pub(crate) async fn post_message(
         match s.store.append_ticket_event(&next, &event).await {
             Err(StoreError::Conflict(_)) if attempt < MESSAGE_ATTEMPTS => continue,
             other => other?,
-        }
+        };
         c.note("visibility", serde_json::json!(visibility.as_str()));
         if next.state != ticket.state {
             c.note(
@@ -662,8 +662,8 @@ async fn workflow_change(
     let ticket = for_workflow(s, c, id).await?;
     let kind = change(&ticket);
     let (next, event) = ticket.apply(kind, actor(c), s.clock.now())?;
-    s.store.append_ticket_event(&next, &event).await?;
-    Ok((ticket, next, event))
+    let stored = s.store.append_ticket_event(&next, &event).await?;
+    Ok((ticket, stored, event))
 }
 
 /// Moves a ticket to `to`, from the state it has now.
