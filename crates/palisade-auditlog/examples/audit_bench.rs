@@ -541,6 +541,24 @@ async fn run_log(
     Ok((Run { events, secs, cost }, commits, lat, logged))
 }
 
+/// Reads the whole log a page at a time from sequence number 1 (each page from the one after the
+/// last it got), returning how many items it read.
+async fn read_pages<T, Fut>(mut fetch: impl FnMut(u64) -> Fut, seq: impl Fn(&T) -> u64) -> Res<u64>
+where
+    Fut: std::future::Future<Output = palisade_store::StoreResult<Vec<T>>>,
+{
+    let mut next = 1;
+    let mut n = 0u64;
+    loop {
+        let page = fetch(next).await?;
+        let Some(last) = page.last().map(&seq) else {
+            return Ok(n);
+        };
+        n += page.len() as u64;
+        next = last + 1;
+    }
+}
+
 async fn append(dir: &Path, o: &Opts) -> Res<()> {
     let n = o.num("--events", 400_000) as usize;
     let limit = Duration::from_secs(o.num("--secs", 8));
@@ -845,16 +863,7 @@ async fn verify(dir: &Path, o: &Opts) -> Res<()> {
 
         // The store's read path alone: pages of 10,000 through audit_events_from.
         let t = Instant::now();
-        let mut next = 1;
-        let mut n = 0u64;
-        loop {
-            let page = store.audit_events_from(next, 10_000).await?;
-            let Some(last) = page.last().map(|e| e.seq) else {
-                break;
-            };
-            n += page.len() as u64;
-            next = last + 1;
-        }
+        let n = read_pages(|from| store.audit_events_from(from, 10_000), |e| e.seq).await?;
         let s = t.elapsed().as_secs_f64();
         println!(
             "store read path alone (audit_events_from, pages of 10,000, into ChainedEvent): {n} events in {s:.2} s = {:.0} events/s",
@@ -864,16 +873,7 @@ async fn verify(dir: &Path, o: &Opts) -> Res<()> {
         // What verification reads: leaves hashed where the rows are read, one window after
         // another (verify_store reads several at once).
         let t = Instant::now();
-        let mut next = 1;
-        let mut n = 0u64;
-        loop {
-            let page = store.audit_leaves_from(next, 10_000).await?;
-            let Some(last) = page.last().map(|e| e.seq) else {
-                break;
-            };
-            n += page.len() as u64;
-            next = last + 1;
-        }
+        let n = read_pages(|from| store.audit_leaves_from(from, 10_000), |l| l.seq).await?;
         let s = t.elapsed().as_secs_f64();
         println!(
             "store leaf read path alone (audit_leaves_from, windows of 10,000, one at a time): {n} events in {s:.2} s = {:.0} events/s",

@@ -172,9 +172,12 @@ fn sqlite_leaves(
         .query(rusqlite::params![to_i64(from_seq), i64::from(limit)])
         .map_err(sqlite_err)?;
     let mut out = Vec::with_capacity(limit.min(100_000) as usize);
-    let corrupt =
-        |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("{what}: {e}"));
     while let Some(r) = rows.next().map_err(sqlite_err)? {
+        let seq: i64 = r.get(0).map_err(sqlite_err)?;
+        // Names the event and the column, so a damaged row can be found.
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("audit event {seq}, {what}: {e}"))
+        };
         // Text read as bytes, in place: the hash covers the bytes, so a UTF-8 check would only
         // cost time (a changed byte fails the hash either way).
         let text = |i: usize| -> Result<&[u8], StoreError> {
@@ -187,12 +190,10 @@ fn sqlite_leaves(
                 .and_then(|v| v.as_bytes_or_null().map_err(Into::into))
                 .map_err(|e| corrupt(EVENT_COL_NAMES[i], &e))
         };
-        let seq: i64 = r.get(0).map_err(sqlite_err)?;
-        let id =
-            uuid::Uuid::try_parse_ascii(text(1)?).map_err(|e| corrupt("audit event id", &e))?;
+        let id = uuid::Uuid::try_parse_ascii(text(1)?).map_err(|e| corrupt("id", &e))?;
         let kind = std::str::from_utf8(text(3)?)
-            .map_err(|e| corrupt("audit event kind", &e))
-            .and_then(|k| parse::<EventKind>("audit event kind", k))?;
+            .map_err(|e| corrupt("kind", &e))
+            .and_then(|k| k.parse::<EventKind>().map_err(|e| corrupt("kind", &e)))?;
         let event = EventRef {
             id: id.as_bytes(),
             at_micros: r.get(2).map_err(sqlite_err)?,
@@ -204,8 +205,8 @@ fn sqlite_leaves(
             request_id: opt(8)?,
             data: text(9)?,
         };
-        let prev = Hash::from_hex(text(10)?).map_err(|e| corrupt("audit prev hash", &e))?;
-        let hash = Hash::from_hex(text(11)?).map_err(|e| corrupt("audit hash", &e))?;
+        let prev = Hash::from_hex(text(10)?).map_err(|e| corrupt("prev", &e))?;
+        let hash = Hash::from_hex(text(11)?).map_err(|e| corrupt("hash", &e))?;
         out.push(Leaf::new(
             seq_of(seq, "audit sequence number")?,
             event,

@@ -283,29 +283,14 @@ impl Reader {
         sql: String,
         args: Vec<Arg>,
     ) -> Result<Vec<T>, StoreError> {
-        let _turn = self
-            .running
-            .acquire()
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = me.connection()?;
-            let rows = {
-                let mut stmt = conn.prepare_cached(&numbered(&sql))?;
-                let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
-                stmt.query_map(params.as_slice(), |r| T::from_sqlite_row(r))?
-                    .collect::<rusqlite::Result<Vec<T>>>()
-            };
-            let mut idle = me.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
-            rows
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(&numbered(&sql)).map_err(sqlite_err)?;
+            let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+            stmt.query_map(params.as_slice(), |r| T::from_sqlite_row(r))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<T>>>())
+                .map_err(sqlite_err)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
-        .map_err(|e| StoreError::Backend(e.to_string()))
     }
 }
 

@@ -31,10 +31,10 @@ pub const QUEUE_COUNT_LIMIT: u64 = 100_000;
 
 /// What a queue adds up to, over every ticket its filters match (not just one page), up to a
 /// limit (the first tickets in queue order; escalations are always all counted).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct QueueCounts {
     pub tickets: u64,
-    /// More tickets matched than the counts looked at.
+    /// More tickets matched than the counts looked at (the desk's limit is 100,000).
     pub capped: bool,
     /// Breached as of `now`: a clock stopped late, or a counting clock past its deadline.
     pub breached: u64,

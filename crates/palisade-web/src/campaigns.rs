@@ -258,13 +258,7 @@ pub(crate) async fn change_plan(
     change: PlanChange,
 ) -> ApiResult<Campaign> {
     let mut c = s.store.get_campaign(id).await?;
-    if c.state != CampaignState::Planned {
-        return Err(CampaignError::Invalid {
-            field: "state",
-            reason: format!("the campaign is {}; only a planned one can change", c.state),
-        }
-        .into());
-    }
+    planned(&c, "change")?;
     stale(&c, change.version)?;
     let now = s.clock.now();
     let mut clients = s.store.campaign_clients(id).await?;
@@ -351,6 +345,18 @@ fn find_env(envs: &mut [CampaignEnv], id: EnvironmentId) -> ApiResult<&mut Campa
         .ok_or_else(|| invalid("environment_id", format!("{id} is not in the campaign")))
 }
 
+/// Refuses to `verb` a campaign that is no longer planned, saying what state it is in.
+fn planned(c: &Campaign, verb: &str) -> ApiResult<()> {
+    if c.state == CampaignState::Planned {
+        return Ok(());
+    }
+    Err(CampaignError::Invalid {
+        field: "state",
+        reason: format!("the campaign is {}; only a planned one can {verb}", c.state),
+    }
+    .into())
+}
+
 fn stale(c: &Campaign, version: u32) -> ApiResult<()> {
     if c.version != version {
         return Err(ApiError::field(
@@ -387,13 +393,7 @@ pub(crate) async fn start(
     version: u32,
 ) -> ApiResult<Campaign> {
     let mut c = s.store.get_campaign(id).await?;
-    if c.state != CampaignState::Planned {
-        return Err(CampaignError::Invalid {
-            field: "state",
-            reason: format!("the campaign is {}; only a planned one can start", c.state),
-        }
-        .into());
-    }
+    planned(&c, "start")?;
     stale(&c, version)?;
     let now = s.clock.now();
     c.state = CampaignState::Active;

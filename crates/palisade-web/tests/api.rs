@@ -364,15 +364,6 @@ struct Browser<'a> {
     http: reqwest::Client,
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field in {html}"))
-        + marker.len();
-    html[start..].split('"').next().expect("value").to_owned()
-}
-
 fn code_now(app: &TestApp, secret_b32: &str) -> String {
     let secret = totp::secret_from_base32(secret_b32).expect("base32");
     totp::code_at_step(&secret, totp::step_of(app.clock.now_ts().as_second()))
@@ -410,7 +401,7 @@ impl<'a> Browser<'a> {
 
     async fn try_login(&self, email: &str, password: &str) -> reqwest::Response {
         let form = self.page("/login").await;
-        let csrf = hidden(&form, "csrf");
+        let csrf = hidden_field(&form, "csrf");
         self.post_form(
             "/login",
             &[("csrf", &csrf), ("email", email), ("password", password)],
@@ -424,7 +415,7 @@ impl<'a> Browser<'a> {
     }
 
     async fn csrf(&self) -> String {
-        hidden(&self.page("/tokens").await, "csrf")
+        hidden_field(&self.page("/tokens").await, "csrf")
     }
 }
 
@@ -446,8 +437,8 @@ async fn staff_sign_in_needs_mfa_and_cookie_writes_need_csrf() {
     assert_eq!(r.headers()["location"], "/mfa/enrol");
 
     let enrol = b.page("/mfa/enrol").await;
-    let secret = hidden(&enrol, "secret");
-    let csrf = hidden(&enrol, "csrf");
+    let secret = hidden_field(&enrol, "secret");
+    let csrf = hidden_field(&enrol, "csrf");
     let r = b
         .post_form(
             "/mfa/enrol",
@@ -517,7 +508,7 @@ async fn staff_sign_in_needs_mfa_and_cookie_writes_need_csrf() {
     b2.login("mgr@example.com").await;
     let r = b2.http.get(app.url("/")).send().await.expect("home");
     assert_eq!(r.headers()["location"], "/login/mfa");
-    let csrf = hidden(&b2.page("/login/mfa").await, "csrf");
+    let csrf = hidden_field(&b2.page("/login/mfa").await, "csrf");
     let r = b2
         .post_form("/login/mfa", &[("csrf", &csrf), ("code", &code)])
         .await;
@@ -1020,7 +1011,7 @@ async fn passing_mfa_replaces_the_session_so_a_pre_mfa_cookie_gains_nothing() {
         .next()
         .expect("pair")
         .to_owned();
-    let csrf = hidden(&login.text().await.expect("text"), "csrf");
+    let csrf = hidden_field(&login.text().await.expect("text"), "csrf");
     let r = http
         .post(app.url("/login"))
         .header("cookie", &csrf_cookie)
@@ -1042,7 +1033,7 @@ async fn passing_mfa_replaces_the_session_so_a_pre_mfa_cookie_gains_nothing() {
         .text()
         .await
         .expect("text");
-    let (secret, csrf) = (hidden(&enrol, "secret"), hidden(&enrol, "csrf"));
+    let (secret, csrf) = (hidden_field(&enrol, "secret"), hidden_field(&enrol, "csrf"));
     let code = code_now(&app, &secret);
     let r = http
         .post(app.url("/mfa/enrol"))

@@ -20,15 +20,6 @@ struct Session<'a> {
     http: reqwest::Client,
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field in {html}"))
-        + marker.len();
-    html[start..].split('"').next().expect("value").to_owned()
-}
-
 /// The markup of the element with `id`, up to its matching closing tag.
 fn part<'h>(html: &'h str, id: &str) -> &'h str {
     let at = html
@@ -75,7 +66,7 @@ impl<'a> Session<'a> {
             .post(
                 "/login",
                 &[
-                    ("csrf", hidden(&form, "csrf").as_str()),
+                    ("csrf", hidden_field(&form, "csrf").as_str()),
                     ("email", email),
                     ("password", PASSWORD),
                 ],
@@ -108,8 +99,8 @@ impl<'a> Session<'a> {
     /// Posts the triage form of a finding as it is on the page now, with `fields` filled in.
     async fn triage(&self, id: &str, fields: &[(&str, &str)]) -> (u16, String) {
         let page = self.ok(&format!("/findings/{id}")).await;
-        let csrf = hidden(&page, "csrf");
-        let seen = hidden(&page, "seen_at");
+        let csrf = hidden_field(&page, "csrf");
+        let seen = hidden_field(&page, "seen_at");
         let mut all = vec![("csrf", csrf.as_str()), ("seen_at", seen.as_str())];
         all.extend_from_slice(fields);
         let r = self.post(&format!("/findings/{id}/triage"), &all).await;
@@ -276,7 +267,7 @@ async fn triage_on_the_finding_page_explains_mistakes_conflicts_and_needs_two_pe
         !page.contains("value=\"approve-risk-acceptance\""),
         "nothing to approve yet"
     );
-    let stale = hidden(&page, "seen_at");
+    let stale = hidden_field(&page, "seen_at");
     // Decisions take a person a while; the clock moves on between loading a form and sending it.
     app.clock.advance(SignedDuration::from_secs(60));
 
@@ -319,7 +310,7 @@ async fn triage_on_the_finding_page_explains_mistakes_conflicts_and_needs_two_pe
     assert!(history.contains("the shop never renders user templates"));
 
     // The form someone loaded before that decision is refused, with an explanation.
-    let csrf = hidden(&page, "csrf");
+    let csrf = hidden_field(&page, "csrf");
     let r = sec
         .post(
             &format!("/findings/{live}/triage"),
@@ -396,7 +387,7 @@ async fn triage_on_the_finding_page_explains_mistakes_conflicts_and_needs_two_pe
         .post(
             &format!("/findings/{live}/triage"),
             &[
-                ("csrf", hidden(&page, "csrf").as_str()),
+                ("csrf", hidden_field(&page, "csrf").as_str()),
                 ("decision", "reopen"),
                 ("reason", "x"),
             ],
@@ -579,7 +570,7 @@ async fn client_users_read_their_own_vulnerabilities_in_plain_words_and_nothing_
             "{path}: {html}"
         );
     }
-    let csrf = hidden(&portal, "csrf");
+    let csrf = hidden_field(&portal, "csrf");
     let r = other
         .post(
             &format!("/findings/{live}/triage"),

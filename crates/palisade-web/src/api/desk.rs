@@ -388,45 +388,14 @@ pub(crate) struct QueueItem {
     pub sla: SlaSummary,
 }
 
-/// What the queue adds up to: a report over every ticket its filters match, not one page.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub(crate) struct QueueSummary {
-    pub tickets: u64,
-    /// More than 100,000 tickets matched: the counts cover the first 100,000 in queue order
-    /// (escalations are counted over all of them).
-    pub capped: bool,
-    pub at_risk: u64,
-    pub breached: u64,
-    pub second_line: u64,
-    pub out_of_hours: u64,
-    /// Escalations in these tickets' timelines by the system (unanswered critical tickets).
-    pub escalated_automatically: u64,
-    /// Escalations by staff.
-    pub escalated_by_staff: u64,
-}
-
-impl From<QueueCounts> for QueueSummary {
-    fn from(c: QueueCounts) -> Self {
-        Self {
-            tickets: c.tickets,
-            capped: c.capped,
-            at_risk: c.at_risk,
-            breached: c.breached,
-            second_line: c.second_line,
-            out_of_hours: c.out_of_hours,
-            escalated_automatically: c.escalated_automatically,
-            escalated_by_staff: c.escalated_by_staff,
-        }
-    }
-}
-
 /// The queue: tickets sorted by their next SLA deadline, a page at a time.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Queue {
     /// Soonest deadline first (breached ones, whose deadline has passed, lead); tickets with no
     /// running clock last, by number.
     pub items: Vec<QueueItem>,
-    pub summary: QueueSummary,
+    /// What the queue adds up to, over every ticket its filters match, not one page.
+    pub summary: QueueCounts,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -443,8 +412,7 @@ pub(crate) async fn queue(s: &AppState, c: &Caller, p: &TicketParams) -> ApiResu
     let summary = s
         .store
         .ticket_queue_counts(&q, now, palisade_store::QUEUE_COUNT_LIMIT)
-        .await?
-        .into();
+        .await?;
     let cfg = &s.config.desk;
     let mut clients: HashMap<ClientId, Client> = HashMap::new();
     let mut items = Vec::with_capacity(page.items.len());
