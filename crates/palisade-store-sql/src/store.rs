@@ -362,6 +362,7 @@ impl Store for SqlStore {
         input: &ClientInput,
         now: Timestamp,
     ) -> StoreResult<Client> {
+        let before = self.get_client(id).await?;
         let sql = "UPDATE clients SET name = $2, contract = $3, updated_at = $4 WHERE id = $1";
         let contract = contract_json(input)?;
         let n = rows_on_pool!(self, p => sqlx::query(sql).bind(id.to_string()).bind(&input.name).bind(&contract)
@@ -370,10 +371,12 @@ impl Store for SqlStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        // The open tickets' SLA stamps follow the contract's calendar.
-        let restamped = self.restamp_client(id).await?;
-        if restamped > 0 {
-            tracing::info!(client = %id, tickets = restamped, "Re-stamped open tickets' SLA after a contract change.");
+        // The open tickets' SLA stamps follow the contract's calendar; a new name changes none.
+        if before.contract != input.contract {
+            let restamped = self.restamp_client(id).await?;
+            if restamped > 0 {
+                tracing::info!(client = %id, tickets = restamped, "Re-stamped open tickets' SLA after a contract change.");
+            }
         }
         self.get_client(id).await
     }
