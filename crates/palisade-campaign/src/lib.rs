@@ -21,4 +21,4 @@ pub use model::{
     PackageFix, Step, TestMethod,
 };
 pub use report::{CampaignReport, ClientReport, Exception, Progress};
-pub use rules::{CampaignError, apply, client_done};
+pub use rules::{CampaignError, advance, apply, client_done};

@@ -3,7 +3,9 @@
 //! promotion order has passed its tests (so live waits for staging), tests are recorded only for
 //! a patched environment, and an exclusion always carries its reason.
 
-use crate::model::{Action, CampaignEnv, CampaignState, Step};
+use jiff::Timestamp;
+
+use crate::model::{Action, CampaignEnv, CampaignState, EventKind, Step};
 
 /// The longest reason, note or test detail kept on an event.
 pub const MAX_TEXT_BYTES: usize = 4 * 1024;
@@ -132,6 +134,40 @@ pub fn apply(
             Ok(Step::Pending)
         }
     }
+}
+
+/// `env` as `action` leaves it at `now`: the step [`apply`] allows, whether its tests passed since
+/// its last patch (a new patch needs new tests), the exclusion reason it carries, and the next
+/// version. With the timeline entry that records it.
+pub fn advance(
+    state: CampaignState,
+    env: &CampaignEnv,
+    site: &[CampaignEnv],
+    action: &Action,
+    now: Timestamp,
+) -> Result<(CampaignEnv, EventKind), CampaignError> {
+    let mut next = env.clone();
+    next.step = apply(state, env, site, action)?;
+    next.exception = None;
+    let kind = match action {
+        Action::Patched { .. } => {
+            next.tests_passed = false;
+            EventKind::Patched
+        }
+        Action::Tested { passed, .. } => {
+            next.tests_passed = *passed;
+            EventKind::Tested
+        }
+        Action::Verified { .. } => EventKind::Verified,
+        Action::Exclude { reason } => {
+            next.exception = Some(reason.trim().to_owned());
+            EventKind::Excluded
+        }
+        Action::Include => EventKind::Included,
+    };
+    next.version += 1;
+    next.updated_at = now;
+    Ok((next, kind))
 }
 
 /// The first environment before `env` in its site's promotion order that has not cleared.

@@ -90,6 +90,50 @@ fn live_is_refused_until_staging_has_passed_its_tests() {
     );
 }
 
+/// `advance` keeps what the steps mean on the environment itself: passed tests clear it for the
+/// next environment, a new patch needs new tests, an exclusion keeps its reason.
+#[test]
+fn advancing_an_environment_keeps_its_tests_and_its_reason() {
+    let (site, client) = (SiteId::new(), ClientId::new());
+    let staging = env(site, client, EnvironmentKind::Staging, 1);
+    let live = env(site, client, EnvironmentKind::Live, 2);
+    let now = Timestamp::from_second(1_800_000_000).unwrap();
+    let go = |e: &CampaignEnv, other: &CampaignEnv, a: &Action| {
+        palisade_campaign::advance(ACTIVE, e, &[e.clone(), other.clone()], a, now).unwrap()
+    };
+    let (patched_once, kind) = go(&staging, &live, &patched());
+    assert_eq!(
+        (kind, patched_once.version, patched_once.updated_at),
+        (EventKind::Patched, staging.version + 1, now)
+    );
+    let (passed, kind) = go(&patched_once, &live, &tested(true));
+    assert_eq!(
+        (kind, passed.step, passed.tests_passed),
+        (EventKind::Tested, Step::TestPassed, true)
+    );
+    assert!(apply(ACTIVE, &live, &[passed.clone(), live.clone()], &patched()).is_ok());
+    let (failed, _) = go(&passed, &live, &tested(false));
+    let (again, _) = go(&failed, &live, &patched());
+    assert!(!again.tests_passed, "a new patch needs new tests");
+    assert!(apply(ACTIVE, &live, &[again.clone(), live.clone()], &patched()).is_err());
+    let (out, kind) = go(
+        &live,
+        &again,
+        &Action::Exclude {
+            reason: "  hosted elsewhere ".into(),
+        },
+    );
+    assert_eq!(
+        (kind, out.exception.as_deref()),
+        (EventKind::Excluded, Some("hosted elsewhere"))
+    );
+    let (back, kind) = go(&out, &again, &Action::Include);
+    assert_eq!(
+        (kind, back.step, back.exception),
+        (EventKind::Included, Step::Pending, None)
+    );
+}
+
 #[test]
 fn promotion_order_is_per_site_and_follows_position() {
     let client = ClientId::new();

@@ -522,28 +522,8 @@ pub(crate) async fn step(
         .iter()
         .find(|e| e.environment_id == env)
         .ok_or_else(ApiError::not_found)?;
-    let next_step = palisade_campaign::apply(c.state, current, &envs, &action)?;
     let now = s.clock.now();
-    let mut next = current.clone();
-    next.step = next_step;
-    next.exception = match &action {
-        Action::Exclude { reason } => Some(reason.trim().to_owned()),
-        _ => None,
-    };
-    match &action {
-        Action::Patched { .. } => next.tests_passed = false,
-        Action::Tested { passed, .. } => next.tests_passed = *passed,
-        _ => {}
-    }
-    next.version += 1;
-    next.updated_at = now;
-    let kind = match &action {
-        Action::Patched { .. } => EventKind::Patched,
-        Action::Tested { .. } => EventKind::Tested,
-        Action::Verified { .. } => EventKind::Verified,
-        Action::Exclude { .. } => EventKind::Excluded,
-        Action::Include => EventKind::Included,
-    };
+    let (next, kind) = palisade_campaign::advance(c.state, current, &envs, &action, now)?;
     let detail = serde_json::to_value(&action).unwrap_or_default();
     let mut events = vec![event(&c, Some(client), Some(env), now, by, kind, detail)];
     let after: Vec<CampaignEnv> = envs
