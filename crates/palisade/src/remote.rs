@@ -70,6 +70,17 @@ impl Remote {
     }
 }
 
+/// Sends `req` with the token, naming the server when it cannot be reached; an answer other than
+/// 2xx is an error that says what the server said (see [`check`]).
+async fn send(remote: &Remote, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+    let resp = req
+        .bearer_auth(remote.token()?)
+        .send()
+        .await
+        .map_err(|e| remote.unreachable(e))?;
+    check(resp).await
+}
+
 /// Turns an API error response into a message with the server's code and text.
 async fn check(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     if resp.status().is_success() {
@@ -121,7 +132,6 @@ pub enum Target {
 
 /// `palisade inventory push`.
 pub async fn push(remote: &Remote, target: Target, paths: &[PathBuf]) -> anyhow::Result<()> {
-    let token = remote.token()?;
     let files = files_to_push(paths)?;
     let mut form = reqwest::multipart::Form::new();
     for (name, path) in &files {
@@ -142,15 +152,10 @@ pub async fn push(remote: &Remote, target: Target, paths: &[PathBuf]) -> anyhow:
         }
         Target::Host(host) => remote.url(&format!("/api/v1/hosts/{host}/inventories"))?,
     };
-    let resp = remote
-        .client()?
-        .post(url)
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .map_err(|e| remote.unreachable(e))?;
-    let body: Value = check(resp).await?.json().await?;
+    let body: Value = send(remote, remote.client()?.post(url).multipart(form))
+        .await?
+        .json()
+        .await?;
     // An environment answers with one outcome, a host with the snapshot of each environment.
     let snapshots: Vec<&Value> = match body.as_array() {
         Some(list) => list.iter().collect(),
@@ -187,7 +192,6 @@ pub enum AffectedFormat {
 
 /// `palisade affected ID`.
 pub async fn affected(remote: &Remote, id: &str, format: AffectedFormat) -> anyhow::Result<()> {
-    let token = remote.token()?;
     let mut url = remote.url("/api/v1/advisories/")?;
     url.path_segments_mut()
         .map_err(|_| anyhow::anyhow!("--server cannot take a path"))?
@@ -196,14 +200,7 @@ pub async fn affected(remote: &Remote, id: &str, format: AffectedFormat) -> anyh
     if matches!(format, AffectedFormat::Csv) {
         url.query_pairs_mut().append_pair("format", "csv");
     }
-    let resp = remote
-        .client()?
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| remote.unreachable(e))?;
-    let resp = check(resp).await?;
+    let resp = send(remote, remote.client()?.get(url)).await?;
     match format {
         AffectedFormat::Csv => print!("{}", resp.text().await?),
         AffectedFormat::Json => println!("{}", resp.text().await?),
@@ -314,15 +311,6 @@ impl Campaign {
             | Campaign::Report { remote, .. } => remote,
         }
     }
-}
-
-async fn send(remote: &Remote, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
-    let resp = req
-        .bearer_auth(remote.token()?)
-        .send()
-        .await
-        .map_err(|e| remote.unreachable(e))?;
-    check(resp).await
 }
 
 /// Runs a `palisade campaign` command.
