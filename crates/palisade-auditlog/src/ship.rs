@@ -232,13 +232,22 @@ pub fn digest_object(d: &Digest) -> String {
 }
 
 pub fn gzip_lines(events: &[&ChainedEvent]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // serde_json writes a key or a quote at a time, and each write into the encoder clears its
+    // 32 KiB output buffer: unbuffered, that memset was a fifth of a busy server's CPU. The fast
+    // level: every request is an event, and the default level's search was a tenth of the CPU of
+    // a server under load for objects a tenth smaller (measured on shipped events: 863 against
+    // 953 KB for 6.7 MB of lines).
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, gz);
     for e in events {
-        // Serialising plain data to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut gz, e);
-        let _ = gz.write_all(b"\n");
+        // Serialising plain data to memory cannot fail.
+        let _ = serde_json::to_writer(&mut out, e);
+        let _ = out.write_all(b"\n");
     }
-    gz.finish().unwrap_or_default()
+    out.into_inner()
+        .ok()
+        .and_then(|gz| gz.finish().ok())
+        .unwrap_or_default()
 }
 
 /// The events of one shipped object, with the line of any that cannot be read.

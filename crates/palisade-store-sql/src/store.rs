@@ -38,11 +38,31 @@ const TOKEN_COLS: &str =
 
 /// The shared list filter: optional client, keyset position, archived or not, page size.
 /// `$1` client, `$2` after, `$3` include archived, `$4` limit.
-fn list_sql(cols: &str, table: &str, client_col: &str) -> String {
-    format!(
-        "SELECT {cols} FROM {table} WHERE ($1 IS NULL OR {client_col} = $1) AND ($2 IS NULL OR id > $2) \
-         AND ($3 OR archived_at IS NULL) ORDER BY id LIMIT $4"
-    )
+/// A page query and its arguments. Each shape (client filter or not, cursor or not) gets its own
+/// text: a condition such as `($1 IS NULL OR id > $1)` cannot be planned as an index seek, so a
+/// deep page had read every row before its cursor, and a client's page every other client's
+/// rows. Written out, each page is a range of the `(client_id, id)` or primary-key index, bounded
+/// by the LIMIT (and the archived rows it skips).
+fn list_sql(cols: &str, table: &str, client_col: &str, q: &ListQuery) -> (String, Vec<Arg>) {
+    let mut conds = Vec::with_capacity(3);
+    let mut args = Vec::with_capacity(4);
+    if let Some(c) = q.client {
+        args.push(Arg::from(c.to_string()));
+        conds.push(format!("{client_col} = ${}", args.len()));
+    }
+    if let Some(after) = &q.after {
+        args.push(Arg::from(after.as_str()));
+        conds.push(format!("id > ${}", args.len()));
+    }
+    args.push(Arg::from(q.include_archived));
+    conds.push(format!("(${} OR archived_at IS NULL)", args.len()));
+    args.push(Arg::from(i64::from(q.page_size()) + 1));
+    let sql = format!(
+        "SELECT {cols} FROM {table} WHERE {} ORDER BY id LIMIT ${}",
+        conds.join(" AND "),
+        args.len()
+    );
+    (sql, args)
 }
 
 /// Turns `limit + 1` fetched rows into a page: the extra row only says there is more.
@@ -116,17 +136,11 @@ impl SqlStore {
     where
         T: AnyRow,
     {
-        let sql = list_sql(cols, table, client_col);
-        self.read_all(
-            &sql,
-            args![
-                q.client.map(|c| c.to_string()),
-                &q.after,
-                q.include_archived,
-                i64::from(q.page_size()) + 1
-            ],
-        )
-        .await
+        let (sql, args) = list_sql(cols, table, client_col, q);
+        match &self.reader {
+            Some(reader) => reader.page(&sql, &args),
+            None => self.read_all(&sql, args).await,
+        }
     }
 
     /// Reads every row of a query: through the rusqlite reader for an SQLite file, through sqlx
@@ -332,6 +346,10 @@ impl Store for SqlStore {
         on_pool!(self, p => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(p).await)
             .map_err(db_err)?;
         Ok(())
+    }
+
+    fn change_counter(&self) -> Option<u64> {
+        self.reader.as_ref()?.data_version()
     }
 
     async fn create_client(&self, input: &ClientInput, now: Timestamp) -> StoreResult<Client> {

@@ -140,6 +140,13 @@ pub trait Store:
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 
+    /// A number that differs between two calls whenever anything was committed to the database
+    /// in between, by this process or another; `None` when the backend cannot tell cheaply. A
+    /// caller may keep what it read under one value for as long as the value stays the same.
+    fn change_counter(&self) -> Option<u64> {
+        None
+    }
+
     async fn create_client(&self, input: &ClientInput, now: Timestamp) -> StoreResult<Client>;
     async fn get_client(&self, id: ClientId) -> StoreResult<Client>;
     async fn list_clients(&self, q: &ListQuery) -> StoreResult<Page<Client>>;

@@ -13,6 +13,7 @@ mod campaigns;
 pub mod deskops;
 pub mod error;
 mod extract;
+pub mod pagecache;
 mod ratelimit;
 pub mod telemetry;
 mod ui;
@@ -94,6 +95,8 @@ pub struct AppState {
     pub audit: palisade_auditlog::AuditLog,
     login_limiter: Arc<ratelimit::RateLimiter>,
     tokens: Arc<authcache::TokenCache>,
+    /// Rendered list pages, valid until the next commit.
+    pub pages: Arc<pagecache::PageCache>,
 }
 
 impl AppState {
@@ -116,6 +119,7 @@ impl AppState {
             audit,
             login_limiter: Arc::new(limiter),
             tokens: Arc::default(),
+            pages: Arc::default(),
         }
     }
 }

@@ -254,6 +254,70 @@ async fn lists_page_with_opaque_cursors() {
     assert_eq!(names, ["s0", "s1", "s2", "s3", "s4"]);
 }
 
+/// List pages are kept as rendered JSON until the next commit: whatever is written, through the
+/// API or by another process on the same file, shows in the next page read.
+#[tokio::test]
+async fn cached_list_pages_never_outlive_a_commit() {
+    let (app, t) = admin_app().await;
+    let c: Value = app
+        .post_json("/api/v1/clients", &t, &client_body("Acme", "UTC"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let site = |name: &str| json!({"client_id": c["id"], "name": name, "url": "https://a.example"});
+    let created: Value = app
+        .post_json("/api/v1/sites", &t, &site("first"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let names = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|s| s["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let list = "/api/v1/sites?limit=10";
+    assert_eq!(names(json_get(&app, list, &t).await.1), ["first"]);
+    assert!(!app.state.pages.is_empty(), "the page is kept");
+
+    // Another process writes to the same database file.
+    let other = rusqlite::Connection::open(&app.db_path).expect("second connection");
+    other
+        .execute(
+            "UPDATE sites SET name = 'renamed elsewhere' WHERE id = ?1",
+            [created["id"].as_str().expect("id")],
+        )
+        .expect("update");
+    assert_eq!(
+        names(json_get(&app, list, &t).await.1),
+        ["renamed elsewhere"]
+    );
+
+    // The API's own writes.
+    let r = app.post_json("/api/v1/sites", &t, &site("second")).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        names(json_get(&app, list, &t).await.1),
+        ["renamed elsewhere", "second"]
+    );
+    let r = app
+        .http
+        .post(app.url(&format!(
+            "/api/v1/sites/{}/archive",
+            created["id"].as_str().expect("id")
+        )))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .expect("archive");
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(names(json_get(&app, list, &t).await.1), ["second"]);
+}
+
 #[tokio::test]
 async fn tokens_expire_can_be_revoked_and_never_exceed_their_owner() {
     let (app, admin_token) = admin_app().await;

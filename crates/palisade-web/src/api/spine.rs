@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use palisade_core::policy::{Action, Resource, Scope};
 use palisade_core::tenant::*;
 use palisade_core::{ClientId, ContactId, EnvironmentId, HostId, SiteId};
@@ -14,6 +15,7 @@ use utoipa_axum::routes;
 use super::{ListParams, ListResponse};
 use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::pagecache::JsonBytes;
 use crate::{ApiResult, AppState};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -61,7 +63,7 @@ async fn list_clients(
     State(s): State<AppState>,
     c: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<Client>>> {
+) -> ApiResult<Response> {
     let (mut q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Client), scope)?;
     // For clients the "client" filter is the record's own ID.
@@ -71,9 +73,14 @@ async fn list_clients(
         return Ok(Json(ListResponse {
             items: if show { vec![client] } else { vec![] },
             next_cursor: None,
-        }));
+        })
+        .into_response());
     }
-    Ok(Json(s.store.list_clients(&q).await?.into()))
+    let counter = s.store.change_counter();
+    let page = s
+        .pages
+        .page(counter, "clients", &q, s.store.list_clients(&q));
+    Ok(page.await?.into_response())
 }
 
 /// Creates a client with its contract.
@@ -152,11 +159,14 @@ async fn list_contacts(
     c: Caller,
     ApiPath(id): ApiPath<ClientId>,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<Contact>>> {
+) -> ApiResult<JsonBytes> {
     c.authorize(Action::Read(Resource::Contact), Scope::Client(id))?;
     let (mut q, _) = p.query(&c)?;
     q.client = Some(id);
-    Ok(Json(s.store.list_contacts(&q).await?.into()))
+    let counter = s.store.change_counter();
+    s.pages
+        .page(counter, "contacts", &q, s.store.list_contacts(&q))
+        .await
 }
 
 /// Adds a contact to a client.
@@ -233,10 +243,13 @@ async fn list_sites(
     State(s): State<AppState>,
     c: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<Site>>> {
+) -> ApiResult<JsonBytes> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Site), scope)?;
-    Ok(Json(s.store.list_sites(&q).await?.into()))
+    let counter = s.store.change_counter();
+    s.pages
+        .page(counter, "sites", &q, s.store.list_sites(&q))
+        .await
 }
 
 /// Creates a site for a client.
@@ -331,10 +344,13 @@ async fn list_environments(
     State(s): State<AppState>,
     c: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<Environment>>> {
+) -> ApiResult<JsonBytes> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Environment), scope)?;
-    Ok(Json(s.store.list_environments(&q).await?.into()))
+    let counter = s.store.change_counter();
+    s.pages
+        .page(counter, "environments", &q, s.store.list_environments(&q))
+        .await
 }
 
 /// Adds an environment to a site.
@@ -423,10 +439,13 @@ async fn list_hosts(
     State(s): State<AppState>,
     c: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<Host>>> {
+) -> ApiResult<JsonBytes> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Host), scope)?;
-    Ok(Json(s.store.list_hosts(&q).await?.into()))
+    let counter = s.store.change_counter();
+    s.pages
+        .page(counter, "hosts", &q, s.store.list_hosts(&q))
+        .await
 }
 
 /// Registers a host.
