@@ -36,9 +36,8 @@ const SESSION_COLS: &str =
 const TOKEN_COLS: &str =
     "id, user_id, name, role, prefix, created_at, expires_at, last_used_at, revoked_at";
 
-/// The shared list filter: optional client, keyset position, archived or not, page size.
-/// `$1` client, `$2` after, `$3` include archived, `$4` limit.
-/// A page query and its arguments. Each shape (client filter or not, cursor or not) gets its own
+/// The shared list filter (optional client, keyset position, archived or not, page size) as a
+/// page query and its arguments. Each shape (client filter or not, cursor or not) gets its own
 /// text: a condition such as `($1 IS NULL OR id > $1)` cannot be planned as an index seek, so a
 /// deep page had read every row before its cursor, and a client's page every other client's
 /// rows. Written out, each page is a range of the `(client_id, id)` or primary-key index, bounded

@@ -22,8 +22,8 @@ use utoipa::ToSchema;
 use crate::api::ListResponse;
 use crate::error::{ApiError, ApiResult};
 
-/// Most bytes of JSON held; when a new page would pass it, pages read under an older counter go
-/// first, then everything.
+/// Most bytes of JSON held. When a new body would pass it, every page keeps only its newest body,
+/// and if that is still too much the cache starts over; a body over a quarter of it is not kept.
 pub const MAX_CACHED_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
