@@ -45,6 +45,9 @@ impl FromStr for Hash {
     }
 }
 
+/// The lowercase hex digits, by value.
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Each byte's value as a hex digit (either case), or 0xFF.
 const HEX: [u8; 256] = {
     let mut t = [0xFFu8; 256];
@@ -95,8 +98,6 @@ impl Hash {
         Ok(Hash(out))
     }
 }
-
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 impl Serialize for Hash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -244,96 +244,37 @@ mod tests {
         assert!(d[0].dev);
     }
 
-    /// The first implementation (ordered maps), kept as the reference the merge must agree with.
-    /// Installed versions per package, each with its development flag. The same version listed as
-    /// both runtime and dev is a runtime dependency.
-    fn by_key_reference(list: &[Package]) -> BTreeMap<&PackageKey, BTreeMap<&str, bool>> {
-        let mut m: BTreeMap<&PackageKey, BTreeMap<&str, bool>> = BTreeMap::new();
-        for p in list {
-            let dev = m
-                .entry(&p.key)
-                .or_default()
-                .entry(&p.version)
-                .or_insert(true);
-            *dev &= p.dev;
-        }
-        m
-    }
-
-    /// The difference from `old` to `new`, ordered by package key. A package installed at exactly
-    /// one version on each side is an upgrade, downgrade or change; a package that several versions
-    /// of are installed (npm allows it) differs by the versions added and removed.
+    /// The grouping and key walk of the first implementation (ordered maps), kept as the
+    /// reference the merge must agree with; what a package's versions mean is `changes_of` in both.
     fn diff_reference(old: &[Package], new: &[Package]) -> Vec<Change> {
-        let (old, new) = (by_key_reference(old), by_key_reference(new));
+        fn by_key(list: &[Package]) -> BTreeMap<&PackageKey, BTreeMap<&str, bool>> {
+            let mut m: BTreeMap<&PackageKey, BTreeMap<&str, bool>> = BTreeMap::new();
+            for p in list {
+                let dev = m
+                    .entry(&p.key)
+                    .or_default()
+                    .entry(&p.version)
+                    .or_insert(true);
+                *dev &= p.dev;
+            }
+            m
+        }
+        let (old, new) = (by_key(old), by_key(new));
         let keys: BTreeSet<&PackageKey> = old.keys().chain(new.keys()).copied().collect();
         let mut out = Vec::new();
-        let empty = BTreeMap::new();
         for key in keys {
-            let before = old.get(key).unwrap_or(&empty);
-            let after = new.get(key).unwrap_or(&empty);
-            let removed: Vec<(&str, bool)> = before
-                .iter()
-                .filter(|(v, _)| !after.contains_key(*v))
-                .map(|(v, d)| (*v, *d))
-                .collect();
-            let added: Vec<(&str, bool)> = after
-                .iter()
-                .filter(|(v, _)| !before.contains_key(*v))
-                .map(|(v, d)| (*v, *d))
-                .collect();
-            for (v, dev) in after {
-                if let Some(was) = before.get(v)
-                    && was != dev
-                {
-                    out.push(Change {
-                        key: key.clone(),
-                        kind: ChangeKind::DevFlag,
-                        from: Some((*v).to_owned()),
-                        to: Some((*v).to_owned()),
-                        dev: *dev,
-                    });
-                }
-            }
-            if let ([(from, _)], [(to, dev)]) = (removed.as_slice(), added.as_slice()) {
-                let scheme = key.ecosystem.scheme();
-                let kind = match (scheme.parse(from), scheme.parse(to)) {
-                    (Ok(a), Ok(b)) => match a.cmp(&b) {
-                        Ordering::Less => ChangeKind::Upgraded,
-                        Ordering::Greater => ChangeKind::Downgraded,
-                        // Equal under the scheme but spelt differently (`v1.0` and `1.0.0`).
-                        Ordering::Equal => ChangeKind::Changed,
-                    },
-                    _ => ChangeKind::Changed,
-                };
-                out.push(Change {
-                    key: key.clone(),
-                    kind,
-                    from: Some((*from).to_owned()),
-                    to: Some((*to).to_owned()),
-                    dev: *dev,
-                });
-                continue;
-            }
-            for (v, dev) in removed {
-                out.push(Change {
-                    key: key.clone(),
-                    kind: ChangeKind::Removed,
-                    from: Some(v.to_owned()),
-                    to: None,
-                    dev,
-                });
-            }
-            for (v, dev) in added {
-                out.push(Change {
-                    key: key.clone(),
-                    kind: ChangeKind::Added,
-                    from: None,
-                    to: Some(v.to_owned()),
-                    dev,
-                });
-            }
+            changes_of(key, &versions(&old, key), &versions(&new, key), &mut out);
         }
         out
+    }
+
+    fn versions<'a>(
+        m: &BTreeMap<&PackageKey, BTreeMap<&'a str, bool>>,
+        key: &PackageKey,
+    ) -> Vec<(&'a str, bool)> {
+        m.get(key)
+            .map(|v| v.iter().map(|(v, d)| (*v, *d)).collect())
+            .unwrap_or_default()
     }
 
     fn arb_list() -> impl Strategy<Value = Vec<Package>> {

@@ -23,6 +23,23 @@ async fn error_of(resp: reqwest::Response) -> (u16, Value) {
     (status, resp.json().await.expect("json error body"))
 }
 
+/// POSTs `body` and returns the record the API created.
+async fn created(app: &TestApp, t: &str, path: &str, body: &Value) -> Value {
+    let r = app.post_json(path, t, body).await;
+    assert_eq!(r.status(), 201, "POST {path}");
+    r.json().await.expect("json")
+}
+
+/// The `name` of each item of a list page.
+fn names(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
 #[tokio::test]
 async fn every_class_of_bad_input_gets_a_4xx_with_a_stable_code_naming_the_field() {
     let (app, t) = admin_app().await;
@@ -225,33 +242,21 @@ async fn markup_and_sql_are_stored_verbatim_and_escaped_in_pages() {
 #[tokio::test]
 async fn lists_page_with_opaque_cursors() {
     let (app, t) = admin_app().await;
-    let c: Value = app
-        .post_json("/api/v1/clients", &t, &client_body("Acme", "UTC"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let c = created(&app, &t, "/api/v1/clients", &client_body("Acme", "UTC")).await;
     for i in 0..5 {
-        let r = app.post_json("/api/v1/sites", &t, &json!({"client_id": c["id"], "name": format!("s{i}"), "url": format!("https://s{i}.example")})).await;
-        assert_eq!(r.status(), 201);
+        created(&app, &t, "/api/v1/sites", &json!({"client_id": c["id"], "name": format!("s{i}"), "url": format!("https://s{i}.example")})).await;
     }
-    let mut names = vec![];
+    let mut seen = vec![];
     let mut path = "/api/v1/sites?limit=2".to_owned();
     loop {
         let page: Value = app.get(&path, &t).await.json().await.expect("json");
-        names.extend(
-            page["items"]
-                .as_array()
-                .expect("items")
-                .iter()
-                .map(|s| s["name"].as_str().expect("name").to_owned()),
-        );
+        seen.extend(names(&page));
         match page["next_cursor"].as_str() {
             Some(c) => path = format!("/api/v1/sites?limit=2&cursor={c}"),
             None => break,
         }
     }
-    assert_eq!(names, ["s0", "s1", "s2", "s3", "s4"]);
+    assert_eq!(seen, ["s0", "s1", "s2", "s3", "s4"]);
 }
 
 /// List pages are kept as rendered JSON until the next commit: whatever is written, through the
@@ -259,29 +264,11 @@ async fn lists_page_with_opaque_cursors() {
 #[tokio::test]
 async fn cached_list_pages_never_outlive_a_commit() {
     let (app, t) = admin_app().await;
-    let c: Value = app
-        .post_json("/api/v1/clients", &t, &client_body("Acme", "UTC"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let c = created(&app, &t, "/api/v1/clients", &client_body("Acme", "UTC")).await;
     let site = |name: &str| json!({"client_id": c["id"], "name": name, "url": "https://a.example"});
-    let created: Value = app
-        .post_json("/api/v1/sites", &t, &site("first"))
-        .await
-        .json()
-        .await
-        .expect("json");
-    let names = |page: Value| -> Vec<String> {
-        page["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|s| s["name"].as_str().expect("name").to_owned())
-            .collect()
-    };
+    let first = created(&app, &t, "/api/v1/sites", &site("first")).await;
     let list = "/api/v1/sites?limit=10";
-    assert_eq!(names(json_get(&app, list, &t).await.1), ["first"]);
+    assert_eq!(names(&json_get(&app, list, &t).await.1), ["first"]);
     assert!(!app.state.pages.is_empty(), "the page is kept");
 
     // Another process writes to the same database file.
@@ -289,33 +276,32 @@ async fn cached_list_pages_never_outlive_a_commit() {
     other
         .execute(
             "UPDATE sites SET name = 'renamed elsewhere' WHERE id = ?1",
-            [created["id"].as_str().expect("id")],
+            [first["id"].as_str().expect("id")],
         )
         .expect("update");
     assert_eq!(
-        names(json_get(&app, list, &t).await.1),
+        names(&json_get(&app, list, &t).await.1),
         ["renamed elsewhere"]
     );
 
     // The API's own writes.
-    let r = app.post_json("/api/v1/sites", &t, &site("second")).await;
-    assert_eq!(r.status(), 201);
+    created(&app, &t, "/api/v1/sites", &site("second")).await;
     assert_eq!(
-        names(json_get(&app, list, &t).await.1),
+        names(&json_get(&app, list, &t).await.1),
         ["renamed elsewhere", "second"]
     );
     let r = app
         .http
         .post(app.url(&format!(
             "/api/v1/sites/{}/archive",
-            created["id"].as_str().expect("id")
+            first["id"].as_str().expect("id")
         )))
         .bearer_auth(&t)
         .send()
         .await
         .expect("archive");
     assert!(r.status().is_success(), "{}", r.status());
-    assert_eq!(names(json_get(&app, list, &t).await.1), ["second"]);
+    assert_eq!(names(&json_get(&app, list, &t).await.1), ["second"]);
 }
 
 #[tokio::test]
