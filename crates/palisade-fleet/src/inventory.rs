@@ -50,7 +50,9 @@ pub struct Change {
 /// The same version listed as both runtime and dev is a runtime dependency.
 fn grouped(list: &[Package]) -> Vec<(&PackageKey, Vec<(&str, bool)>)> {
     let mut sorted: Vec<&Package> = list.iter().collect();
-    sorted.sort_unstable_by(|a, b| (&a.key, &a.version).cmp(&(&b.key, &b.version)));
+    // Stable: lists arrive as a few sorted runs (the store orders ecosystems by name, the enum
+    // does not), which a stable sort merges instead of sorting from scratch.
+    sorted.sort_by(|a, b| (&a.key, &a.version).cmp(&(&b.key, &b.version)));
     let mut out: Vec<(&PackageKey, Vec<(&str, bool)>)> = Vec::new();
     for p in sorted {
         match out.last_mut() {

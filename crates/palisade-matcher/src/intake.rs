@@ -4,7 +4,6 @@
 //! environment; any file that fails to parse fails the whole upload, so a snapshot never records
 //! half of what is installed.
 
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 
@@ -75,7 +74,7 @@ pub fn parse_uploads(uploads: &[Upload]) -> Result<Parsed, IntakeError> {
         return Err(IntakeError::Empty);
     }
     let mut out = Parsed::default();
-    let mut all: BTreeSet<Package> = BTreeSet::new();
+    let mut all: Vec<Package> = Vec::new();
     for (name, bytes) in &files {
         let Some(format) = palisade_inventory::detect(name, bytes) else {
             return Err(IntakeError::Unrecognised { file: name.clone() });
@@ -88,6 +87,10 @@ pub fn parse_uploads(uploads: &[Upload]) -> Result<Parsed, IntakeError> {
         });
         add_inventory(name, inv, &mut all, &mut out.unevaluable);
     }
+    // Each file lists its packages in an order of its own, mostly sorted by name: a stable sort
+    // merges those runs, where inserting into an ordered set compared strings on every step (a
+    // tenth of the CPU of inventory intake).
+    all.sort();
     // A version listed as runtime by one file and dev by another is a runtime dependency.
     let mut packages: Vec<Package> = Vec::with_capacity(all.len());
     for p in all {
@@ -103,7 +106,7 @@ pub fn parse_uploads(uploads: &[Upload]) -> Result<Parsed, IntakeError> {
 fn add_inventory(
     name: &str,
     inv: Inventory,
-    all: &mut BTreeSet<Package>,
+    all: &mut Vec<Package>,
     unevaluable: &mut Vec<String>,
 ) {
     for u in inv.unevaluable {
@@ -124,7 +127,7 @@ fn add_inventory(
                 }
             }
         }
-        all.insert(Package {
+        all.push(Package {
             key,
             version: p.version,
             dev: p.dev,

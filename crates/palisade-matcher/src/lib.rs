@@ -146,7 +146,12 @@ pub struct Matcher {
     store: Arc<dyn Store>,
     advisories: Arc<Mutex<Advisories>>,
     policy: Arc<SlaPolicy>,
-    write: Arc<tokio::sync::Mutex<()>>,
+    /// Held exclusively by fleet-wide writes (catch-up, full match, risk expiry) and shared by
+    /// one-environment writes, which also take their environment's stripe: uploads to different
+    /// environments reconcile side by side, while two writes never decide the same finding from
+    /// the same stale read. One lock for all had capped intake at what one core could reconcile.
+    write: Arc<tokio::sync::RwLock<()>>,
+    stripes: Arc<[tokio::sync::Mutex<()>; STRIPES]>,
     status: Arc<Mutex<MatcherStatus>>,
     full_chunk: u32,
 }
@@ -183,6 +188,7 @@ impl Matcher {
             })),
             policy: Arc::new(policy),
             write: Arc::default(),
+            stripes: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             status: Arc::default(),
             full_chunk: FULL_CHUNK,
         }
@@ -273,8 +279,12 @@ impl Matcher {
     ) -> Result<IntakeOutcome, MatchError> {
         let covered: BTreeSet<palisade_vulns::Ecosystem> =
             parsed.packages.iter().map(|p| p.key.ecosystem).collect();
-        // A concurrent upload to the same environment makes the difference stale: recompute it
-        // against what won, a bounded number of times.
+        // Held from reading the previous snapshot to the last finding written: two uploads to one
+        // environment would otherwise reconcile in the other order than they were stored, and
+        // the findings would describe the older one.
+        let _held = self.lock(Some(env)).await;
+        // A snapshot stored meanwhile by another process makes the difference stale: recompute
+        // it against what won, a bounded number of times.
         let mut attempt = 0;
         let (snapshot, changes, installed) = loop {
             attempt += 1;
@@ -341,6 +351,7 @@ impl Matcher {
         env: Option<EnvironmentId>,
         now: Timestamp,
     ) -> Result<ChangeCounts, MatchError> {
+        let _held = self.lock(env).await;
         let within = match env {
             Some(id) => Within::Environment { id, packages: None },
             None => Within::Fleet,
@@ -349,8 +360,21 @@ impl Matcher {
             .await
     }
 
+    /// The write lock for one environment's findings (`Some`) or the fleet's.
+    async fn lock(&self, env: Option<EnvironmentId>) -> WriteGuard<'_> {
+        match env {
+            None => WriteGuard::Fleet(self.write.write().await),
+            Some(id) => {
+                let shared = self.write.read().await;
+                let stripe = self.stripes[stripe_of(id)].lock().await;
+                WriteGuard::Environment(shared, stripe)
+            }
+        }
+    }
+
     /// [`Matcher::match_scope`] with verdicts already known (every evaluated pair has an entry,
     /// empty when nothing affects it) and, optionally, the stored findings of `keys` already read.
+    /// The caller holds [`Matcher::lock`] for the scope.
     async fn reconcile_keys(
         &self,
         keys: Vec<PackageKey>,
@@ -359,7 +383,6 @@ impl Matcher {
         mut verdicts: Verdicts,
         existing: Option<Vec<palisade_fleet::Finding>>,
     ) -> Result<ChangeCounts, MatchError> {
-        let _write = self.write.lock().await;
         let envs = match &within {
             Within::Fleet => None,
             Within::Environment { id, .. } => Some(vec![*id]),
@@ -521,6 +544,7 @@ impl Matcher {
                     .iter()
                     .filter_map(|k| verdicts.remove_entry(k))
                     .collect();
+                let _held = self.lock(None).await;
                 total.add(
                     self.reconcile_keys(group.to_vec(), Within::Fleet, now, known, None)
                         .await?,
@@ -613,7 +637,7 @@ impl Matcher {
 
     /// Reopens risk acceptances whose date has passed.
     pub async fn expire_risks(&self, now: Timestamp) -> Result<usize, MatchError> {
-        let _write = self.write.lock().await;
+        let _write = self.write.write().await;
         let mut changes = FindingChanges::default();
         for mut f in self.store.expired_risk_acceptances(now).await? {
             if let Some(e) = f.expire_risk(now) {
@@ -626,6 +650,27 @@ impl Matcher {
         }
         Ok(changes.updated.len())
     }
+}
+
+/// What [`Matcher::lock`] holds until dropped.
+#[allow(dead_code)] // the guards are held, never read
+enum WriteGuard<'a> {
+    Fleet(tokio::sync::RwLockWriteGuard<'a, ()>),
+    Environment(
+        tokio::sync::RwLockReadGuard<'a, ()>,
+        tokio::sync::MutexGuard<'a, ()>,
+    ),
+}
+
+/// Environment stripes of the matcher's write lock: more than uploads that run at once on a
+/// small server, so two environments rarely share one.
+const STRIPES: usize = 64;
+
+fn stripe_of(env: EnvironmentId) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    env.hash(&mut h);
+    (h.finish() % STRIPES as u64) as usize
 }
 
 /// Findings written per transaction: a large first match would otherwise hold SQLite's write lock

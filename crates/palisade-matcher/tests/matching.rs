@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use palisade_core::tenant::*;
+use palisade_core::{EnvironmentId, SiteId};
 use palisade_keyring::{Keyring, LiveKeyring};
 use palisade_matcher::{Matcher, Replace, Upload};
 use palisade_store::{FindingQuery, Store};
@@ -37,25 +38,17 @@ fn import(dir: &std::path::Path, text: &str) {
     palisade_vulndb::import_path(&mut db, &file, None, &mut |_| {}).unwrap();
 }
 
-#[tokio::test]
-async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
+/// A store with one client and site, and a matcher over it whose full passes take `chunk`
+/// (package, version) pairs per step.
+async fn fleet(dir: &std::path::Path, chunk: u32) -> (Arc<dyn Store>, Matcher, SiteId) {
     let keys = Arc::new(LiveKeyring::fixed(Keyring::generate()));
-    let store = SqlStore::connect(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        keys,
-    )
-    .await
-    .unwrap();
+    let store = SqlStore::connect(&format!("sqlite://{}", dir.join("t.db").display()), keys)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
-    // One pair per step: every package's versions are split across steps.
-    let matcher = Matcher::new(
-        store.clone(),
-        dir.path().join("advisories"),
-        Default::default(),
-    )
-    .with_full_chunk(1);
+    let matcher = Matcher::new(store.clone(), dir.join("advisories"), Default::default())
+        .with_full_chunk(chunk);
     let client = store
         .create_client(
             &ClientInput {
@@ -82,42 +75,54 @@ async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
         )
         .await
         .unwrap();
+    (store, matcher, site.id)
+}
+
+async fn environment(store: &Arc<dyn Store>, site: SiteId, name: String) -> EnvironmentId {
+    store
+        .create_environment(
+            &NewEnvironment {
+                site_id: site,
+                kind: EnvironmentKind::Live,
+                name,
+                url: None,
+                position: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+/// A package-lock.json with left-pad at `version` and an unrelated package.
+fn lockfile(version: &str) -> Vec<Upload> {
+    let lock = format!(
+        r#"{{"lockfileVersion":3,"packages":{{"":{{"name":"x"}},"node_modules/left-pad":{{"version":"{version}"}},"node_modules/a-unrelated":{{"version":"2.0.0"}}}}}}"#
+    );
+    vec![Upload {
+        name: "package-lock.json".into(),
+        bytes: lock.into_bytes(),
+    }]
+}
+
+#[tokio::test]
+async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    // One pair per step: every package's versions are split across steps.
+    let (store, matcher, site) = fleet(dir.path(), 1).await;
     let mut affected = Vec::new();
     for (i, version) in ["1.0.0", "1.2.9", "1.3.0", "0.9.0", "1.1.0"]
         .iter()
         .enumerate()
     {
-        let env = store
-            .create_environment(
-                &NewEnvironment {
-                    site_id: site.id,
-                    kind: EnvironmentKind::Live,
-                    name: format!("live-{i}"),
-                    url: None,
-                    position: None,
-                },
-                now(),
-            )
-            .await
-            .unwrap();
-        let lock = format!(
-            r#"{{"lockfileVersion":3,"packages":{{"":{{"name":"x"}},"node_modules/left-pad":{{"version":"{version}"}},"node_modules/a-unrelated":{{"version":"2.0.0"}}}}}}"#
-        );
+        let env = environment(&store, site, format!("live-{i}")).await;
         matcher
-            .intake(
-                env.id,
-                vec![Upload {
-                    name: "package-lock.json".into(),
-                    bytes: lock.into_bytes(),
-                }],
-                Replace::All,
-                None,
-                now(),
-            )
+            .intake(env, lockfile(version), Replace::All, None, now())
             .await
             .unwrap();
         if ["1.0.0", "1.2.9", "1.1.0"].contains(version) {
-            affected.push(env.id);
+            affected.push(env);
         }
     }
     import(dir.path(), &advisory(false));
@@ -151,4 +156,63 @@ async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
             .items
             .is_empty()
     );
+}
+
+/// Uploads racing for the same environments (the matcher reconciles different environments side
+/// by side): every upload succeeds, no finding is written twice, and each environment's findings
+/// describe its last stored inventory, not an older one reconciled late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_uploads_leave_findings_of_the_last_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, matcher, site) = fleet(dir.path(), 100).await;
+    import(dir.path(), &advisory(false));
+    let mut envs = Vec::new();
+    for i in 0..3 {
+        envs.push(environment(&store, site, format!("live-{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..36 {
+        let (matcher, env) = (matcher.clone(), envs[i % envs.len()]);
+        // Vulnerable and fixed in turn.
+        let version = if (i / envs.len()) % 2 == 0 {
+            "1.0.0"
+        } else {
+            "1.3.0"
+        };
+        tasks.push(tokio::spawn(async move {
+            matcher
+                .intake(env, lockfile(version), Replace::All, None, now())
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    for env in envs {
+        let installed = store
+            .environment_packages(env)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.key.name == "left-pad")
+            .unwrap()
+            .version;
+        let open: Vec<String> = store
+            .list_findings(&FindingQuery {
+                environment: Some(env),
+                ..FindingQuery::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|f| f.version)
+            .collect();
+        let expected: Vec<String> = if installed == "1.0.0" {
+            vec![installed]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(open, expected, "open findings of {env}");
+    }
 }
