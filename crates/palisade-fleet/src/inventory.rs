@@ -46,24 +46,48 @@ pub struct Change {
     pub dev: bool,
 }
 
-/// Installed versions per package, each with its development flag, in key then version order.
-/// The same version listed as both runtime and dev is a runtime dependency.
-fn grouped(list: &[Package]) -> Vec<(&PackageKey, Vec<(&str, bool)>)> {
-    let mut sorted: Vec<&Package> = list.iter().collect();
-    // Stable: lists arrive as a few sorted runs (the store orders ecosystems by name, the enum
-    // does not), which a stable sort merges instead of sorting from scratch.
-    sorted.sort_by(|a, b| (&a.key, &a.version).cmp(&(&b.key, &b.version)));
-    let mut out: Vec<(&PackageKey, Vec<(&str, bool)>)> = Vec::new();
-    for p in sorted {
-        match out.last_mut() {
-            Some((key, versions)) if *key == &p.key => match versions.last_mut() {
-                Some((v, dev)) if *v == p.version => *dev &= p.dev,
-                _ => versions.push((&p.version, p.dev)),
-            },
-            _ => out.push((&p.key, vec![(&p.version, p.dev)])),
+/// Installed versions per package, each with its development flag, in key then version order:
+/// each key with the range of its versions in one shared list (a list per key was an allocation
+/// per package per upload). The same version listed as both runtime and dev is a runtime
+/// dependency.
+struct Grouped<'a> {
+    keys: Vec<(&'a PackageKey, std::ops::Range<usize>)>,
+    versions: Vec<(&'a str, bool)>,
+}
+
+impl<'a> Grouped<'a> {
+    fn of(list: &'a [Package]) -> Self {
+        let mut sorted: Vec<&Package> = list.iter().collect();
+        // Stable: lists arrive as a few sorted runs (the store orders ecosystems by name, the
+        // enum does not), which a stable sort merges instead of sorting from scratch.
+        sorted.sort_by(|a, b| (&a.key, &a.version).cmp(&(&b.key, &b.version)));
+        let mut out = Grouped {
+            keys: Vec::new(),
+            versions: Vec::with_capacity(sorted.len()),
+        };
+        for p in sorted {
+            match out.keys.last_mut() {
+                Some((key, range)) if *key == &p.key => match out.versions.last_mut() {
+                    Some((v, dev)) if *v == p.version => *dev &= p.dev,
+                    _ => {
+                        out.versions.push((&p.version, p.dev));
+                        range.end += 1;
+                    }
+                },
+                _ => {
+                    let at = out.versions.len();
+                    out.versions.push((&p.version, p.dev));
+                    out.keys.push((&p.key, at..at + 1));
+                }
+            }
         }
+        out
     }
-    out
+
+    fn get(&self, i: usize) -> Option<(&'a PackageKey, &[(&'a str, bool)])> {
+        let (key, range) = self.keys.get(i)?;
+        Some((*key, &self.versions[range.clone()]))
+    }
 }
 
 /// The difference from `old` to `new`, ordered by package key. A package installed at exactly
@@ -73,32 +97,33 @@ fn grouped(list: &[Package]) -> Vec<(&PackageKey, Vec<(&str, bool)>)> {
 /// Both sides are sorted once and walked together: looking every key up in ordered maps cost
 /// tens of thousands of string comparisons per upload, a fifth of the CPU of inventory intake.
 pub fn diff(old: &[Package], new: &[Package]) -> Vec<Change> {
-    let (old, new) = (grouped(old), grouped(new));
+    let (old, new) = (Grouped::of(old), Grouped::of(new));
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();
     loop {
-        let order = match (old.get(i), new.get(j)) {
-            (Some(a), Some(b)) => a.0.cmp(b.0),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
+        let (key, before, after) = match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a.0 == b.0 => {
+                i += 1;
+                j += 1;
+                (a.0, a.1, b.1)
+            }
+            (Some(a), Some(b)) if a.0 < b.0 => {
+                i += 1;
+                (a.0, a.1, &[][..])
+            }
+            (Some(a), None) => {
+                i += 1;
+                (a.0, a.1, &[][..])
+            }
+            (_, Some(b)) => {
+                j += 1;
+                (b.0, &[][..], b.1)
+            }
             (None, None) => break,
         };
-        let (key, before, after) = match order {
-            Ordering::Less => {
-                i += 1;
-                (old[i - 1].0, &old[i - 1].1[..], &[][..])
-            }
-            Ordering::Greater => {
-                j += 1;
-                (new[j - 1].0, &[][..], &new[j - 1].1[..])
-            }
-            Ordering::Equal => {
-                i += 1;
-                j += 1;
-                (old[i - 1].0, &old[i - 1].1[..], &new[j - 1].1[..])
-            }
-        };
-        changes_of(key, before, after, &mut out);
+        if before != after {
+            changes_of(key, before, after, &mut out);
+        }
     }
     out
 }
