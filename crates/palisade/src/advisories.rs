@@ -47,7 +47,7 @@ fn import_with_progress(
 }
 
 fn report(label: &str, s: &ImportStats) {
-    println!(
+    outln!(
         "{label}: {} files, {} records: {} new, {} updated, {} unchanged, {} not modified since last sync, {} withdrawn; {} KEV, {} EPSS; {} errors",
         s.files,
         s.records,
@@ -224,7 +224,7 @@ async fn sync_osv_folder(
         pb.inc(1);
     }
     pb.finish_and_clear();
-    println!("{base}: {} records modified since {since}", ids.len());
+    outln!("{base}: {} records modified since {since}", ids.len());
     Ok(records)
 }
 
@@ -249,7 +249,7 @@ pub async fn import(
         }
         import_with_progress(&mut db, &path, None, loc)?;
     }
-    println!("advisory store: {}", db.path().display());
+    outln!("advisory store: {}", db.path().display());
     Ok(())
 }
 
@@ -281,7 +281,7 @@ pub async fn sync(
         } else if is_url(&src.location) {
             match download(client, &src.location, &dir, etag.as_deref()).await? {
                 Download::NotModified => {
-                    println!("{}: unchanged since the last sync", src.name);
+                    outln!("{}: unchanged since the last sync", src.name);
                     None
                 }
                 Download::Saved { path, etag: tag } => {
@@ -320,20 +320,20 @@ pub async fn sync(
 pub fn status(db_dir: &Path) -> anyhow::Result<()> {
     let db = VulnDb::open_existing(db_dir)?;
     let s = db.stats()?;
-    println!("advisory store: {}", db.path().display());
+    outln!("advisory store: {}", db.path().display());
     for (source, n) in &s.advisories {
-        println!("  {source:<16} {n} advisories");
+        outln!("  {source:<16} {n} advisories");
     }
-    println!("  withdrawn        {}", s.withdrawn);
-    println!("  affected entries {}", s.affected_entries);
-    println!("  KEV entries      {}", s.kev);
-    println!(
+    outln!("  withdrawn        {}", s.withdrawn);
+    outln!("  affected entries {}", s.affected_entries);
+    outln!("  KEV entries      {}", s.kev);
+    outln!(
         "  EPSS scores      {}{}",
         s.epss,
         s.epss_date.map(|d| format!(" ({d})")).unwrap_or_default()
     );
     for src in &s.sources {
-        println!(
+        outln!(
             "  source {}: {} (last sync {}, newest record {})",
             src.name,
             src.location,
@@ -358,7 +358,7 @@ pub fn show(db_dir: &Path, id: &str) -> anyhow::Result<()> {
             db.path().display()
         );
     }
-    println!("{}", serde_json::to_string_pretty(&found)?);
-    println!("alias group: {}", db.alias_group(id)?.join(", "));
+    outln!("{}", serde_json::to_string_pretty(&found)?);
+    outln!("alias group: {}", db.alias_group(id)?.join(", "));
     Ok(())
 }

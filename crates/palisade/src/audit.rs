@@ -173,7 +173,7 @@ fn progress(what: &str) -> indicatif::ProgressBar {
 }
 
 fn print_report(name: &str, r: &Report) {
-    println!(
+    outln!(
         "{name}: {} events, {} digests, {} not sealed yet: {}",
         r.events,
         r.digests,
@@ -185,7 +185,7 @@ fn print_report(name: &str, r: &Report) {
         }
     );
     for p in &r.problems {
-        println!("  - {p}");
+        outln!("  - {p}");
     }
 }
 
@@ -234,7 +234,7 @@ pub async fn verify(
             .iter()
             .map(|(n, r)| ((*n).to_owned(), serde_json::to_value(r).unwrap_or_default()))
             .collect();
-        println!("{}", serde_json::Value::Object(doc));
+        outln!("{}", serde_json::Value::Object(doc));
     } else {
         for (n, r) in &reports {
             print_report(n, r);
@@ -257,7 +257,7 @@ pub async fn prove(cfg: &Config, id: AuditEventId, key_files: &[PathBuf]) -> any
     let Some(proof) = proof else {
         bail!("event {id} is not sealed yet: the next digest will cover it");
     };
-    println!("{}", serde_json::to_string_pretty(&proof)?);
+    outln!("{}", serde_json::to_string_pretty(&proof)?);
     match proof.check(&keys) {
         Ok(()) => {
             eprintln!(
@@ -275,6 +275,6 @@ pub async fn prove(cfg: &Config, id: AuditEventId, key_files: &[PathBuf]) -> any
 
 /// `palisade audit public-key`.
 pub fn public_key(cfg: &Config) -> anyhow::Result<()> {
-    print!("{}", keys(cfg)?.signing.verifying_key().to_pem());
+    out!("{}", keys(cfg)?.signing.verifying_key().to_pem());
     Ok(())
 }

@@ -451,7 +451,7 @@ pub fn run_offline(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Version => {
-            println!("palisade {}", env!("CARGO_PKG_VERSION"));
+            outln!("palisade {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
         other => bail!("{other:?} needs the async runtime"),
@@ -523,7 +523,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let cfg = load(cfg_file, &place, None)?;
             init_logging(cfg.json_logs);
             let store = serve::open_store(&cfg).await?;
-            println!("migrations applied ({})", store.backend_name());
+            outln!("migrations applied ({})", store.backend_name());
             store.close().await;
             Ok(0)
         }
@@ -569,7 +569,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             match out {
                 Some(path) => std::fs::write(&path, csv)
                     .with_context(|| format!("cannot write {}", path.display()))?,
-                None => print!("{csv}"),
+                None => out!("{csv}"),
             }
             Ok(0)
         }
@@ -615,9 +615,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 init_logging(cfg.json_logs);
                 let store = serve::open_store(&cfg).await?;
                 let c = palisade_store::MailStore::outbox_counts(&store).await?;
-                println!(
+                outln!(
                     "queued {}\nsent   {}\nfailed {}",
-                    c.queued, c.sent, c.failed
+                    c.queued,
+                    c.sent,
+                    c.failed
                 );
                 store.close().await;
                 Ok(0)
@@ -665,36 +667,37 @@ async fn seed_demo(
     let now = jiff::Timestamp::now();
     match demo::seed(store, now, extra_sites).await? {
         Some(s) => {
-            println!(
+            outln!(
                 "Seeded a demo provider: {} clients, {} sites.",
-                s.clients, s.sites
+                s.clients,
+                s.sites
             );
             let envs =
                 crate::demo_vulns::seed(std::sync::Arc::new(store.clone()), &cfg.advisory_db, now)
                     .await?;
-            println!(
+            outln!(
                 "Seeded demo advisories and six weeks of inventories for {envs} environments \
                  (advisory store: {}).",
                 cfg.advisory_db.display()
             );
-            println!(
+            outln!(
                 "Sign in as any of these, password {:?}:",
                 demo::DEMO_PASSWORD
             );
             for (email, role) in &s.users {
-                println!("  {email:<40} {role}");
+                outln!("  {email:<40} {role}");
             }
-            println!(
+            outln!(
                 "API token for admin@demo.palisade.test (shown once): {}",
                 s.admin_token
             );
         }
-        None => println!(
+        None => outln!(
             "Demo data already present; sign in with the demo accounts (password {:?}).",
             demo::DEMO_PASSWORD
         ),
     }
-    println!(
+    outln!(
         "DEMO MODE: two-factor authentication is not required for staff. A real installation requires it."
     );
     Ok(())
@@ -752,12 +755,14 @@ async fn run_admin(cfg_file: Option<&std::path::Path>, admin: Admin) -> anyhow::
                 serde_json::json!({"email": user.email, "role": user.role.as_str()}),
             )
             .await?;
-            println!(
+            outln!(
                 "created user {} ({}) with id {}",
-                user.email, user.role, user.id
+                user.email,
+                user.role,
+                user.id
             );
             if generated {
-                println!("password (shown once): {}", input.password);
+                outln!("password (shown once): {}", input.password);
             }
             store.close().await;
             Ok(())
@@ -801,7 +806,7 @@ async fn run_admin(cfg_file: Option<&std::path::Path>, admin: Admin) -> anyhow::
             store
                 .create_token(&token, &palisade_auth::token_hash(&secret))
                 .await?;
-            println!("{secret}");
+            outln!("{secret}");
             store.close().await;
             Ok(())
         }

@@ -172,15 +172,18 @@ pub async fn status(cfg: &Config) -> anyhow::Result<()> {
     let ring = store.keyring().current();
     let usage = store.key_usage().await?;
     let versions: Vec<String> = ring.versions().iter().map(u32::to_string).collect();
-    println!(
+    outln!(
         "Keyring: {} (key versions {}; version {} encrypts new values)",
         source.describe(),
         versions.join(", "),
         ring.newest()
     );
-    println!(
+    outln!(
         "{:<10} {:>11} {:>9} {:>9}",
-        "table", "key version", "records", "values"
+        "table",
+        "key version",
+        "records",
+        "values"
     );
     for u in &usage {
         let version = if u.version == 0 {
@@ -188,23 +191,26 @@ pub async fn status(cfg: &Config) -> anyhow::Result<()> {
         } else {
             u.version.to_string()
         };
-        println!(
+        outln!(
             "{:<10} {:>11} {:>9} {:>9}",
-            u.table, version, u.records, u.values
+            u.table,
+            version,
+            u.records,
+            u.values
         );
     }
     let waiting = pending(&usage, ring.newest());
     if waiting == 0 {
-        println!("Every encrypted value is under the newest key.");
+        outln!("Every encrypted value is under the newest key.");
     } else {
-        println!(
+        outln!(
             "{waiting} records are under older keys or not yet encrypted: run `palisade keys \
              reencrypt` (a running server does it in the background)."
         );
     }
     for v in ring.versions() {
         if v != ring.newest() && !usage.iter().any(|u| u.version == v) {
-            println!(
+            outln!(
                 "Key version {v} encrypts nothing any more: `palisade keys retire {v}` removes it."
             );
         }
@@ -232,12 +238,12 @@ pub async fn rotate(cfg: &Config, later: bool) -> anyhow::Result<()> {
         serde_json::json!({"version": version, "reencrypt_now": !later}),
     )
     .await?;
-    println!(
+    outln!(
         "Added key version {version} to {}; new values are encrypted with it.",
         path.display()
     );
     if later {
-        println!(
+        outln!(
             "Values under older keys stay readable; `palisade serve` re-encrypts them in the \
              background (or run `palisade keys reencrypt`)."
         );
@@ -265,9 +271,10 @@ async fn reencrypt_with_bar(store: &SqlStore) -> anyhow::Result<()> {
         .await
         .context("re-encrypting")?;
     bar.finish_and_clear();
-    println!(
+    outln!(
         "Re-encrypted {} records; every encrypted value is now under key version {}.",
-        done.records, done.version
+        done.records,
+        done.version
     );
     Ok(())
 }
@@ -300,7 +307,7 @@ pub async fn retire(cfg: &Config, version: u32) -> anyhow::Result<()> {
         serde_json::json!({"version": version}),
     )
     .await?;
-    println!("Removed key version {version} from {}.", path.display());
+    outln!("Removed key version {version} from {}.", path.display());
     store.close().await;
     Ok(())
 }

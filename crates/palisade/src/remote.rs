@@ -162,7 +162,7 @@ pub async fn push(remote: &Remote, target: Target, paths: &[PathBuf]) -> anyhow:
         None => vec![&body["snapshot"]],
     };
     for snap in snapshots {
-        println!(
+        outln!(
             "snapshot {} of environment {}: {} packages from {} files ({} added, {} removed, {} changed)",
             snap["id"].as_str().unwrap_or("?"),
             snap["environment_id"].as_str().unwrap_or("?"),
@@ -174,9 +174,10 @@ pub async fn push(remote: &Remote, target: Target, paths: &[PathBuf]) -> anyhow:
         );
     }
     if body.is_object() {
-        println!(
+        outln!(
             "findings: {} new, {} changed",
-            body["findings_created"], body["findings_changed"]
+            body["findings_created"],
+            body["findings_changed"]
         );
     }
     Ok(())
@@ -202,8 +203,8 @@ pub async fn affected(remote: &Remote, id: &str, format: AffectedFormat) -> anyh
     }
     let resp = send(remote, remote.client()?.get(url)).await?;
     match format {
-        AffectedFormat::Csv => print!("{}", resp.text().await?),
-        AffectedFormat::Json => println!("{}", resp.text().await?),
+        AffectedFormat::Csv => out!("{}", resp.text().await?),
+        AffectedFormat::Json => outln!("{}", resp.text().await?),
         AffectedFormat::Table => print_table(&resp.json().await?),
     }
     Ok(())
@@ -214,13 +215,13 @@ fn print_table(r: &Value) {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    println!(
+    outln!(
         "{} (alias group: {})",
         r["query"].as_str().unwrap_or(""),
         ids.join(", ")
     );
     for a in r["advisories"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "  {} [{}]{} {}",
             a["id"].as_str().unwrap_or(""),
             a["severity"].as_str().unwrap_or(""),
@@ -232,23 +233,23 @@ fn print_table(r: &Value) {
             a["summary"].as_str().unwrap_or("")
         );
     }
-    println!(
+    outln!(
         "{} findings in {} environments of {} clients",
         r["findings"],
         r["environments"],
         r["clients"].as_array().map_or(0, Vec::len)
     );
     for c in r["clients"].as_array().into_iter().flatten() {
-        println!("{}", c["name"].as_str().unwrap_or(""));
+        outln!("{}", c["name"].as_str().unwrap_or(""));
         for s in c["sites"].as_array().into_iter().flatten() {
-            println!("  {}", s["name"].as_str().unwrap_or(""));
+            outln!("  {}", s["name"].as_str().unwrap_or(""));
             for e in s["environments"].as_array().into_iter().flatten() {
                 for i in e["installs"].as_array().into_iter().flatten() {
                     let fixed: Vec<&str> = i["fixed"]
                         .as_array()
                         .map(|a| a.iter().filter_map(Value::as_str).collect())
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "    {:<8} {:<24} {} {} → {}  [{}, priority {}]",
                         e["kind"].as_str().unwrap_or(""),
                         e["name"].as_str().unwrap_or(""),
@@ -326,7 +327,7 @@ pub async fn campaign(cmd: &Campaign) -> anyhow::Result<()> {
                 .post(remote.url("/api/v1/campaigns")?)
                 .json(&serde_json::json!({"advisory": advisory, "title": title}));
             let c: Value = send(remote, req).await?.json().await?;
-            println!(
+            outln!(
                 "planned campaign {} ({}): start it with `palisade campaign start {}`",
                 c["id"].as_str().unwrap_or("?"),
                 c["title"].as_str().unwrap_or(""),
@@ -346,7 +347,7 @@ pub async fn campaign(cmd: &Campaign) -> anyhow::Result<()> {
                 .post(remote.url(&format!("/api/v1/campaigns/{id}/start"))?)
                 .json(&serde_json::json!({"version": detail["campaign"]["version"]}));
             send(remote, req).await?;
-            println!(
+            outln!(
                 "started: {} client(s) told in a ticket each",
                 detail["clients"].as_array().map_or(0, Vec::len)
             );
@@ -357,7 +358,7 @@ pub async fn campaign(cmd: &Campaign) -> anyhow::Result<()> {
                 .get(remote.url(&format!("/api/v1/campaigns/{id}"))?);
             let d: Value = send(remote, req).await?.json().await?;
             let c = &d["campaign"];
-            println!(
+            outln!(
                 "{} [{}] {} ({} severity)",
                 c["title"].as_str().unwrap_or(""),
                 c["state"].as_str().unwrap_or(""),
@@ -365,7 +366,7 @@ pub async fn campaign(cmd: &Campaign) -> anyhow::Result<()> {
                 c["severity"].as_str().unwrap_or("")
             );
             let p = &d["progress"];
-            println!(
+            outln!(
                 "{} environments: {} pending, {} patched, {} tests failed, {} tests passed, {} verified, {} excluded",
                 p["total"],
                 p["pending"],
@@ -376,7 +377,7 @@ pub async fn campaign(cmd: &Campaign) -> anyhow::Result<()> {
                 p["excluded"]
             );
             for e in d["environments"].as_array().into_iter().flatten() {
-                println!(
+                outln!(
                     "  {:<12} {:<24} {:<8} {}",
                     e["step"].as_str().unwrap_or(""),
                     e["site_name"].as_str().unwrap_or(""),
@@ -394,7 +395,7 @@ pub async fn campaign(cmd: &Campaign) -> anyhow::Result<()> {
                 .await?
                 .text()
                 .await?;
-            println!("{text}");
+            outln!("{text}");
         }
     }
     Ok(())

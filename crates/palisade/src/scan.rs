@@ -72,7 +72,7 @@ pub fn run(a: ScanArgs<'_>) -> anyhow::Result<u8> {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     if a.format != OutputFormat::Table {
         for w in &r.warnings {

@@ -106,7 +106,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
     let addr = listener.local_addr()?;
     match &cfg.tls {
         None => {
-            println!("listening on http://{addr}");
+            outln!("listening on http://{addr}");
             tracing::info!(%addr, "Palisade is serving HTTP.");
             palisade_web::serve(listener, state.clone(), shutdown_signal())
                 .await
@@ -116,7 +116,7 @@ pub async fn serve(cfg: &Config, store: SqlStore, demo: bool) -> anyhow::Result<
             let (tls, watcher) = crate::tls::server_config(files)?;
             let reload = tokio::spawn(watcher.run());
             let listener = crate::tls::TlsListener::new(listener, tls)?;
-            println!("listening on https://{addr}");
+            outln!("listening on https://{addr}");
             tracing::info!(
                 %addr,
                 cert_file = %files.cert_file.display(),

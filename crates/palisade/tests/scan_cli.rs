@@ -89,6 +89,31 @@ async fn scan_exit_codes_follow_fail_on_and_a_missing_store_is_an_error() {
     assert!(out.contains("build-time only"), "{out}");
 }
 
+/// Regression: `palisade scan … | head` panicked ("failed printing to stdout: Broken pipe") when
+/// the reader had gone away. Now the scan ends as a closed pipe ends `cat`: no message, status
+/// 141. The pipe's read end is closed before the scan starts, so its first write meets no reader.
+#[tokio::test]
+async fn scan_into_a_closed_pipe_ends_quietly() {
+    let dir = setup();
+    let d = dir.path();
+    let (code, _, _) = run(d, &["advisories", "import", "--db", "db", "feed"]).await;
+    assert_eq!(code, 0);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = palisade(d)
+        .args(["scan", "--db", "db", "--format", "json", "site"])
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}
+
 /// Serves one file with an entity tag, answering 304 to a matching If-None-Match.
 async fn serve(body: Arc<std::sync::Mutex<(Vec<u8>, String)>>, hits: Arc<AtomicUsize>) -> String {
     let app = axum::Router::new().route(
