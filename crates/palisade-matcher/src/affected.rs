@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use palisade_core::tenant::EnvironmentKind;
 use palisade_core::{ClientId, EnvironmentId, FindingId, SiteId};
 use palisade_fleet::{Finding, FindingState};
-use palisade_store::{FindingQuery, MAX_PAGE_SIZE};
+use palisade_store::FindingQuery;
 use serde::Serialize;
 
 use crate::{MatchError, Matcher};
@@ -113,22 +113,15 @@ impl Matcher {
     ) -> Result<AffectedReport, MatchError> {
         let query = id.trim().to_owned();
         let (ids, advisories) = self.alias_ids(&query).await?;
-        let mut findings: Vec<Finding> = Vec::new();
-        let mut q = FindingQuery {
-            client,
-            states: listed_states(),
-            alias_groups: ids.clone(),
-            limit: MAX_PAGE_SIZE,
-            ..FindingQuery::default()
-        };
-        loop {
-            let page = self.store.list_findings(&q).await?;
-            findings.extend(page.items);
-            match page.next_after {
-                Some(next) => q.after = Some(next),
-                None => break,
-            }
-        }
+        let findings: Vec<Finding> = self
+            .store
+            .all_findings(&FindingQuery {
+                client,
+                states: listed_states(),
+                alias_groups: ids.clone(),
+                ..FindingQuery::default()
+            })
+            .await?;
         let env_ids: Vec<EnvironmentId> = findings
             .iter()
             .map(|f| f.environment_id)

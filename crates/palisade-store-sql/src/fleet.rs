@@ -975,6 +975,23 @@ impl FleetStore for SqlStore {
         Ok(Page { items, next_after })
     }
 
+    async fn all_findings(&self, q: &FindingQuery) -> StoreResult<Vec<Finding>> {
+        let mut sql = Query::default();
+        let filters = finding_filters(q, &mut sql);
+        let rows: Vec<BodyRow> = self
+            .read_all(
+                &format!("SELECT body FROM findings WHERE {filters}"),
+                sql.args,
+            )
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| finding(&r.body))
+            .collect::<StoreResult<Vec<_>>>()?;
+        out.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
     async fn findings_summary(
         &self,
         client: Option<ClientId>,

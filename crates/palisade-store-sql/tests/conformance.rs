@@ -1463,9 +1463,17 @@ fn fleet_finding_lists(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> 
         let expect = |pred: &dyn Fn(&Finding) -> bool| {
             rank(all.iter().filter(|f| pred(f)).cloned().collect())
         };
+        // Walks every page, and checks that reading the whole selection at once agrees.
         let walk = |q: FindingQuery| {
             let s = s.clone();
             async move {
+                let whole: Vec<_> = s
+                    .all_findings(&q)
+                    .await
+                    .expect("all")
+                    .iter()
+                    .map(|f| f.id)
+                    .collect();
                 let mut q = q;
                 let mut ids = Vec::new();
                 let mut pages = 0;
@@ -1478,6 +1486,7 @@ fn fleet_finding_lists(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> 
                         None => break,
                     }
                 }
+                assert_eq!(whole, ids, "all_findings and the pages of {q:?}");
                 (ids, pages)
             }
         };

@@ -216,6 +216,10 @@ pub trait FleetStore: Send + Sync {
     async fn finding_events(&self, id: FindingId) -> StoreResult<Vec<FindingEvent>>;
     /// Findings by priority, highest first.
     async fn list_findings(&self, q: &FindingQuery) -> StoreResult<Page<Finding>>;
+    /// Every finding the query's filters select, by priority then id, ignoring its position
+    /// and page size: for answers that need all of them at once (who is affected), which paging
+    /// would make read and sort the whole selection once per page. Unbounded; callers filter.
+    async fn all_findings(&self, q: &FindingQuery) -> StoreResult<Vec<Finding>>;
     /// The dashboard numbers, for one client or all.
     async fn findings_summary(
         &self,
