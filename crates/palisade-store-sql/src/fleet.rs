@@ -433,6 +433,58 @@ fn finding_filters(q: &FindingQuery, sql: &mut Query) -> String {
     terms.join(" AND ")
 }
 
+/// The statements that store new and changed findings, their events and the daily counts.
+fn finding_statements(changes: &FindingChanges) -> StoreResult<Vec<Stmt>> {
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statements = Vec::new();
+    let created = changes
+        .created
+        .iter()
+        .map(finding_args)
+        .collect::<StoreResult<Vec<_>>>()?;
+    statements.extend(chunked_inserts(
+        "findings",
+        FINDING_COLS,
+        FINDING_WIDTH,
+        created,
+        "",
+    ));
+    // Whole rows replaced by ID, the last version of each, in ID order (the lock order).
+    // An upsert is the one multi-row update both dialects share.
+    let updated: BTreeMap<FindingId, &Finding> =
+        changes.updated.iter().map(|f| (f.id, f)).collect();
+    let updated = updated
+        .into_values()
+        .map(finding_args)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let set = FINDING_COLS
+        .split(", ")
+        .skip(1)
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    statements.extend(chunked_inserts(
+        "findings",
+        FINDING_COLS,
+        FINDING_WIDTH,
+        updated,
+        &format!(" ON CONFLICT (id) DO UPDATE SET {set}"),
+    ));
+    let events = changes
+        .events
+        .iter()
+        .map(event_args)
+        .collect::<StoreResult<Vec<_>>>()?;
+    statements.extend(chunked_inserts("finding_events", EVENT_COLS, 7, events, ""));
+    statements.extend(daily_statements(daily_counts(
+        &changes.created,
+        &changes.events,
+    )));
+    Ok(statements)
+}
+
 impl SqlStore {
     async fn snapshot_summary(&self, id: SnapshotId) -> StoreResult<SnapshotSummary> {
         let sql = format!(
@@ -480,6 +532,15 @@ impl FleetStore for SqlStore {
     }
 
     async fn save_snapshot(&self, s: &NewSnapshot) -> StoreResult<SnapshotSummary> {
+        self.save_snapshot_with_findings(s, &FindingChanges::default())
+            .await
+    }
+
+    async fn save_snapshot_with_findings(
+        &self,
+        s: &NewSnapshot,
+        findings: &FindingChanges,
+    ) -> StoreResult<SnapshotSummary> {
         let id = s.id.to_string();
         let env = s.environment_id.to_string();
         let kinds = |pred: fn(ChangeKind) -> bool| {
@@ -613,6 +674,7 @@ impl FleetStore for SqlStore {
             rows,
             " ON CONFLICT (ecosystem, qualifier, name, version, environment_id) DO UPDATE SET dev = excluded.dev",
         ));
+        statements.extend(finding_statements(findings)?);
 
         self.write_tx(statements).await?;
         self.snapshot_summary(s.id).await
@@ -814,54 +876,7 @@ impl FleetStore for SqlStore {
     }
 
     async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let mut statements = Vec::new();
-        let created = changes
-            .created
-            .iter()
-            .map(finding_args)
-            .collect::<StoreResult<Vec<_>>>()?;
-        statements.extend(chunked_inserts(
-            "findings",
-            FINDING_COLS,
-            FINDING_WIDTH,
-            created,
-            "",
-        ));
-        // Whole rows replaced by ID, the last version of each, in ID order (the lock order).
-        // An upsert is the one multi-row update both dialects share.
-        let updated: BTreeMap<FindingId, &Finding> =
-            changes.updated.iter().map(|f| (f.id, f)).collect();
-        let updated = updated
-            .into_values()
-            .map(finding_args)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let set = FINDING_COLS
-            .split(", ")
-            .skip(1)
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        statements.extend(chunked_inserts(
-            "findings",
-            FINDING_COLS,
-            FINDING_WIDTH,
-            updated,
-            &format!(" ON CONFLICT (id) DO UPDATE SET {set}"),
-        ));
-        let events = changes
-            .events
-            .iter()
-            .map(event_args)
-            .collect::<StoreResult<Vec<_>>>()?;
-        statements.extend(chunked_inserts("finding_events", EVENT_COLS, 7, events, ""));
-        statements.extend(daily_statements(daily_counts(
-            &changes.created,
-            &changes.events,
-        )));
-        self.write_tx(statements).await
+        self.write_tx(finding_statements(changes)?).await
     }
 
     async fn get_finding(&self, id: FindingId) -> StoreResult<Finding> {

@@ -823,6 +823,19 @@ fn fleet_snapshots(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             sorted(v2.clone()),
             "a refused upload changes nothing"
         );
+        // The findings an upload brings are stored with its snapshot or not at all.
+        let flagged = new_finding(&live, &twig("4.0.0").key, "SNAP-1", FindingState::New, 300);
+        let with = FindingChanges {
+            created: vec![flagged.clone()],
+            updated: vec![],
+            events: vec![],
+        };
+        let err = s.save_snapshot_with_findings(&stale, &with).await;
+        assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+        assert!(
+            matches!(s.get_finding(flagged.id).await, Err(StoreError::NotFound)),
+            "a refused upload stores none of its findings"
+        );
         let ghost = upload(EnvironmentId::new(), None, &[], &v1, at_mins(2));
         let err = s.save_snapshot(&ghost).await;
         assert!(matches!(err, Err(StoreError::NotFound)), "{err:?}");
@@ -830,7 +843,13 @@ fn fleet_snapshots(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         // Unchanged re-uploads read back the whole list.
         let third = upload(live.id, Some(second.id), &v2, &v2, at_mins(3));
         assert!(third.changes.is_empty());
-        s.save_snapshot(&third).await.expect("third upload");
+        s.save_snapshot_with_findings(&third, &with)
+            .await
+            .expect("third upload");
+        assert_eq!(
+            s.get_finding(flagged.id).await.expect("stored with it"),
+            flagged
+        );
         let fourth = upload(live.id, Some(third.id), &v2, &v2, at_mins(4));
         let sum4 = s.save_snapshot(&fourth).await.expect("fourth upload");
         assert_eq!(

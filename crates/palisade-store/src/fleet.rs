@@ -168,6 +168,14 @@ pub trait FleetStore: Send + Sync {
     /// transaction. `Conflict` when `previous` is not the environment's newest snapshot; `NotFound`
     /// when the environment does not exist (archived environments accept uploads: they are kept).
     async fn save_snapshot(&self, s: &NewSnapshot) -> StoreResult<SnapshotSummary>;
+    /// [`FleetStore::save_snapshot`] and [`FleetStore::apply_finding_changes`] in one
+    /// transaction: an upload's snapshot and the findings it changes are stored together or not
+    /// at all, with one commit on the single writer instead of two.
+    async fn save_snapshot_with_findings(
+        &self,
+        s: &NewSnapshot,
+        findings: &FindingChanges,
+    ) -> StoreResult<SnapshotSummary>;
     async fn get_snapshot(&self, id: SnapshotId) -> StoreResult<Snapshot>;
     /// An environment's snapshots, newest first; `after` is a snapshot ID.
     async fn list_snapshots(
