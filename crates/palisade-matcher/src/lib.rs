@@ -314,8 +314,9 @@ impl Matcher {
                 unevaluable: parsed.unevaluable.clone(),
             };
             // The findings the changed packages call for, stored with the snapshot in one
-            // transaction: one commit on the single writer instead of two, which had made the
-            // writer the limit of intake (busy four fifths of the time at ~460 uploads/s).
+            // transaction: the upload is stored whole or not at all, with one commit on the
+            // single writer instead of two (the writer was busy four fifths of the time at ~460
+            // uploads/s).
             let keys: BTreeSet<PackageKey> = changes.iter().map(|c| c.key.clone()).collect();
             let findings = if keys.is_empty() {
                 FindingChanges::default()
@@ -660,7 +661,7 @@ impl Matcher {
 
     /// Reopens risk acceptances whose date has passed.
     pub async fn expire_risks(&self, now: Timestamp) -> Result<usize, MatchError> {
-        let _write = self.write.write().await;
+        let _held = self.lock(None).await;
         let mut changes = FindingChanges::default();
         for mut f in self.store.expired_risk_acceptances(now).await? {
             if let Some(e) = f.expire_risk(now) {
