@@ -995,16 +995,11 @@ impl FleetStore for SqlStore {
         let filters = finding_filters(q, &mut sql);
         let rows: Vec<BodyRow> = self
             .read_all(
-                &format!("SELECT body FROM findings WHERE {filters}"),
+                &format!("SELECT body FROM findings WHERE {filters} ORDER BY priority DESC, id"),
                 sql.args,
             )
             .await?;
-        let mut out = rows
-            .iter()
-            .map(|r| finding(&r.body))
-            .collect::<StoreResult<Vec<_>>>()?;
-        out.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-        Ok(out)
+        rows.iter().map(|r| finding(&r.body)).collect()
     }
 
     async fn findings_summary(

@@ -122,6 +122,23 @@ impl AppState {
             pages: Arc::default(),
         }
     }
+
+    /// The list page `list` of `q` through the page cache. The store's change counter is read
+    /// here, before `read` runs: a commit in between leaves the page under the older value.
+    pub(crate) async fn list_page<T, F>(
+        &self,
+        list: &'static str,
+        q: &palisade_store::ListQuery,
+        read: F,
+    ) -> ApiResult<pagecache::JsonBytes>
+    where
+        T: serde::Serialize + utoipa::ToSchema,
+        F: Future<Output = palisade_store::StoreResult<palisade_store::Page<T>>>,
+    {
+        self.pages
+            .page(self.store.change_counter(), list, q, read)
+            .await
+    }
 }
 
 /// The whole application: API, UI, health, metrics, with request records and limits applied.

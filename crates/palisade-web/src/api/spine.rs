@@ -76,11 +76,9 @@ async fn list_clients(
         })
         .into_response());
     }
-    let counter = s.store.change_counter();
-    let page = s
-        .pages
-        .page(counter, "clients", &q, s.store.list_clients(&q));
-    Ok(page.await?.into_response())
+    Ok(s.list_page("clients", &q, s.store.list_clients(&q))
+        .await?
+        .into_response())
 }
 
 /// Creates a client with its contract.
@@ -163,10 +161,7 @@ async fn list_contacts(
     c.authorize(Action::Read(Resource::Contact), Scope::Client(id))?;
     let (mut q, _) = p.query(&c)?;
     q.client = Some(id);
-    let counter = s.store.change_counter();
-    s.pages
-        .page(counter, "contacts", &q, s.store.list_contacts(&q))
-        .await
+    s.list_page("contacts", &q, s.store.list_contacts(&q)).await
 }
 
 /// Adds a contact to a client.
@@ -246,10 +241,7 @@ async fn list_sites(
 ) -> ApiResult<JsonBytes> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Site), scope)?;
-    let counter = s.store.change_counter();
-    s.pages
-        .page(counter, "sites", &q, s.store.list_sites(&q))
-        .await
+    s.list_page("sites", &q, s.store.list_sites(&q)).await
 }
 
 /// Creates a site for a client.
@@ -347,9 +339,7 @@ async fn list_environments(
 ) -> ApiResult<JsonBytes> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Environment), scope)?;
-    let counter = s.store.change_counter();
-    s.pages
-        .page(counter, "environments", &q, s.store.list_environments(&q))
+    s.list_page("environments", &q, s.store.list_environments(&q))
         .await
 }
 
@@ -442,10 +432,7 @@ async fn list_hosts(
 ) -> ApiResult<JsonBytes> {
     let (q, scope) = p.query(&c)?;
     c.authorize(Action::Read(Resource::Host), scope)?;
-    let counter = s.store.change_counter();
-    s.pages
-        .page(counter, "hosts", &q, s.store.list_hosts(&q))
-        .await
+    s.list_page("hosts", &q, s.store.list_hosts(&q)).await
 }
 
 /// Registers a host.
