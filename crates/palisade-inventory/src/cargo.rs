@@ -68,11 +68,17 @@ fn emit(
 }
 
 /// A basic string with nothing to unescape, and nothing but a comment after it.
+/// Byte-wise, because it runs on every line of the file: the character-wise form was a third
+/// of a one-lockfile scan.
 fn plain_string(v: &str) -> Option<&str> {
     let rest = v.strip_prefix('"')?;
-    let end = rest.find('"')?;
+    let end = memchr::memchr(b'"', rest.as_bytes())?;
     let (s, after) = (&rest[..end], rest[end + 1..].trim_start());
-    if s.contains('\\') || s.chars().any(char::is_control) {
+    // A fold rather than `any`: without the early exit the compiler vectorises it.
+    let escaped_or_control = s.bytes().fold(false, |bad, b| {
+        bad | (b == b'\\') | (b < 0x20) | (b == 0x7f)
+    });
+    if escaped_or_control || (!s.is_ascii() && s.chars().any(char::is_control)) {
         return None;
     }
     (after.is_empty() || after.starts_with('#')).then_some(s)
@@ -157,8 +163,8 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
                 (&line[..end], v.trim())
             }
             None => {
-                let (k, v) = line.split_once('=')?;
-                (k.trim(), v.trim())
+                let eq = line.bytes().position(|b| b == b'=')?;
+                (line[..eq].trim(), line[eq + 1..].trim())
             }
         };
         let key_ok = bare_key(k) || plain_string(k).is_some_and(|q| !q.contains('"'));

@@ -11,9 +11,6 @@ const SNIFF_BYTES: usize = 64 * 1024;
 pub fn detect(file_name: &str, content: &[u8]) -> Option<Format> {
     let path = file_name.replace('\\', "/").to_ascii_lowercase();
     let base = path.rsplit('/').next().unwrap_or(&path);
-    let head = content.get(..SNIFF_BYTES).unwrap_or(content);
-    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let head = String::from_utf8_lossy(head);
 
     let by_name = [
         ("composer.lock", Format::ComposerLock),
@@ -35,6 +32,10 @@ pub fn detect(file_name: &str, content: &[u8]) -> Option<Format> {
     if let Some((_, format)) = by_name.iter().find(|(n, _)| has_suffix(base, n)) {
         return Some(*format);
     }
+    // Sniffed only when the name does not tell: decoding it is a cost on every file.
+    let head = content.get(..SNIFF_BYTES).unwrap_or(content);
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let head = String::from_utf8_lossy(head);
     // Composer 1 wrote a list of packages, Composer 2 an object with `packages`.
     if path.ends_with("vendor/composer/installed.json")
         || (has_suffix(base, "installed.json")

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 use palisade_inventory::{Inventory, MAX_INPUT_BYTES};
-use palisade_vulndb::{AdvisoryHead, Candidate, DbError, VulnDb};
+use palisade_vulndb::{AdvisoryHead, AdvisoryLookup, Candidate, DbError};
 use palisade_vulns::{
     AdvisoryKind, CompiledAffected, Ecosystem, PackageKey, SeverityLevel, Verdict,
 };
@@ -144,7 +144,7 @@ pub struct Hit {
 /// (keeping ten thousand compiled entries to the end of a large scan cost a fifth of its time in
 /// freeing them). Used by `scan` and by the server's fleet matcher.
 pub struct Evaluator<'a> {
-    db: &'a VulnDb,
+    db: &'a dyn AdvisoryLookup,
     /// Whether KEV or EPSS data is loaded at all; without it there is nothing to look up.
     enrichment: bool,
     /// Package → installed version → what the advisories say about it.
@@ -154,7 +154,7 @@ pub struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(db: &'a VulnDb) -> Result<Evaluator<'a>, DbError> {
+    pub fn new(db: &'a dyn AdvisoryLookup) -> Result<Evaluator<'a>, DbError> {
         Ok(Evaluator {
             db,
             enrichment: db.has_enrichment()?,
@@ -282,23 +282,30 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Scans every inventory under `paths` against `db`, in one consistent snapshot of the store.
-pub fn scan(db: &VulnDb, paths: &[PathBuf], opts: &ScanOptions) -> Result<Report, ScanError> {
+pub fn scan(
+    db: &dyn AdvisoryLookup,
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+) -> Result<Report, ScanError> {
     scan_with_progress(db, paths, opts, &mut |_, _| {})
 }
 
 /// [`scan`], calling `progress(files done, files found)` as each file starts, for a progress bar
 /// on scans of whole fleets' folders.
 pub fn scan_with_progress(
-    db: &VulnDb,
+    db: &dyn AdvisoryLookup,
     paths: &[PathBuf],
     opts: &ScanOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, ScanError> {
-    db.snapshot(|| scan_in_snapshot(db, paths, opts, progress))
+    db.begin_read()?;
+    let out = scan_in_snapshot(db, paths, opts, progress);
+    db.end_read()?;
+    out
 }
 
 fn scan_in_snapshot(
-    db: &VulnDb,
+    db: &dyn AdvisoryLookup,
     paths: &[PathBuf],
     opts: &ScanOptions,
     progress: &mut dyn FnMut(usize, usize),
@@ -422,17 +429,24 @@ fn scan_inventory(
                 .to_owned(),
         });
     }
-    // Look keys up in index order: neighbouring keys share B-tree pages.
-    let mut wanted: std::collections::BTreeMap<PackageKey, Vec<String>> = Default::default();
-    for p in &inv.packages {
-        if !cache.knows(&p.key, &p.version) {
-            let versions = wanted.entry(p.key.clone()).or_default();
-            if !versions.contains(&p.version) {
-                versions.push(p.version.clone());
-            }
+    // Look keys up in order: neighbouring keys share pages of the store and blocks of the
+    // index. One sort of borrowed pairs: an ordered map of cloned keys cost a tenth of a scan.
+    let mut pairs: Vec<(&PackageKey, &str)> = inv
+        .packages
+        .iter()
+        .filter(|p| !cache.knows(&p.key, &p.version))
+        .map(|p| (&p.key, p.version.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut wanted: Vec<(PackageKey, Vec<String>)> = Vec::new();
+    for (key, version) in pairs {
+        match wanted.last_mut() {
+            Some((k, versions)) if k == key => versions.push(version.to_owned()),
+            _ => wanted.push((key.clone(), vec![version.to_owned()])),
         }
     }
-    cache.evaluate(wanted.into_iter().collect())?;
+    cache.evaluate(wanted)?;
     for pkg in &inv.packages {
         let hits: Vec<Hit> = cache.hits(&pkg.key, &pkg.version).to_vec();
         // One advisory may list the same package in several entries: report it once.

@@ -131,6 +131,12 @@ fn every_real_lockfile_scanned_and_cargo_agrees_with_cargo_audit() {
             stats.records, stats.kev
         );
     }
+    // Scans read the scan index, as `palisade scan` does after an import; every file is also
+    // scanned from the store itself, and the two reports must be identical.
+    assert!(db.refresh_scan_index().unwrap());
+    let index = palisade_vulndb::ScanIndex::open(dir.path())
+        .unwrap()
+        .expect("built");
     let audit = cargo_audit_available();
     let rustsec = data.join("advisories/rustsec");
     let mut lockfiles: Vec<PathBuf> = walk(&data.join("lockfiles"));
@@ -138,12 +144,18 @@ fn every_real_lockfile_scanned_and_cargo_agrees_with_cargo_audit() {
     assert!(lockfiles.len() >= 30, "expected the whole lockfile set");
     let mut differences = BTreeSet::new();
     for file in &lockfiles {
-        let report = palisade_scan::scan(&db, std::slice::from_ref(file), &options()).unwrap();
+        let report = palisade_scan::scan(&index, std::slice::from_ref(file), &options()).unwrap();
         let name = file
             .strip_prefix(data.join("lockfiles"))
             .unwrap()
             .display()
             .to_string();
+        let from_store = palisade_scan::scan(&db, std::slice::from_ref(file), &options()).unwrap();
+        assert_eq!(
+            palisade_scan::report::to_json(&report),
+            palisade_scan::report::to_json(&from_store),
+            "{name}: the scan index and the store disagree"
+        );
         let fr = &report.files[0];
         assert!(fr.error.is_none(), "{name}: {:?}", fr.error);
         assert!(fr.packages > 0, "{name}: no packages");

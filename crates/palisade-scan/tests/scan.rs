@@ -426,3 +426,20 @@ fn cyclonedx_vex_groups_a_large_report_by_advisory() {
         .collect();
     assert_eq!(refs, ["pkg:npm/p1@1.0.0", "pkg:npm/p0@1.0.0"]);
 }
+
+#[test]
+fn a_scan_through_the_scan_index_reports_exactly_what_the_store_does() {
+    let mut f = fixture();
+    let paths = std::slice::from_ref(&f.project);
+    let from_store = palisade_scan::scan(&f.db, paths, &opts()).unwrap();
+    assert!(f.db.refresh_scan_index().unwrap());
+    let index = palisade_vulndb::ScanIndex::open(&f._dir.path().join("db"))
+        .unwrap()
+        .expect("built");
+    let from_index = palisade_scan::scan(&index, paths, &opts()).unwrap();
+    assert_eq!(report::to_json(&from_index), report::to_json(&from_store));
+    // What was compared: a KEV-flagged finding, a plain one and an informational notice.
+    assert!(from_store.findings.iter().any(|x| x.kev.is_some()));
+    assert!(from_store.findings.iter().any(|x| x.kev.is_none()));
+    assert!(!from_store.notices.is_empty());
+}

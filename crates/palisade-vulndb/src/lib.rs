@@ -4,6 +4,7 @@
 //! has; aliases are kept as asserted edges, and KEV and EPSS as their own tables keyed by CVE.
 //! Re-importing a record that did not change writes nothing.
 
+mod index;
 mod load;
 mod schema;
 
@@ -15,6 +16,7 @@ use palisade_vulns::{Advisory, AdvisoryKind, Affected, EpssScore, KevEntry, Pack
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+pub use index::{INDEX_FILE, ScanIndex};
 pub use load::{ImportStats, Progress, import_path};
 
 /// The store's file name inside its folder.
@@ -220,7 +222,10 @@ impl VulnDb {
             path,
             dict: None,
         };
-        db.run(schema::migrate)?;
+        if db.run(schema::migrate)? {
+            // A new or rebuilt store: an index left from an earlier one describes nothing here.
+            drop_scan_index(&db.path)?;
+        }
         db.dict = db.load_dict()?;
         Ok(db)
     }
@@ -309,33 +314,21 @@ impl VulnDb {
 
     /// What a report shows about an advisory, read from columns without decoding the record.
     pub fn head(&self, rowid: i64) -> Result<AdvisoryHead, DbError> {
-        self.run(|c| {
-            c.prepare_cached(
-                "SELECT id, source, kind, summary, severity, score, aliases, url \
-                 FROM advisories WHERE rowid = ?1",
-            )?
-            .query_row([rowid], |r| {
-                Ok(AdvisoryHead {
-                    id: r.get(0)?,
-                    source: r.get(1)?,
-                    kind: kind_from_text(&r.get::<_, String>(2)?),
-                    summary: r.get(3)?,
-                    severity: r.get::<_, String>(4)?.parse().unwrap_or_default(),
-                    score: r.get(5)?,
-                    aliases: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                    url: r.get(7)?,
-                })
-            })
-        })
+        let cols = self.run(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {HEAD_COLUMNS} FROM advisories WHERE rowid = ?1"
+            ))?
+            .query_row([rowid], head_columns)
+        })?;
+        Ok(cols.into_head())
     }
 
     /// Runs `f` inside one read transaction: a consistent snapshot, and the file lock taken
     /// once rather than for every query (a scan makes hundreds).
     pub fn snapshot<T, E: From<DbError>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        self.run(|c| c.execute_batch("BEGIN"))?;
+        AdvisoryLookup::begin_read(self)?;
         let out = f();
-        // A read transaction has nothing to commit; ending it only releases the lock.
-        self.run(|c| c.execute_batch("COMMIT"))?;
+        AdvisoryLookup::end_read(self)?;
         out
     }
 
@@ -557,6 +550,9 @@ impl VulnDb {
                 }
             }
         }
+        if stats.inserted + stats.updated > 0 {
+            drop_scan_index(&db_path)?;
+        }
         tx.commit().map_err(to_err)?;
         Ok(stats)
     }
@@ -668,51 +664,41 @@ impl VulnDb {
         bodies.iter().map(|b| self.decode(b, id)).collect()
     }
 
-    /// The alias group of `id`: every id reachable through asserted alias edges, capped as
-    /// `AliasGraph` caps it.
-    pub fn alias_group(&self, id: &str) -> Result<Vec<String>, DbError> {
-        let mut graph = AliasGraph::with_cap(DEFAULT_GROUP_CAP);
-        let mut seen = std::collections::HashSet::from([id.to_owned()]);
-        let mut queue = vec![id.to_owned()];
-        let mut stmt = self
-            .conn
-            .prepare_cached(
+    /// The asserted alias edges (a, b, advisory) that name `id` on either side.
+    pub fn alias_edges(&self, id: &str) -> Result<Vec<(String, String, i64)>, DbError> {
+        self.run(|c| {
+            c.prepare_cached(
                 "SELECT a, b, advisory FROM aliases WHERE a = ?1 UNION \
                  SELECT a, b, advisory FROM aliases WHERE b = ?1",
-            )
-            .map_err(|e| self.err(e))?;
-        // Walking stops well past the cap: a longer chain is exactly the bad data the cap is for.
-        while let Some(next) = queue.pop() {
-            if seen.len() > DEFAULT_GROUP_CAP * 4 {
-                break;
-            }
-            let edges: Vec<(String, String, i64)> = stmt
-                .query_map([&next], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .and_then(|rows| rows.collect())
-                .map_err(|e| self.err(e))?;
-            for (a, b, adv) in edges {
-                graph.assert_alias(&a, &b, &adv.to_string());
-                for n in [a, b] {
-                    if seen.insert(n.clone()) {
-                        queue.push(n);
-                    }
-                }
-            }
-        }
-        Ok(graph.group(id))
+            )?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+        })
     }
 
-    /// Runs `f` in one write transaction: all of it is stored or none.
+    /// The alias group of `id` (see [`AdvisoryLookup::alias_group`]).
+    pub fn alias_group(&self, id: &str) -> Result<Vec<String>, DbError> {
+        AdvisoryLookup::alias_group(self, id)
+    }
+
+    /// Runs `f` in one write transaction: all of it is stored or none. What it writes changes
+    /// what a scan sees, so the scan index goes before the commit (see [`index`]).
     fn in_transaction(
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
     ) -> Result<(), DbError> {
         let path = self.path.display().to_string();
-        let result = self.conn.transaction().and_then(|tx| {
-            f(&tx)?;
-            tx.commit()
-        });
-        result.map_err(|source| DbError::Sqlite { path, source })
+        let tx = self.conn.transaction().map_err(|source| DbError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        f(&tx).map_err(|source| DbError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        drop_scan_index(&self.path)?;
+        tx.commit()
+            .map_err(|source| DbError::Sqlite { path, source })
     }
 
     /// Replaces the KEV catalogue (it is published whole).
@@ -840,6 +826,483 @@ impl VulnDb {
 }
 
 /// (position in the key list, advisory rowid, kind, stored entry).
+/// What the matcher reads about advisories, from the store itself or from its scan index.
+pub trait AdvisoryLookup {
+    /// Every live affected entry for each of `keys`, in the same order.
+    fn candidates_many(&self, keys: &[PackageKey]) -> Result<Vec<Vec<Candidate>>, DbError>;
+    /// The report columns of the advisory with this row number.
+    fn head(&self, rowid: i64) -> Result<AdvisoryHead, DbError>;
+    /// Whether any KEV or EPSS data is loaded.
+    fn has_enrichment(&self) -> Result<bool, DbError>;
+    /// The asserted alias edges (a, b, advisory) that name `id` on either side.
+    fn alias_edges(&self, id: &str) -> Result<Vec<(String, String, i64)>, DbError>;
+    fn kev(&self, cve: &str) -> Result<Option<KevEntry>, DbError>;
+    fn epss(&self, cve: &str) -> Result<Option<EpssScore>, DbError>;
+    /// Starts and ends one consistent read (many lookups, one snapshot).
+    fn begin_read(&self) -> Result<(), DbError> {
+        Ok(())
+    }
+    fn end_read(&self) -> Result<(), DbError> {
+        Ok(())
+    }
+
+    /// The alias group of `id`: every id reachable through asserted alias edges, capped as
+    /// `AliasGraph` caps it.
+    fn alias_group(&self, id: &str) -> Result<Vec<String>, DbError> {
+        let mut graph = AliasGraph::with_cap(DEFAULT_GROUP_CAP);
+        let mut seen = std::collections::HashSet::from([id.to_owned()]);
+        let mut queue = vec![id.to_owned()];
+        // Walking stops well past the cap: a longer chain is exactly the bad data the cap is for.
+        while let Some(next) = queue.pop() {
+            if seen.len() > DEFAULT_GROUP_CAP * 4 {
+                break;
+            }
+            for (a, b, adv) in self.alias_edges(&next)? {
+                graph.assert_alias(&a, &b, &adv.to_string());
+                for n in [a, b] {
+                    if seen.insert(n.clone()) {
+                        queue.push(n);
+                    }
+                }
+            }
+        }
+        Ok(graph.group(id))
+    }
+}
+
+impl AdvisoryLookup for VulnDb {
+    fn candidates_many(&self, keys: &[PackageKey]) -> Result<Vec<Vec<Candidate>>, DbError> {
+        VulnDb::candidates_many(self, keys)
+    }
+    fn head(&self, rowid: i64) -> Result<AdvisoryHead, DbError> {
+        VulnDb::head(self, rowid)
+    }
+    fn has_enrichment(&self) -> Result<bool, DbError> {
+        VulnDb::has_enrichment(self)
+    }
+    fn alias_edges(&self, id: &str) -> Result<Vec<(String, String, i64)>, DbError> {
+        VulnDb::alias_edges(self, id)
+    }
+    fn kev(&self, cve: &str) -> Result<Option<KevEntry>, DbError> {
+        VulnDb::kev(self, cve)
+    }
+    fn epss(&self, cve: &str) -> Result<Option<EpssScore>, DbError> {
+        VulnDb::epss(self, cve)
+    }
+    fn begin_read(&self) -> Result<(), DbError> {
+        self.run(|c| c.execute_batch("BEGIN"))
+    }
+    fn end_read(&self) -> Result<(), DbError> {
+        // A read transaction has nothing to commit; ending it only releases the lock.
+        self.run(|c| c.execute_batch("COMMIT"))
+    }
+}
+
+impl AdvisoryLookup for ScanIndex {
+    fn candidates_many(&self, keys: &[PackageKey]) -> Result<Vec<Vec<Candidate>>, DbError> {
+        keys.iter()
+            .map(|key| {
+                let Some(raw) = self.get(index::PACKAGES, key.to_string().as_bytes())? else {
+                    return Ok(Vec::new());
+                };
+                decode_candidates(&raw, key)
+                    .ok_or_else(|| index::corrupt(self.path(), &format!("entries of {key}")))
+            })
+            .collect()
+    }
+    fn head(&self, rowid: i64) -> Result<AdvisoryHead, DbError> {
+        let raw = self
+            .get(index::HEADS, &rowid.to_be_bytes())?
+            .ok_or_else(|| index::corrupt(self.path(), &format!("no advisory {rowid}")))?;
+        let mut d = index::Dec::new(&raw);
+        let head = (|| {
+            let h = AdvisoryHead {
+                id: d.string()?,
+                source: d.string()?,
+                kind: kind_from_text(d.str()?),
+                summary: d.string()?,
+                severity: d.str()?.parse().unwrap_or_default(),
+                score: d.opt_f64()?,
+                aliases: d.strings()?,
+                url: d.opt_string()?,
+            };
+            d.done().then_some(h)
+        })();
+        head.ok_or_else(|| index::corrupt(self.path(), &format!("advisory {rowid}")))
+    }
+    fn has_enrichment(&self) -> Result<bool, DbError> {
+        Ok(self.get(index::META, b"enrichment")?.as_deref() == Some(b"1"))
+    }
+    fn alias_edges(&self, id: &str) -> Result<Vec<(String, String, i64)>, DbError> {
+        match self.get(index::ALIASES, id.as_bytes())? {
+            None => Ok(Vec::new()),
+            Some(raw) => serde_json::from_slice(&raw)
+                .map_err(|e| index::corrupt(self.path(), &format!("aliases of {id}: {e}"))),
+        }
+    }
+    fn kev(&self, cve: &str) -> Result<Option<KevEntry>, DbError> {
+        self.get(index::KEV, cve.as_bytes())?
+            .map(|raw| {
+                serde_json::from_slice(&raw)
+                    .map_err(|e| index::corrupt(self.path(), &format!("kev {cve}: {e}")))
+            })
+            .transpose()
+    }
+    fn epss(&self, cve: &str) -> Result<Option<EpssScore>, DbError> {
+        let Some(raw) = self.get(index::EPSS, cve.as_bytes())? else {
+            return Ok(None);
+        };
+        let f = |r: std::ops::Range<usize>| {
+            raw.get(r)
+                .and_then(|b| b.try_into().ok())
+                .map(f64::from_le_bytes)
+        };
+        match (f(0..8), f(8..16)) {
+            (Some(score), Some(percentile)) if raw.len() == 16 => Ok(Some(EpssScore {
+                cve: cve.to_owned(),
+                score,
+                percentile,
+            })),
+            _ => Err(index::corrupt(self.path(), &format!("epss {cve}"))),
+        }
+    }
+}
+
+/// Opens what a scan reads: the scan index when the store has one for this schema, else the
+/// store itself. An index that cannot be opened (cut short, damaged header) is passed over: it
+/// is only a faster copy, and the next import replaces it.
+pub fn open_for_scan(dir: &Path) -> Result<Box<dyn AdvisoryLookup>, DbError> {
+    if let Ok(Some(ix)) = ScanIndex::open(dir)
+        && ix.get(index::META, b"schema").ok().flatten().as_deref()
+            == Some(schema::SCHEMA_VERSION.as_bytes())
+    {
+        return Ok(Box::new(ix));
+    }
+    Ok(Box::new(VulnDb::open_existing(dir)?))
+}
+
+/// A package's entries in the index: per entry the advisory's row number, its kind and the
+/// entry (see [`encode_entry`]); `None` if malformed.
+fn decode_candidates(raw: &[u8], key: &PackageKey) -> Option<Vec<Candidate>> {
+    let mut d = index::Dec::new(raw);
+    let mut out = Vec::new();
+    while !d.done() {
+        let advisory = d.i64()?;
+        let kind = kind_from_text(d.str()?);
+        out.push(Candidate {
+            advisory,
+            kind,
+            affected: decode_entry(&mut d)?.into_affected(key.clone()),
+        });
+    }
+    Some(out)
+}
+
+fn encode_bound(e: &mut index::Enc, b: Option<&palisade_vulns::Bound>) {
+    match b {
+        None => e.u8(0),
+        Some(b) => {
+            e.u8(if b.inclusive { 2 } else { 1 });
+            e.str(&b.version);
+        }
+    }
+}
+
+fn decode_bound(d: &mut index::Dec<'_>) -> Option<Option<palisade_vulns::Bound>> {
+    let inclusive = match d.u8()? {
+        0 => return Some(None),
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    Some(Some(palisade_vulns::Bound {
+        version: d.string()?,
+        inclusive,
+    }))
+}
+
+fn encode_entry(e: &mut index::Enc, s: &StoredEntry) {
+    e.0.extend_from_slice(&(s.intervals.len() as u32).to_le_bytes());
+    for i in &s.intervals {
+        encode_bound(e, i.lower.as_ref());
+        encode_bound(e, i.upper.as_ref());
+    }
+    e.strs(&s.versions);
+    e.strs(&s.fixed);
+    e.opt_str(s.last_known_affected.as_deref());
+    e.strs(&s.skipped_ranges);
+    e.opt_str(s.problem.as_deref());
+    match &s.debian {
+        None => e.u8(0),
+        Some(d) => {
+            e.u8(1);
+            e.str(&d.status);
+            e.str(&d.urgency);
+            e.opt_str(d.nodsa.as_deref());
+            e.opt_str(d.nodsa_reason.as_deref());
+        }
+    }
+}
+
+fn decode_entry(d: &mut index::Dec<'_>) -> Option<StoredEntry> {
+    let n = u32::from_le_bytes([d.u8()?, d.u8()?, d.u8()?, d.u8()?]) as usize;
+    let mut intervals = Vec::new();
+    for _ in 0..n {
+        let lower = decode_bound(d)?;
+        let upper = decode_bound(d)?;
+        intervals.push(palisade_vulns::Interval { lower, upper });
+    }
+    Some(StoredEntry {
+        intervals,
+        versions: d.strings()?,
+        fixed: d.strings()?,
+        last_known_affected: d.opt_string()?,
+        skipped_ranges: d.strings()?,
+        problem: d.opt_string()?,
+        debian: match d.u8()? {
+            0 => None,
+            1 => Some(palisade_vulns::DebianState {
+                status: d.string()?,
+                urgency: d.string()?,
+                nodsa: d.opt_string()?,
+                nodsa_reason: d.opt_string()?,
+            }),
+            _ => return None,
+        },
+    })
+}
+
+const HEAD_COLUMNS: &str = "id, source, kind, summary, severity, score, aliases, url";
+
+/// The report columns as stored (kind, severity and aliases as text).
+struct HeadColumns(
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<f64>,
+    String,
+    Option<String>,
+);
+
+fn head_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeadColumns> {
+    head_columns_at(r, 0)
+}
+
+/// The [`HEAD_COLUMNS`] of a row that has them from column `at` on.
+fn head_columns_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<HeadColumns> {
+    Ok(HeadColumns(
+        r.get(at)?,
+        r.get(at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        r.get(at + 4)?,
+        r.get(at + 5)?,
+        r.get(at + 6)?,
+        r.get(at + 7)?,
+    ))
+}
+
+impl HeadColumns {
+    fn into_head(self) -> AdvisoryHead {
+        let HeadColumns(id, source, kind, summary, severity, score, aliases, url) = self;
+        AdvisoryHead {
+            id,
+            source,
+            kind: kind_from_text(&kind),
+            summary,
+            severity: severity.parse().unwrap_or_default(),
+            score,
+            aliases: serde_json::from_str(&aliases).unwrap_or_default(),
+            url,
+        }
+    }
+}
+
+/// Deletes the scan index of the store at `db_path` (the store's file), if there is one.
+fn drop_scan_index(db_path: &Path) -> Result<(), DbError> {
+    let path = db_path.with_file_name(INDEX_FILE);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(DbError::Io {
+            path: path.display().to_string(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl VulnDb {
+    /// Builds the scan index when the store has none (it was never built, or a write since
+    /// deleted it); true when it built one. Holds the store's write lock meanwhile, so no write
+    /// can commit between what the index reads and its publication.
+    pub fn refresh_scan_index(&mut self) -> Result<bool, DbError> {
+        let dest = self.path.with_file_name(INDEX_FILE);
+        self.run(|c| c.execute_batch("BEGIN IMMEDIATE"))?;
+        let built = if dest.exists() {
+            Ok(false)
+        } else {
+            self.write_scan_index(&dest).map(|()| true)
+        };
+        // Nothing was written to the store: ending the transaction only releases the lock.
+        self.run(|c| c.execute_batch("ROLLBACK"))?;
+        built
+    }
+
+    fn write_scan_index(&self, dest: &Path) -> Result<(), DbError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut w = index::IndexWriter::create(dir)?;
+        match self.fill_scan_index(&mut w) {
+            Ok(()) => w.finish(dest),
+            Err(e) => {
+                w.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    fn fill_scan_index(&self, w: &mut index::IndexWriter) -> Result<(), DbError> {
+        let c = &self.conn;
+        let e = |source| self.err(source);
+        // Tables in key order; SQLite's default (binary) collation orders text as bytes.
+        let mut t = w.table(index::ALIASES);
+        let mut edges: std::collections::BTreeMap<String, Vec<(String, String, i64)>> =
+            std::collections::BTreeMap::new();
+        {
+            let mut s = c.prepare("SELECT a, b, advisory FROM aliases").map_err(e)?;
+            let mut rows = s.query([]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let (a, b, adv): (String, String, i64) = (
+                    r.get(0).map_err(e)?,
+                    r.get(1).map_err(e)?,
+                    r.get(2).map_err(e)?,
+                );
+                edges
+                    .entry(b.clone())
+                    .or_default()
+                    .push((a.clone(), b.clone(), adv));
+                edges.entry(a.clone()).or_default().push((a, b, adv));
+            }
+        }
+        for (id, mut list) in edges {
+            list.sort();
+            list.dedup();
+            t.add(id.as_bytes(), &json(&list)?)?;
+        }
+        t.finish()?;
+
+        let mut t = w.table(index::EPSS);
+        {
+            let mut s = c
+                .prepare("SELECT cve, score, percentile FROM epss ORDER BY cve")
+                .map_err(e)?;
+            let mut rows = s.query([]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let cve: String = r.get(0).map_err(e)?;
+                let mut v = r.get::<_, f64>(1).map_err(e)?.to_le_bytes().to_vec();
+                v.extend_from_slice(&r.get::<_, f64>(2).map_err(e)?.to_le_bytes());
+                t.add(cve.as_bytes(), &v)?;
+            }
+        }
+        t.finish()?;
+
+        // Only advisories a scan can reach: those with live affected entries.
+        let mut t = w.table(index::HEADS);
+        {
+            let mut s = c
+                .prepare(&format!(
+                    "SELECT rowid, {HEAD_COLUMNS} FROM advisories AS a WHERE EXISTS \
+                     (SELECT 1 FROM affected AS f WHERE f.advisory = a.rowid) ORDER BY rowid"
+                ))
+                .map_err(e)?;
+            let mut rows = s.query([]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let rowid: i64 = r.get(0).map_err(e)?;
+                let HeadColumns(id, source, kind, summary, severity, score, aliases, url) =
+                    head_columns_at(r, 1).map_err(e)?;
+                let mut v = index::Enc::default();
+                v.str(&id);
+                v.str(&source);
+                v.str(&kind);
+                v.str(&summary);
+                v.str(&severity);
+                v.opt_f64(score);
+                v.strs(&serde_json::from_str::<Vec<String>>(&aliases).unwrap_or_default());
+                v.opt_str(url.as_deref());
+                // Big-endian, so that byte order is numeric order (row numbers are positive).
+                t.add(&rowid.to_be_bytes(), &v.0)?;
+            }
+        }
+        t.finish()?;
+
+        let mut t = w.table(index::KEV);
+        {
+            let mut s = c
+                .prepare("SELECT cve, body FROM kev ORDER BY cve")
+                .map_err(e)?;
+            let mut rows = s.query([]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let (cve, body): (String, String) = (r.get(0).map_err(e)?, r.get(1).map_err(e)?);
+                t.add(cve.as_bytes(), body.as_bytes())?;
+            }
+        }
+        t.finish()?;
+
+        let mut t = w.table(index::META);
+        let enrichment = if self.has_enrichment()? { "1" } else { "0" };
+        t.add(b"enrichment", enrichment.as_bytes())?;
+        t.add(b"generation", self.generation()?.as_bytes())?;
+        t.add(b"last_change", self.last_change()?.to_string().as_bytes())?;
+        t.add(b"schema", schema::SCHEMA_VERSION.as_bytes())?;
+        t.finish()?;
+
+        let mut t = w.table(index::PACKAGES);
+        {
+            let mut s = c
+                .prepare(
+                    "SELECT package, advisory, kind, entry FROM affected \
+                     ORDER BY package, advisory, seq",
+                )
+                .map_err(e)?;
+            let mut rows = s.query([]).map_err(e)?;
+            let mut current: Option<(String, Vec<u8>)> = None;
+            while let Some(r) = rows.next().map_err(e)? {
+                let package: String = r.get(0).map_err(e)?;
+                let advisory: i64 = r.get(1).map_err(e)?;
+                let kind: String = r.get(2).map_err(e)?;
+                let entry: String = r.get(3).map_err(e)?;
+                let stored: StoredEntry =
+                    serde_json::from_str(&entry).map_err(|err| DbError::Corrupt {
+                        path: self.path.display().to_string(),
+                        message: format!("affected entry of advisory {advisory}: {err}"),
+                    })?;
+                if current.as_ref().is_some_and(|(p, _)| *p != package)
+                    && let Some((p, v)) = current.take()
+                {
+                    t.add(p.as_bytes(), &v)?;
+                }
+                let (_, v) = current.get_or_insert_with(|| (package, Vec::new()));
+                let mut enc = index::Enc(std::mem::take(v));
+                enc.0.extend_from_slice(&advisory.to_le_bytes());
+                enc.str(&kind);
+                encode_entry(&mut enc, &stored);
+                *v = enc.0;
+            }
+            if let Some((p, v)) = current {
+                t.add(p.as_bytes(), &v)?;
+            }
+        }
+        t.finish()
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, DbError> {
+    serde_json::to_vec(v).map_err(|e| DbError::Corrupt {
+        path: INDEX_FILE.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(usize, i64, String, String)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }

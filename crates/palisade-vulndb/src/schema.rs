@@ -60,7 +60,8 @@ CREATE TABLE sources (
 );
 ";
 
-pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
+/// Creates the tables, or rebuilds them for another schema version; true when it did either.
+pub fn migrate(c: &Connection) -> rusqlite::Result<bool> {
     c.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )?;
@@ -79,7 +80,7 @@ pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
             })
             .optional()?;
         if version.as_deref() == Some(SCHEMA_VERSION) {
-            return Ok(());
+            return Ok(false);
         }
         c.execute_batch(
             "DROP TABLE IF EXISTS affected; DROP TABLE IF EXISTS aliases; \
@@ -103,5 +104,6 @@ pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
         "INSERT INTO meta (key, value) VALUES ('generation', ?1)",
         [format!("{generation:x}-{:x}", std::process::id())],
     )?;
-    tx.commit()
+    tx.commit()?;
+    Ok(true)
 }

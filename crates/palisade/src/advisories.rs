@@ -249,7 +249,20 @@ pub async fn import(
         }
         import_with_progress(&mut db, &path, None, loc)?;
     }
+    refresh_scan_index(&mut db)?;
     outln!("advisory store: {}", db.path().display());
+    Ok(())
+}
+
+/// Rebuilds the scan index if an import changed the store (scans read the store itself
+/// until it is back, so a failure here costs speed, not correctness).
+fn refresh_scan_index(db: &mut VulnDb) -> anyhow::Result<()> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message("indexing for scans");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let built = db.refresh_scan_index();
+    spinner.finish_and_clear();
+    built.context("building the scan index")?;
     Ok(())
 }
 
@@ -307,6 +320,7 @@ pub async fn sync(
             last_run: Some(jiff::Timestamp::now()),
         })?;
     }
+    refresh_scan_index(&mut db)?;
     if !matched {
         bail!(
             "no configured advisory source is named {:?}",
@@ -325,6 +339,12 @@ pub fn status(db_dir: &Path) -> anyhow::Result<()> {
         outln!("  {source:<16} {n} advisories");
     }
     outln!("  withdrawn        {}", s.withdrawn);
+    match std::fs::metadata(db_dir.join(palisade_vulndb::INDEX_FILE)) {
+        Ok(m) => outln!("  scan index       {:.1} MB", m.len() as f64 / 1e6),
+        Err(_) => outln!(
+            "  scan index       none: scans read the store; the next import or sync builds it"
+        ),
+    }
     outln!("  affected entries {}", s.affected_entries);
     outln!("  KEV entries      {}", s.kev);
     outln!(

@@ -79,25 +79,8 @@ pub enum Command {
     Scan {
         #[command(flatten)]
         db: DbPlace,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: crate::scan::OutputFormat,
-        /// Exit with status 1 when a vulnerability at or above this severity (low, medium, high,
-        /// critical) is found; unknown severities count as meeting it.
-        #[arg(long, value_name = "SEVERITY")]
-        fail_on: Option<palisade_vulns::SeverityLevel>,
-        /// Ignore file (default: ./.palisade-ignore.toml when present).
-        #[arg(long, value_name = "FILE")]
-        ignore_file: Option<PathBuf>,
-        /// Debian release (codename or number) for dpkg status files that do not reveal it.
-        #[arg(long, value_name = "RELEASE")]
-        debian_release: Option<String>,
-        /// Write the report to this file instead of standard output.
-        #[arg(long, short, value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Files or folders to scan; folders are searched for lockfiles and inventories.
-        #[arg(required = true, value_name = "PATH")]
-        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        scan: palisade_scan_cli::ScanArgs,
     },
     /// Send inventories to the server (from a CI job or a host, with an API token).
     #[command(subcommand)]
@@ -411,27 +394,10 @@ impl Command {
 pub fn run_offline(cli: Cli) -> anyhow::Result<u8> {
     let cfg_file = cli.config.as_deref();
     match cli.command {
-        Command::Scan {
-            db,
-            format,
-            fail_on,
-            ignore_file,
-            debian_release,
-            output,
-            paths,
-        } => {
+        Command::Scan { db, scan } => {
             // A scan that cannot run exits 2, so CI can tell it from "vulnerabilities found" (1).
-            let result = load_db(cfg_file, &db).and_then(|(_, dir)| {
-                crate::scan::run(crate::scan::ScanArgs {
-                    db_dir: &dir,
-                    paths: &paths,
-                    format,
-                    fail_on,
-                    ignore_file: ignore_file.as_deref(),
-                    debian_release,
-                    output: output.as_deref(),
-                })
-            });
+            let result = load_db(cfg_file, &db)
+                .and_then(|(_, dir)| Ok(palisade_scan_cli::run(&dir, &scan)?));
             match result {
                 Ok(code) => Ok(code),
                 Err(e) => {

@@ -160,6 +160,7 @@ fn import(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
     let mut db = palisade_vulndb::VulnDb::open(dir)?;
     palisade_vulndb::import_path(&mut db, &file, None, &mut |_| {})
         .with_context(|| format!("importing demo advisories {name}"))?;
+    db.refresh_scan_index()?;
     Ok(())
 }
 

@@ -13,27 +13,7 @@ macro_rules! outln {
 }
 
 #[doc(hidden)]
-pub fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let written = out.write_fmt(args).and_then(|()| {
-        if newline {
-            out.write_all(b"\n")
-        } else {
-            Ok(())
-        }
-    });
-    match written {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
-        // Anything else (a full disk behind a redirection) is as fatal as it was with `print!`,
-        // but says what happened.
-        Err(e) => {
-            eprintln!("error: writing to standard output: {e}");
-            std::process::exit(1);
-        }
-    }
-}
+pub use palisade_scan_cli::write_stdout;
 
 pub mod advisories;
 pub mod audit;
@@ -45,6 +25,5 @@ pub mod keys;
 pub mod mail;
 pub mod outbound;
 pub mod remote;
-pub mod scan;
 pub mod serve;
 pub mod tls;

@@ -56,6 +56,10 @@ async fn scan_exit_codes_follow_fail_on_and_a_missing_store_is_an_error() {
     let (code, out, _) = run(d, &["advisories", "import", "--db", "db", "feed"]).await;
     assert_eq!(code, 0);
     assert!(out.contains("1 new"), "{out}");
+    assert!(
+        d.join("db/scan.idx").exists(),
+        "an import leaves the scan index behind it"
+    );
 
     let (code, out, _) = run(d, &["scan", "--db", "db", "site"]).await;
     assert_eq!(code, 0, "without --fail-on a finding does not fail: {out}");

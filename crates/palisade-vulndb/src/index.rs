@@ -1,0 +1,466 @@
+//! The scan index: a read-only file beside the store (`scan.idx`) holding exactly what a scan
+//! reads (each package's live affected entries, advisory report columns, alias edges, KEV and
+//! EPSS) as sorted tables that a scan reads a few small blocks of, without opening SQLite.
+//!
+//! Why a file of our own: a scan started once per lockfile in CI spends most of its time on
+//! fixed costs, and opening SQLite (parsing the schema on the first statement, preparing the
+//! statements) was a fifth of it. A memory map would be simpler still, but it needs `unsafe`,
+//! which this workspace forbids; positioned reads of sorted blocks touch about as little.
+//!
+//! Freshness: every store write that changes what a scan would see deletes the index inside its
+//! transaction, before committing, and [`crate::VulnDb::refresh_scan_index`] rebuilds a missing
+//! one while holding the store's write lock. So a present index always describes the committed
+//! store, and a missing one makes the scan read the store itself. The file is replaced by rename,
+//! never rewritten in place, so a scan that has it open keeps reading one consistent version.
+//!
+//! Layout (integers little-endian). Each table's values come first, then its entries, sorted by
+//! key bytes and grouped into blocks of [`BLOCK`] (an entry is `u16` key length, key, `u64` value
+//! offset, `u32` value length), then its fence list (per block: first key as `u16` length and
+//! bytes, block offset `u64`, block length `u32`). The header follows the tables: the magic
+//! `PLSCIX01`, a `u32` table count, then per table its name (`u8` length and bytes), entry count
+//! `u64`, fence list offset and length (`u64` each). The last 20 bytes give the header's offset
+//! (`u64`) and length (`u32`) and repeat the magic, so a file cut short is recognised as one.
+//! Every offset and length read from the file is checked against the file's size, so a damaged
+//! or hostile index gives an error, never a panic or a read past its end.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::DbError;
+
+/// The index file's name inside the store folder.
+pub const INDEX_FILE: &str = "scan.idx";
+const MAGIC: &[u8; 8] = b"PLSCIX01";
+/// Entries per block: a lookup reads one block of about this many keys.
+const BLOCK: usize = 32;
+/// The most tables an index may declare, and the longest header read at open.
+const MAX_TABLES: usize = 16;
+const MAX_HEADER: usize = 4096;
+/// The longest fence list read at open (a store of several million package keys stays under).
+const MAX_FENCES_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Table names.
+pub(crate) const PACKAGES: &str = "packages";
+pub(crate) const HEADS: &str = "heads";
+pub(crate) const ALIASES: &str = "aliases";
+pub(crate) const KEV: &str = "kev";
+pub(crate) const EPSS: &str = "epss";
+pub(crate) const META: &str = "meta";
+
+/// Writes an index file from tables given in key order (the writer sorts nothing itself, the
+/// store's queries deliver sorted keys; out-of-order keys are an error, not a silent bad file).
+pub(crate) struct IndexWriter {
+    tmp: PathBuf,
+    out: BufWriter<File>,
+    pos: u64,
+    tables: Vec<(String, u64, u64, u64)>,
+}
+
+/// One table being written: entries are buffered per table; values go to the file at once.
+pub(crate) struct TableWriter<'w> {
+    w: &'w mut IndexWriter,
+    name: String,
+    entries: Vec<(Vec<u8>, u64, u32)>,
+}
+
+impl IndexWriter {
+    pub(crate) fn create(dir: &Path) -> Result<IndexWriter, DbError> {
+        let tmp = dir.join(format!("{INDEX_FILE}.tmp-{}", std::process::id()));
+        let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        Ok(IndexWriter {
+            tmp,
+            out: BufWriter::with_capacity(1 << 20, file),
+            pos: 0,
+            tables: Vec::new(),
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<u64, DbError> {
+        let at = self.pos;
+        self.out.write_all(bytes).map_err(|e| io(&self.tmp, e))?;
+        self.pos += bytes.len() as u64;
+        Ok(at)
+    }
+
+    pub(crate) fn table(&mut self, name: &str) -> TableWriter<'_> {
+        TableWriter {
+            w: self,
+            name: name.to_owned(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Writes the header at the end (readers find it through the trailer) and moves the file
+    /// into place.
+    pub(crate) fn finish(mut self, dest: &Path) -> Result<(), DbError> {
+        let mut head = Vec::new();
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&(self.tables.len() as u32).to_le_bytes());
+        for (name, count, off, len) in &self.tables {
+            head.push(name.len() as u8);
+            head.extend_from_slice(name.as_bytes());
+            head.extend_from_slice(&count.to_le_bytes());
+            head.extend_from_slice(&off.to_le_bytes());
+            head.extend_from_slice(&len.to_le_bytes());
+        }
+        let at = self.write(&head)?;
+        // Trailer: where the header starts and how long it is, then the magic again, so a
+        // truncated file is recognised as one.
+        let mut trailer = Vec::new();
+        trailer.extend_from_slice(&at.to_le_bytes());
+        trailer.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        trailer.extend_from_slice(MAGIC);
+        self.write(&trailer)?;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| io(&self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, dest).map_err(|e| io(dest, e))
+    }
+
+    /// Removes the unfinished file after a failure.
+    pub(crate) fn abandon(self) {
+        let tmp = self.tmp.clone();
+        drop(self);
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
+impl TableWriter<'_> {
+    pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), DbError> {
+        if key.len() > u16::MAX as usize || value.len() > u32::MAX as usize {
+            return Err(corrupt(&self.w.tmp, "an index key or value is too long"));
+        }
+        if self
+            .entries
+            .last()
+            .is_some_and(|(k, _, _)| k.as_slice() >= key)
+        {
+            return Err(corrupt(
+                &self.w.tmp,
+                &format!("table {}: keys out of order", self.name),
+            ));
+        }
+        let off = self.w.write(value)?;
+        self.entries.push((key.to_vec(), off, value.len() as u32));
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Result<(), DbError> {
+        let mut fences = Vec::new();
+        for block in self.entries.chunks(BLOCK) {
+            let mut bytes = Vec::new();
+            for (k, off, len) in block {
+                bytes.extend_from_slice(&(k.len() as u16).to_le_bytes());
+                bytes.extend_from_slice(k);
+                bytes.extend_from_slice(&off.to_le_bytes());
+                bytes.extend_from_slice(&len.to_le_bytes());
+            }
+            let at = self.w.write(&bytes)?;
+            let first = &block[0].0;
+            fences.extend_from_slice(&(first.len() as u16).to_le_bytes());
+            fences.extend_from_slice(first);
+            fences.extend_from_slice(&at.to_le_bytes());
+            fences.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        }
+        let at = self.w.write(&fences)?;
+        self.w.tables.push((
+            self.name,
+            self.entries.len() as u64,
+            at,
+            fences.len() as u64,
+        ));
+        Ok(())
+    }
+}
+
+/// An open index.
+pub struct ScanIndex {
+    file: File,
+    path: PathBuf,
+    size: u64,
+    tables: HashMap<String, Table>,
+    /// Blocks read so far, by offset.
+    blocks: std::sync::Mutex<HashMap<u64, Vec<u8>>>,
+}
+
+impl std::fmt::Debug for ScanIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanIndex")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// A table's fence list: each block's first key, offset and length.
+struct Table {
+    fences: Vec<(Vec<u8>, u64, u32)>,
+}
+
+/// A cursor over bytes read from the index; every read is checked.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn done(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+}
+
+impl ScanIndex {
+    /// Opens the index in `dir`; `None` when there is none (the scan then reads the store).
+    pub fn open(dir: &Path) -> Result<Option<ScanIndex>, DbError> {
+        let path = dir.join(INDEX_FILE);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path, e)),
+        };
+        let size = file.metadata().map_err(|e| io(&path, e))?.len();
+        let mut ix = ScanIndex {
+            file,
+            path,
+            size,
+            tables: HashMap::new(),
+            blocks: std::sync::Mutex::new(HashMap::new()),
+        };
+        let bad = |what: &str| corrupt(&ix.path, what);
+        let trailer = ix
+            .read(size.checked_sub(20).ok_or_else(|| bad("too short"))?, 20)
+            .map_err(|_| bad("too short"))?;
+        let mut t = Cursor {
+            bytes: &trailer,
+            at: 0,
+        };
+        let (head_at, head_len) = (t.u64(), t.u32());
+        if t.take(8) != Some(MAGIC.as_slice()) {
+            return Err(bad("not a scan index, or cut short"));
+        }
+        let (Some(head_at), Some(head_len)) = (head_at, head_len) else {
+            return Err(bad("trailer"));
+        };
+        if head_len as usize > MAX_HEADER {
+            return Err(bad("header too long"));
+        }
+        let head = ix.read(head_at, head_len)?;
+        let mut c = Cursor {
+            bytes: &head,
+            at: 0,
+        };
+        if c.take(8) != Some(MAGIC.as_slice()) {
+            return Err(bad("header magic"));
+        }
+        let count = c.u32().ok_or_else(|| bad("header"))? as usize;
+        if count > MAX_TABLES {
+            return Err(bad("too many tables"));
+        }
+        for _ in 0..count {
+            let parsed = (|| {
+                let n = *c.take(1)?.first()? as usize;
+                let name = std::str::from_utf8(c.take(n)?).ok()?.to_owned();
+                Some((name, c.u64()?, c.u64()?, c.u64()?))
+            })();
+            let (name, _entries, off, len) = parsed.ok_or_else(|| bad("table header"))?;
+            if len > MAX_FENCES_BYTES {
+                return Err(bad("fence list too long"));
+            }
+            let raw = ix.read(off, len as u32)?;
+            let mut f = Cursor { bytes: &raw, at: 0 };
+            let mut fences = Vec::new();
+            while !f.done() {
+                let fence = (|| {
+                    let n = f.u16()? as usize;
+                    Some((f.take(n)?.to_vec(), f.u64()?, f.u32()?))
+                })();
+                fences.push(fence.ok_or_else(|| bad(&format!("table {name}: fence list")))?);
+            }
+            ix.tables.insert(name, Table { fences });
+        }
+        Ok(Some(ix))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self, at: u64, len: u32) -> Result<Vec<u8>, DbError> {
+        let end = at.checked_add(u64::from(len));
+        if end.is_none_or(|e| e > self.size) {
+            return Err(corrupt(
+                &self.path,
+                "an offset points past the end of the file",
+            ));
+        }
+        let mut buf = vec![0; len as usize];
+        self.file
+            .read_exact_at(&mut buf, at)
+            .map_err(|e| io(&self.path, e))?;
+        Ok(buf)
+    }
+
+    /// The value of `key` in `table`.
+    pub(crate) fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        let Some(t) = self.tables.get(table) else {
+            return Err(corrupt(&self.path, &format!("no table {table}")));
+        };
+        // The last block whose first key is not after `key`.
+        let i = t
+            .fences
+            .partition_point(|(first, _, _)| first.as_slice() <= key);
+        let Some(b) = i.checked_sub(1) else {
+            return Ok(None);
+        };
+        let (_, off, len) = &t.fences[b];
+        let found = {
+            // Blocks are kept once read: a scan asks for neighbouring keys (they are sorted) and
+            // for the same advisories' heads again and again.
+            let mut cache = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+            let raw = match cache.entry(*off) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(self.read(*off, *len)?),
+            };
+            find_in_block(raw, key)
+                .ok_or_else(|| corrupt(&self.path, &format!("table {table}: block at {off}")))?
+        };
+        found.map(|(off, len)| self.read(off, len)).transpose()
+    }
+}
+
+/// The value position of `key` in a block, `None` inside when absent; `None` outside when the
+/// block is malformed.
+fn find_in_block(raw: &[u8], key: &[u8]) -> Option<Option<(u64, u32)>> {
+    let mut c = Cursor { bytes: raw, at: 0 };
+    while !c.done() {
+        let n = c.u16()? as usize;
+        let k = c.take(n)?;
+        let (off, len) = (c.u64()?, c.u32()?);
+        if k == key {
+            return Some(Some((off, len)));
+        }
+    }
+    Some(None)
+}
+
+fn io(path: &Path, source: std::io::Error) -> DbError {
+    DbError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+pub(crate) fn corrupt(path: &Path, what: &str) -> DbError {
+    DbError::Corrupt {
+        path: path.display().to_string(),
+        message: format!(
+            "scan index: {what} (delete it, or run `palisade advisories import` to rebuild it)"
+        ),
+    }
+}
+
+/// Writes values in the index's own encoding: strings as `u32` length and bytes, optional
+/// values behind a one-byte flag. Decoding JSON was a quarter of a small scan; this is read with
+/// a few bounds checks per field.
+#[derive(Default)]
+pub(crate) struct Enc(pub(crate) Vec<u8>);
+
+impl Enc {
+    pub(crate) fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    pub(crate) fn str(&mut self, s: &str) {
+        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    pub(crate) fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+    pub(crate) fn strs(&mut self, list: &[String]) {
+        self.0.extend_from_slice(&(list.len() as u32).to_le_bytes());
+        for s in list {
+            self.str(s);
+        }
+    }
+    pub(crate) fn opt_f64(&mut self, v: Option<f64>) {
+        match v {
+            None => self.u8(0),
+            Some(v) => {
+                self.u8(1);
+                self.0.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Reads what [`Enc`] wrote; `None` on anything malformed.
+pub(crate) struct Dec<'a>(Cursor<'a>);
+
+impl<'a> Dec<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Dec<'a> {
+        Dec(Cursor { bytes, at: 0 })
+    }
+    pub(crate) fn done(&self) -> bool {
+        self.0.done()
+    }
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        self.0.take(1)?.first().copied()
+    }
+    pub(crate) fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.0.take(8)?.try_into().ok()?))
+    }
+    pub(crate) fn str(&mut self) -> Option<&'a str> {
+        let n = self.0.u32()? as usize;
+        std::str::from_utf8(self.0.take(n)?).ok()
+    }
+    pub(crate) fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_owned)
+    }
+    pub(crate) fn opt_string(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.string()?)),
+            _ => None,
+        }
+    }
+    pub(crate) fn strings(&mut self) -> Option<Vec<String>> {
+        let n = self.0.u32()? as usize;
+        // Each string takes at least its four length bytes: a count larger than the rest of the
+        // value is damage, and must not reserve memory for it.
+        if n > self.0.bytes.len().saturating_sub(self.0.at) / 4 {
+            return None;
+        }
+        (0..n).map(|_| self.string()).collect()
+    }
+    pub(crate) fn opt_f64(&mut self) -> Option<Option<f64>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(f64::from_le_bytes(self.0.take(8)?.try_into().ok()?))),
+            _ => None,
+        }
+    }
+}
