@@ -73,7 +73,7 @@ fn emit(
 fn plain_string(v: &str) -> Option<&str> {
     let rest = v.strip_prefix('"')?;
     let end = memchr::memchr(b'"', rest.as_bytes())?;
-    let (s, after) = (&rest[..end], rest[end + 1..].trim_start());
+    let (s, after) = (&rest[..end], trim(&rest[end + 1..]));
     // A fold rather than `any`: without the early exit the compiler vectorises it.
     let escaped_or_control = s.bytes().fold(false, |bad, b| {
         bad | (b == b'\\') | (b < 0x20) | (b == 0x7f)
@@ -82,6 +82,37 @@ fn plain_string(v: &str) -> Option<&str> {
         return None;
     }
     (after.is_empty() || after.starts_with('#')).then_some(s)
+}
+
+/// The file's lines without their `\n` or `\r\n`, found with `memchr` (per line, `str::lines`
+/// cost more than reading the line did).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain(
+        // A last line without a newline.
+        (!text.is_empty() && !text.ends_with('\n')).then_some(text.len()),
+    );
+    std::iter::from_fn(move || {
+        let end = ends.next()?;
+        let line = &text[start..end];
+        start = end + 1;
+        // As `str::lines`: a carriage return ends a line only before a newline.
+        Some(match text.as_bytes().get(end) {
+            Some(b'\n') => line.strip_suffix('\r').unwrap_or(line),
+            _ => line,
+        })
+    })
+}
+
+/// TOML's whitespace (space and tab) off both ends. Anything else a general trim would take
+/// (other Unicode spaces) stays, so such a line is left to the general parser, which refuses it.
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let ws = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |e| e + 1);
+    // Both ends are next to ASCII bytes, so they are character boundaries.
+    &s[start..end]
 }
 
 fn bare_key(k: &str) -> bool {
@@ -115,13 +146,13 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
     let mut current: Option<Partial<'_>> = None;
     let mut in_array = false;
     let mut headers: Vec<&str> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
+    for (i, raw) in lines(text).enumerate() {
+        let line = trim(raw);
         if in_array {
             if line == "]" {
                 in_array = false;
             } else if !line.is_empty() && !line.starts_with('#') {
-                plain_string(line.strip_suffix(',').unwrap_or(line).trim_end())?;
+                plain_string(trim(line.strip_suffix(',').unwrap_or(line)))?;
             }
             continue;
         }
@@ -130,6 +161,7 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
         }
         if line.starts_with('[') {
             finish(current.take(), &mut out)?;
+            distinct(&mut keys)?;
             keys.clear();
             if line == "[[package]]" {
                 table = Table::Package;
@@ -159,16 +191,16 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
         let (k, v) = match line.strip_prefix('"') {
             Some(rest) => {
                 let end = rest.find('"')? + 2;
-                let v = line[end..].trim_start().strip_prefix('=')?;
-                (&line[..end], v.trim())
+                let v = trim(&line[end..]).strip_prefix('=')?;
+                (&line[..end], trim(v))
             }
             None => {
                 let eq = line.bytes().position(|b| b == b'=')?;
-                (line[..eq].trim(), line[eq + 1..].trim())
+                (trim(&line[..eq]), trim(&line[eq + 1..]))
             }
         };
         let key_ok = bare_key(k) || plain_string(k).is_some_and(|q| !q.contains('"'));
-        if !key_ok || keys.contains(&k) || (table == Table::Root && k == "package") {
+        if !key_ok || (table == Table::Root && k == "package") {
             return None;
         }
         keys.push(k);
@@ -201,7 +233,15 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
         return None;
     }
     finish(current.take(), &mut out)?;
+    distinct(&mut keys)?;
     Some(out)
+}
+
+/// A key defined twice in one table is a TOML error the general parser names; checked once per
+/// table by sorting, because v1 lockfiles put hundreds of checksum keys in one table.
+fn distinct(keys: &mut [&str]) -> Option<()> {
+    keys.sort_unstable();
+    keys.windows(2).all(|w| w[0] != w[1]).then_some(())
 }
 
 fn slow(out: &mut Collector<'_>, text: &str) -> Result<(), ParseError> {

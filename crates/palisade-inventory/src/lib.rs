@@ -8,7 +8,6 @@
 //! [`ParseError`] naming the file, the line and the field where known; no input makes a parser
 //! panic or recurse without bound.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use palisade_vulns::{Ecosystem, PackageKey};
@@ -197,13 +196,13 @@ pub fn parse_auto(file: &str, content: &[u8]) -> Result<Inventory, ParseError> {
     }
 }
 
-/// Accumulates a parser's results, removing duplicates and enforcing [`MAX_PACKAGES`].
+/// Accumulates a parser's results, enforcing [`MAX_PACKAGES`] (entries as the file lists them)
+/// and removing duplicates at the end.
 pub(crate) struct Collector<'a> {
     pub(crate) file: &'a str,
     format: Format,
     packages: Vec<InstalledPackage>,
     unevaluable: Vec<Unevaluable>,
-    seen: HashSet<(PackageKey, String, bool)>,
     debian_release: Option<String>,
 }
 
@@ -214,7 +213,6 @@ impl<'a> Collector<'a> {
             format,
             packages: Vec::new(),
             unevaluable: Vec::new(),
-            seen: HashSet::new(),
             debian_release: None,
         }
     }
@@ -248,10 +246,6 @@ impl<'a> Collector<'a> {
         binaries: Vec<String>,
     ) -> Result<(), ParseError> {
         self.check_limit()?;
-        // The same package installed in several places (nested node_modules) is one finding.
-        if !self.seen.insert((key.clone(), version.to_owned(), dev)) {
-            return Ok(());
-        }
         self.packages.push(InstalledPackage {
             key,
             version: version.to_owned(),
@@ -300,7 +294,27 @@ impl<'a> Collector<'a> {
         }
     }
 
-    fn finish(self) -> Inventory {
+    fn finish(mut self) -> Inventory {
+        // The same package installed in several places (nested node_modules) is one finding;
+        // the first occurrence is kept. One sort of positions at the end, because a set of
+        // cloned keys checked per package was a fifth of parsing a lockfile.
+        let p = &self.packages;
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            (&p[a].key, &p[a].version, p[a].dev, a).cmp(&(&p[b].key, &p[b].version, p[b].dev, b))
+        });
+        let mut keep = vec![true; p.len()];
+        for w in order.windows(2) {
+            let (a, b) = (&p[w[0]], &p[w[1]]);
+            if a.key == b.key && a.version == b.version && a.dev == b.dev {
+                keep[w[1]] = false;
+            }
+        }
+        let mut at = 0;
+        self.packages.retain(|_| {
+            at += 1;
+            keep[at - 1]
+        });
         Inventory {
             format: self.format,
             packages: self.packages,

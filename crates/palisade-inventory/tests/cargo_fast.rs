@@ -57,6 +57,10 @@ fn the_fast_reader_gives_up_on_what_cargo_never_writes() {
         "[[package]]\nname = \"a\"\ndependencies = [\n \"b\",\n",
         "[metadata]\n[metadata]\n",
         "[[package]]\nname = 'a'\n",
+        // A carriage return that does not end a line, and a space TOML does not allow.
+        "[[package]]\nname = \"a\"\nversion = \"1.0.0\"\r",
+        "[[package]]\n\u{a0}name = \"a\"\n",
+        "[metadata]\n\"checksum a\" = \"1\"\n\"checksum b\" = \"2\"\n\"checksum a\" = \"3\"\n",
     ] {
         assert_eq!(fast_entries(text), None, "{text:?}");
     }
@@ -85,6 +89,12 @@ const LINES: &[&str] = &[
     "[package]",
     "name = 'literal'",
     "x.y = \"dotted\"",
+    // Line ends and spacing: CRLF, tabs and spaces around, a space TOML does not allow.
+    "name = \"crlf\"\r",
+    "\tversion = \"1.2.3\" ",
+    "\u{a0}name = \"nbsp\"",
+    "version = \"1.0.0\"\r\r",
+    "\"checksum a 1.0 (registry+x)\" = \"ee\"",
 ];
 
 proptest! {

@@ -182,10 +182,15 @@ impl<'a> Evaluator<'a> {
     /// Evaluates every (package, versions) pair not yet seen, looking the packages up in one
     /// statement per ten thousand.
     pub fn evaluate(&mut self, wanted: Vec<(PackageKey, Vec<String>)>) -> Result<(), DbError> {
-        for chunk in wanted.chunks(10_000) {
-            let keys: Vec<PackageKey> = chunk.iter().map(|(k, _)| k.clone()).collect();
+        let mut wanted = wanted.into_iter();
+        loop {
+            let (keys, versions): (Vec<PackageKey>, Vec<Vec<String>>) =
+                wanted.by_ref().take(10_000).unzip();
+            if keys.is_empty() {
+                return Ok(());
+            }
             let found = self.db.candidates_many(&keys)?;
-            for ((key, versions), list) in chunk.iter().zip(found) {
+            for ((key, versions), list) in keys.into_iter().zip(versions).zip(found) {
                 let compiled: Vec<(Candidate, CompiledAffected)> = list
                     .into_iter()
                     .map(|c| {
@@ -193,11 +198,11 @@ impl<'a> Evaluator<'a> {
                         (c, compiled)
                     })
                     .collect();
-                let by_version = self.verdicts.entry(key.clone()).or_default();
+                let by_version = self.verdicts.entry(key).or_default();
                 for v in versions {
                     let hits = compiled
                         .iter()
-                        .filter_map(|(c, comp)| match comp.evaluate(v) {
+                        .filter_map(|(c, comp)| match comp.evaluate(&v) {
                             Verdict::NotAffected => None,
                             verdict => Some(Hit {
                                 advisory: c.advisory,
@@ -207,11 +212,10 @@ impl<'a> Evaluator<'a> {
                             }),
                         })
                         .collect();
-                    by_version.insert(v.clone(), hits);
+                    by_version.insert(v, hits);
                 }
             }
         }
-        Ok(())
     }
 
     /// The report columns of an advisory, read once.

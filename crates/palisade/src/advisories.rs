@@ -249,21 +249,22 @@ pub async fn import(
         }
         import_with_progress(&mut db, &path, None, loc)?;
     }
-    refresh_scan_index(&mut db)?;
+    refresh_scan_index(&mut db);
     outln!("advisory store: {}", db.path().display());
     Ok(())
 }
 
-/// Rebuilds the scan index if an import changed the store (scans read the store itself
-/// until it is back, so a failure here costs speed, not correctness).
-fn refresh_scan_index(db: &mut VulnDb) -> anyhow::Result<()> {
+/// Rebuilds the scan index if an import changed the store. Scans read the store itself until it
+/// is back, so a failure costs speed, not correctness: it is a warning, not a failed import.
+fn refresh_scan_index(db: &mut VulnDb) {
     let spinner = ProgressBar::new_spinner();
     spinner.set_message("indexing for scans");
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let built = db.refresh_scan_index();
     spinner.finish_and_clear();
-    built.context("building the scan index")?;
-    Ok(())
+    if let Err(e) = built {
+        eprintln!("warning: building the scan index: {e} (scans will read the store directly)");
+    }
 }
 
 /// `palisade advisories sync`: refreshes every configured source (or one), importing only
@@ -320,7 +321,7 @@ pub async fn sync(
             last_run: Some(jiff::Timestamp::now()),
         })?;
     }
-    refresh_scan_index(&mut db)?;
+    refresh_scan_index(&mut db);
     if !matched {
         bail!(
             "no configured advisory source is named {:?}",
