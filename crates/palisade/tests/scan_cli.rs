@@ -206,6 +206,10 @@ async fn sync_downloads_only_when_changed_and_imports_only_newer_records() {
     assert!(out.contains("osv  ") || out.contains("osv "), "{out}");
     assert!(out.contains("source osv-npm"), "{out}");
     assert!(
+        out.contains("scan index") && out.contains(" MB"),
+        "a sync rebuilds the scan index and status shows it: {out}"
+    );
+    assert!(
         out.contains("2024-02-01"),
         "the high-water mark is shown: {out}"
     );
