@@ -14,11 +14,11 @@
 //! never rewritten in place, so a scan that has it open keeps reading one consistent version.
 //!
 //! Layout (integers little-endian). Each table's values come first, then its entries, sorted by
-//! key bytes and grouped into blocks of [`BLOCK`] (an entry is `u16` key length, key, `u64` value
-//! offset, `u32` value length), then its fence list (per block: first key as `u16` length and
-//! bytes, block offset `u64`, block length `u32`). The header follows the tables: the magic
-//! `PLSCIX01`, a `u32` table count, then per table its name (`u8` length and bytes), entry count
-//! `u64`, fence list offset and length (`u64` each). The last 20 bytes give the header's offset
+//! key bytes and grouped into blocks of [`BLOCK`], then its fence list, one entry per block.
+//! Entries and fences have one shape: `u16` key length, key, `u64` offset, `u32` length (of the
+//! value, or of the block whose first key it is). The header follows the tables: the magic
+//! `PLSCIX02`, a `u32` table count, then per table its name (`u8` length and bytes) and the
+//! offset and length of its fence list (`u64` each). The last 20 bytes give the header's offset
 //! (`u64`) and length (`u32`) and repeat the magic, so a file cut short is recognised as one.
 //! Every offset and length read from the file is checked against the file's size, so a damaged
 //! or hostile index gives an error, never a panic or a read past its end.
@@ -33,7 +33,7 @@ use crate::DbError;
 
 /// The index file's name inside the store folder.
 pub const INDEX_FILE: &str = "scan.idx";
-const MAGIC: &[u8; 8] = b"PLSCIX01";
+const MAGIC: &[u8; 8] = b"PLSCIX02";
 /// Entries per block: a lookup reads one block of about this many keys.
 const BLOCK: usize = 32;
 /// The most tables an index may declare, and the longest header read at open.
@@ -56,7 +56,8 @@ pub(crate) struct IndexWriter {
     tmp: PathBuf,
     out: BufWriter<File>,
     pos: u64,
-    tables: Vec<(String, u64, u64, u64)>,
+    /// Each table's name and fence list (offset, length).
+    tables: Vec<(String, u64, u64)>,
 }
 
 /// One table being written: entries are buffered per table; values go to the file at once.
@@ -99,10 +100,9 @@ impl IndexWriter {
         let mut head = Vec::new();
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&(self.tables.len() as u32).to_le_bytes());
-        for (name, count, off, len) in &self.tables {
+        for (name, off, len) in &self.tables {
             head.push(name.len() as u8);
             head.extend_from_slice(name.as_bytes());
-            head.extend_from_slice(&count.to_le_bytes());
             head.extend_from_slice(&off.to_le_bytes());
             head.extend_from_slice(&len.to_le_bytes());
         }
@@ -155,27 +155,23 @@ impl TableWriter<'_> {
         for block in self.entries.chunks(BLOCK) {
             let mut bytes = Vec::new();
             for (k, off, len) in block {
-                bytes.extend_from_slice(&(k.len() as u16).to_le_bytes());
-                bytes.extend_from_slice(k);
-                bytes.extend_from_slice(&off.to_le_bytes());
-                bytes.extend_from_slice(&len.to_le_bytes());
+                put_entry(&mut bytes, k, *off, *len);
             }
             let at = self.w.write(&bytes)?;
-            let first = &block[0].0;
-            fences.extend_from_slice(&(first.len() as u16).to_le_bytes());
-            fences.extend_from_slice(first);
-            fences.extend_from_slice(&at.to_le_bytes());
-            fences.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            put_entry(&mut fences, &block[0].0, at, bytes.len() as u32);
         }
         let at = self.w.write(&fences)?;
-        self.w.tables.push((
-            self.name,
-            self.entries.len() as u64,
-            at,
-            fences.len() as u64,
-        ));
+        self.w.tables.push((self.name, at, fences.len() as u64));
         Ok(())
     }
+}
+
+/// An entry of a block or of a fence list: key, then where its value (or block) is.
+fn put_entry(out: &mut Vec<u8>, key: &[u8], off: u64, len: u32) {
+    out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(&off.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
 }
 
 /// An open index.
@@ -224,6 +220,11 @@ impl<'a> Cursor<'a> {
     }
     fn done(&self) -> bool {
         self.at == self.bytes.len()
+    }
+    /// What [`put_entry`] wrote.
+    fn entry(&mut self) -> Option<(&'a [u8], u64, u32)> {
+        let n = self.u16()? as usize;
+        Some((self.take(n)?, self.u64()?, self.u32()?))
     }
 }
 
@@ -278,9 +279,9 @@ impl ScanIndex {
             let parsed = (|| {
                 let n = *c.take(1)?.first()? as usize;
                 let name = std::str::from_utf8(c.take(n)?).ok()?.to_owned();
-                Some((name, c.u64()?, c.u64()?, c.u64()?))
+                Some((name, c.u64()?, c.u64()?))
             })();
-            let (name, _entries, off, len) = parsed.ok_or_else(|| bad("table header"))?;
+            let (name, off, len) = parsed.ok_or_else(|| bad("table header"))?;
             if len > MAX_FENCES_BYTES {
                 return Err(bad("fence list too long"));
             }
@@ -288,11 +289,10 @@ impl ScanIndex {
             let mut f = Cursor { bytes: &raw, at: 0 };
             let mut fences = Vec::new();
             while !f.done() {
-                let fence = (|| {
-                    let n = f.u16()? as usize;
-                    Some((f.take(n)?.to_vec(), f.u64()?, f.u32()?))
-                })();
-                fences.push(fence.ok_or_else(|| bad(&format!("table {name}: fence list")))?);
+                let (first, at, len) = f
+                    .entry()
+                    .ok_or_else(|| bad(&format!("table {name}: fence list")))?;
+                fences.push((first.to_vec(), at, len));
             }
             ix.tables.insert(name, Table { fences });
         }
@@ -351,9 +351,7 @@ impl ScanIndex {
 fn find_in_block(raw: &[u8], key: &[u8]) -> Option<Option<(u64, u32)>> {
     let mut c = Cursor { bytes: raw, at: 0 };
     while !c.done() {
-        let n = c.u16()? as usize;
-        let k = c.take(n)?;
-        let (off, len) = (c.u64()?, c.u32()?);
+        let (k, off, len) = c.entry()?;
         if k == key {
             return Some(Some((off, len)));
         }
@@ -387,8 +385,17 @@ impl Enc {
     pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn f64(&mut self, v: f64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
     pub(crate) fn str(&mut self, s: &str) {
-        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.u32(s.len() as u32);
         self.0.extend_from_slice(s.as_bytes());
     }
     pub(crate) fn opt_str(&mut self, s: Option<&str>) {
@@ -401,7 +408,7 @@ impl Enc {
         }
     }
     pub(crate) fn strs(&mut self, list: &[String]) {
-        self.0.extend_from_slice(&(list.len() as u32).to_le_bytes());
+        self.u32(list.len() as u32);
         for s in list {
             self.str(s);
         }
@@ -411,7 +418,7 @@ impl Enc {
             None => self.u8(0),
             Some(v) => {
                 self.u8(1);
-                self.0.extend_from_slice(&v.to_le_bytes());
+                self.f64(v);
             }
         }
     }
@@ -430,8 +437,14 @@ impl<'a> Dec<'a> {
     pub(crate) fn u8(&mut self) -> Option<u8> {
         self.0.take(1)?.first().copied()
     }
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        self.0.u32()
+    }
     pub(crate) fn i64(&mut self) -> Option<i64> {
         Some(i64::from_le_bytes(self.0.take(8)?.try_into().ok()?))
+    }
+    pub(crate) fn f64(&mut self) -> Option<f64> {
+        Some(f64::from_le_bytes(self.0.take(8)?.try_into().ok()?))
     }
     pub(crate) fn str(&mut self) -> Option<&'a str> {
         let n = self.0.u32()? as usize;
@@ -459,7 +472,7 @@ impl<'a> Dec<'a> {
     pub(crate) fn opt_f64(&mut self) -> Option<Option<f64>> {
         match self.u8()? {
             0 => Some(None),
-            1 => Some(Some(f64::from_le_bytes(self.0.take(8)?.try_into().ok()?))),
+            1 => Some(Some(self.f64()?)),
             _ => None,
         }
     }

@@ -687,18 +687,15 @@ impl VulnDb {
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
     ) -> Result<(), DbError> {
-        let path = self.path.display().to_string();
-        let tx = self.conn.transaction().map_err(|source| DbError::Sqlite {
-            path: path.clone(),
+        let path = self.path.clone();
+        let err = |source| DbError::Sqlite {
+            path: path.display().to_string(),
             source,
-        })?;
-        f(&tx).map_err(|source| DbError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        drop_scan_index(&self.path)?;
-        tx.commit()
-            .map_err(|source| DbError::Sqlite { path, source })
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        f(&tx).map_err(err)?;
+        drop_scan_index(&path)?;
+        tx.commit().map_err(err)
     }
 
     /// Replaces the KEV catalogue (it is published whole).
@@ -825,7 +822,6 @@ impl VulnDb {
     }
 }
 
-/// (position in the key list, advisory rowid, kind, stored entry).
 /// What the matcher reads about advisories, from the store itself or from its scan index.
 pub trait AdvisoryLookup {
     /// Every live affected entry for each of `keys`, in the same order.
@@ -934,11 +930,18 @@ impl AdvisoryLookup for ScanIndex {
         Ok(self.get(index::META, b"enrichment")?.as_deref() == Some(b"1"))
     }
     fn alias_edges(&self, id: &str) -> Result<Vec<(String, String, i64)>, DbError> {
-        match self.get(index::ALIASES, id.as_bytes())? {
-            None => Ok(Vec::new()),
-            Some(raw) => serde_json::from_slice(&raw)
-                .map_err(|e| index::corrupt(self.path(), &format!("aliases of {id}: {e}"))),
+        let Some(raw) = self.get(index::ALIASES, id.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        let mut d = index::Dec::new(&raw);
+        let mut edges = Vec::new();
+        while !d.done() {
+            let edge = (|| Some((d.string()?, d.string()?, d.i64()?)))();
+            edges.push(
+                edge.ok_or_else(|| index::corrupt(self.path(), &format!("aliases of {id}")))?,
+            );
         }
+        Ok(edges)
     }
     fn kev(&self, cve: &str) -> Result<Option<KevEntry>, DbError> {
         self.get(index::KEV, cve.as_bytes())?
@@ -952,13 +955,9 @@ impl AdvisoryLookup for ScanIndex {
         let Some(raw) = self.get(index::EPSS, cve.as_bytes())? else {
             return Ok(None);
         };
-        let f = |r: std::ops::Range<usize>| {
-            raw.get(r)
-                .and_then(|b| b.try_into().ok())
-                .map(f64::from_le_bytes)
-        };
-        match (f(0..8), f(8..16)) {
-            (Some(score), Some(percentile)) if raw.len() == 16 => Ok(Some(EpssScore {
+        let mut d = index::Dec::new(&raw);
+        match (d.f64(), d.f64(), d.done()) {
+            (Some(score), Some(percentile), true) => Ok(Some(EpssScore {
                 cve: cve.to_owned(),
                 score,
                 percentile,
@@ -1022,7 +1021,7 @@ fn decode_bound(d: &mut index::Dec<'_>) -> Option<Option<palisade_vulns::Bound>>
 }
 
 fn encode_entry(e: &mut index::Enc, s: &StoredEntry) {
-    e.0.extend_from_slice(&(s.intervals.len() as u32).to_le_bytes());
+    e.u32(s.intervals.len() as u32);
     for i in &s.intervals {
         encode_bound(e, i.lower.as_ref());
         encode_bound(e, i.upper.as_ref());
@@ -1045,7 +1044,7 @@ fn encode_entry(e: &mut index::Enc, s: &StoredEntry) {
 }
 
 fn decode_entry(d: &mut index::Dec<'_>) -> Option<StoredEntry> {
-    let n = u32::from_le_bytes([d.u8()?, d.u8()?, d.u8()?, d.u8()?]) as usize;
+    let n = d.u32()?;
     let mut intervals = Vec::new();
     for _ in 0..n {
         let lower = decode_bound(d)?;
@@ -1187,7 +1186,13 @@ impl VulnDb {
         for (id, mut list) in edges {
             list.sort();
             list.dedup();
-            t.add(id.as_bytes(), &json(&list)?)?;
+            let mut v = index::Enc::default();
+            for (a, b, adv) in &list {
+                v.str(a);
+                v.str(b);
+                v.i64(*adv);
+            }
+            t.add(id.as_bytes(), &v.0)?;
         }
         t.finish()?;
 
@@ -1199,9 +1204,10 @@ impl VulnDb {
             let mut rows = s.query([]).map_err(e)?;
             while let Some(r) = rows.next().map_err(e)? {
                 let cve: String = r.get(0).map_err(e)?;
-                let mut v = r.get::<_, f64>(1).map_err(e)?.to_le_bytes().to_vec();
-                v.extend_from_slice(&r.get::<_, f64>(2).map_err(e)?.to_le_bytes());
-                t.add(cve.as_bytes(), &v)?;
+                let mut v = index::Enc::default();
+                v.f64(r.get(1).map_err(e)?);
+                v.f64(r.get(2).map_err(e)?);
+                t.add(cve.as_bytes(), &v.0)?;
             }
         }
         t.finish()?;
@@ -1265,7 +1271,7 @@ impl VulnDb {
                 )
                 .map_err(e)?;
             let mut rows = s.query([]).map_err(e)?;
-            let mut current: Option<(String, Vec<u8>)> = None;
+            let mut current: Option<(String, index::Enc)> = None;
             while let Some(r) = rows.next().map_err(e)? {
                 let package: String = r.get(0).map_err(e)?;
                 let advisory: i64 = r.get(1).map_err(e)?;
@@ -1279,30 +1285,22 @@ impl VulnDb {
                 if current.as_ref().is_some_and(|(p, _)| *p != package)
                     && let Some((p, v)) = current.take()
                 {
-                    t.add(p.as_bytes(), &v)?;
+                    t.add(p.as_bytes(), &v.0)?;
                 }
-                let (_, v) = current.get_or_insert_with(|| (package, Vec::new()));
-                let mut enc = index::Enc(std::mem::take(v));
-                enc.0.extend_from_slice(&advisory.to_le_bytes());
-                enc.str(&kind);
-                encode_entry(&mut enc, &stored);
-                *v = enc.0;
+                let (_, v) = current.get_or_insert_with(|| (package, index::Enc::default()));
+                v.i64(advisory);
+                v.str(&kind);
+                encode_entry(v, &stored);
             }
             if let Some((p, v)) = current {
-                t.add(p.as_bytes(), &v)?;
+                t.add(p.as_bytes(), &v.0)?;
             }
         }
         t.finish()
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, DbError> {
-    serde_json::to_vec(v).map_err(|e| DbError::Corrupt {
-        path: INDEX_FILE.to_owned(),
-        message: e.to_string(),
-    })
-}
-
+/// (position in the key list, advisory rowid, kind, stored entry).
 fn candidate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(usize, i64, String, String)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
