@@ -30,7 +30,7 @@ use palisade_core::tenant::{
     ClientInput, Contract, EnvironmentKind, NewEnvironment, NewSite, SlaTier, SupportHours,
 };
 use palisade_core::user::ApiToken;
-use palisade_core::{ClientId, EnvironmentId, FindingId, Role, SnapshotId};
+use palisade_core::{ClientId, EnvironmentId, FindingId, Role, SiteId, SnapshotId};
 use palisade_fleet::priority::{PriorityInput, score};
 use palisade_fleet::{
     EnvFacts, EpssInfo, Finding, FindingChanges, FindingState, Justification, KevInfo, Package,
@@ -2009,20 +2009,63 @@ async fn page(o: &Opts) -> Res<()> {
             v
         )
     );
-    let mut v = Vec::new();
-    for _ in 0..calls {
-        let q = FindingQuery {
-            client: Some(*rng.pick(&clients)),
-            ..FindingQuery::default()
-        };
-        let t = Instant::now();
-        store.list_findings(&q).await?;
-        v.push(t.elapsed());
+    // Lists scoped by client, site or environment: all but a client's open findings are found
+    // through the environments (migration 0012), then sorted.
+    let places: Vec<(SiteId, EnvironmentId)> = {
+        let c = readonly(&o.dir)?;
+        let mut s = c.prepare("SELECT site_id, id FROM environments ORDER BY id")?;
+        let rows = s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (site, env) = r?;
+            out.push((site.parse()?, env.parse()?));
+        }
+        out
+    };
+    let closed = vec![
+        FindingState::Fixed,
+        FindingState::Verified,
+        FindingState::Inactive,
+    ];
+    let scopes = [
+        "one client (random)",
+        "one site (random), open",
+        "one environment (random), open",
+        "one client (random), fixed/verified/inactive",
+    ];
+    for (i, what) in scopes.into_iter().enumerate() {
+        let mut v = Vec::new();
+        for _ in 0..calls {
+            let client = Some(*rng.pick(&clients));
+            let (site, env) = *rng.pick(&places);
+            let q = match i {
+                0 => FindingQuery {
+                    client,
+                    ..FindingQuery::default()
+                },
+                1 => FindingQuery {
+                    site: Some(site),
+                    ..FindingQuery::default()
+                },
+                2 => FindingQuery {
+                    environment: Some(env),
+                    ..FindingQuery::default()
+                },
+                _ => FindingQuery {
+                    client,
+                    states: closed.clone(),
+                    ..FindingQuery::default()
+                },
+            };
+            let t = Instant::now();
+            store.list_findings(&q).await?;
+            v.push(t.elapsed());
+        }
+        println!(
+            "{}",
+            latency_line(&format!("store list_findings, {what}, first page"), v)
+        );
     }
-    println!(
-        "{}",
-        latency_line("store list_findings, one client (random), first page", v)
-    );
     let mut v = Vec::new();
     let mut q = FindingQuery::default();
     for _ in 0..calls {

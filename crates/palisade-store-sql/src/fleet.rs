@@ -296,9 +296,19 @@ fn chunked_inserts(
     suffix: &str,
 ) -> Vec<Stmt> {
     let mut out = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+    let mut left = rows.len();
+    let mut rows = rows.into_iter();
+    while left > 0 {
+        // Full statements, then the rest in powers of two: a few statement texts per table that
+        // stay prepared, where a text for every row count was prepared anew for almost every
+        // batch (a twentieth of the writer's time storing one advisory's findings).
+        let take = if left >= ROWS_PER_STATEMENT {
+            ROWS_PER_STATEMENT
+        } else {
+            1 << left.ilog2()
+        };
+        left -= take;
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(take).collect();
         let sql = format!(
             "{}{suffix}",
             multi_row_insert(table, cols, width, chunk.len())
@@ -397,17 +407,38 @@ fn finding_filters(q: &FindingQuery, sql: &mut Query) -> String {
         .into_iter()
         .filter(|s| s.is_open())
         .collect();
-    if states == open {
+    let open_only = states == open;
+    // Within an environment, site or client, their findings are few and found by environment
+    // (below). There `state` is written as an expression, which no index serves: SQLite's
+    // planner, without statistics, would otherwise walk `findings_by_state` through every
+    // finding of that state in the fleet (measured: 0.3 s at 874,602 findings).
+    let scoped = q.environment.is_some() || q.site.is_some() || q.client.is_some();
+    if open_only {
         terms.push("is_open".to_owned());
     } else {
         let list = sql.list(states.iter().map(|s| s.as_str()));
-        terms.push(format!("state IN ({list})"));
+        let state = if scoped { "(state || '')" } else { "state" };
+        terms.push(format!("{state} IN ({list})"));
     }
+    // Only open findings have an index that leads with the client; the rest of a client's, and
+    // a site's, are found through their environments by the identity key (migration 0012).
     if let Some(c) = q.client {
-        terms.push(format!("client_id = {}", sql.arg(c.to_string())));
+        let c = c.to_string();
+        terms.push(format!("client_id = {}", sql.arg(c.clone())));
+        if !open_only {
+            terms.push(format!(
+                "environment_id IN (SELECT id FROM environments WHERE client_id = {})",
+                sql.arg(c)
+            ));
+        }
     }
     if let Some(s) = q.site {
-        terms.push(format!("site_id = {}", sql.arg(s.to_string())));
+        let s = s.to_string();
+        terms.push(format!("site_id = {}", sql.arg(s.clone())));
+        terms.push(format!(
+            "environment_id IN (SELECT id FROM environments WHERE site_id = {})",
+            sql.arg(s)
+        ));
     }
     if let Some(e) = q.environment {
         terms.push(format!("environment_id = {}", sql.arg(e.to_string())));
@@ -1055,8 +1086,14 @@ impl FleetStore for SqlStore {
         }
 
         let mut q = Query::default();
+        // Through the client's environments: no index leads with the client for every state.
         let only = match &client {
-            Some(c) => format!(" WHERE client_id = {}", q.arg(c.as_str())),
+            Some(c) => format!(
+                " WHERE client_id = {} AND environment_id IN \
+                 (SELECT id FROM environments WHERE client_id = {})",
+                q.arg(c.as_str()),
+                q.arg(c.as_str())
+            ),
             None => String::new(),
         };
         let per_state: Vec<StateCountRow> = self
@@ -1185,6 +1222,89 @@ impl FleetStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reader::numbered;
+    use std::sync::Arc;
+
+    #[test]
+    fn inserts_keep_every_row_in_order_with_few_statement_texts() {
+        let mut texts = BTreeSet::new();
+        for n in 0..1_300_i64 {
+            let rows: Vec<Vec<Arg>> = (0..n).map(|i| args![i, -i]).collect();
+            let statements = chunked_inserts("t", "a, b", 2, rows, "");
+            let written: Vec<String> = statements
+                .iter()
+                .flat_map(|s| s.args.iter().map(|a| format!("{a:?}")))
+                .collect();
+            let expected: Vec<String> = (0..n)
+                .flat_map(|i| args![i, -i])
+                .map(|a| format!("{a:?}"))
+                .collect();
+            assert_eq!(written, expected, "{n} rows");
+            texts.extend(statements.into_iter().map(|s| s.sql));
+        }
+        // 500 rows, then 256, 128, …, 1: a text per size for any number of rows.
+        assert_eq!(texts.len(), 10);
+    }
+
+    /// A list within one environment, site or client reaches its findings through the
+    /// environment, whatever states it asks for. Walking `findings_by_state` instead read every
+    /// finding of those states in the fleet: 3 s for one environment's new findings at 874,602.
+    #[tokio::test]
+    async fn scoped_finding_lists_are_found_by_environment() {
+        use palisade_keyring::{Keyring, LiveKeyring};
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("plans.db");
+        let keys = Arc::new(LiveKeyring::fixed(Keyring::generate()));
+        let store = SqlStore::connect(&format!("sqlite://{}", path.display()), keys)
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let conn = rusqlite::Connection::open(&path).expect("open directly");
+        let one = |states: Vec<FindingState>| FindingQuery {
+            states,
+            ..FindingQuery::default()
+        };
+        let scopes = [
+            FindingQuery {
+                environment: Some(EnvironmentId::new()),
+                ..one(vec![FindingState::New])
+            },
+            FindingQuery {
+                site: Some(palisade_core::SiteId::new()),
+                ..one(vec![FindingState::Fixed, FindingState::Verified])
+            },
+            FindingQuery {
+                site: Some(palisade_core::SiteId::new()),
+                ..one(Vec::new())
+            },
+            FindingQuery {
+                client: Some(ClientId::new()),
+                ..one(vec![FindingState::New])
+            },
+        ];
+        for q in scopes {
+            let mut sql = Query::default();
+            let filters = finding_filters(&q, &mut sql);
+            let text = numbered(&format!(
+                "EXPLAIN QUERY PLAN SELECT body FROM findings WHERE {filters} \
+                 ORDER BY priority DESC, id LIMIT 51"
+            ));
+            let mut stmt = conn.prepare(&text).expect("prepare");
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(sql.args.iter()), |r| r.get(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("plan rows");
+            let first = plan.first().map(String::as_str).unwrap_or_default();
+            assert!(
+                first.starts_with(
+                    "SEARCH findings USING INDEX sqlite_autoindex_findings_2 (environment_id=?)"
+                ),
+                "{filters}: {plan:?}"
+            );
+        }
+        store.close().await;
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_names_the_field() {

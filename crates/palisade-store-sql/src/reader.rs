@@ -166,8 +166,11 @@ const WATCHERS: usize = 4;
 /// what the checkpointer lets the log grow to. Under a steady stream of commits a background
 /// checkpoint always ends a commit or two behind the log's end, and the log starts over from its
 /// beginning only after a checkpoint that reached the end; this one does, copying only the few
-/// pages the checkpointer had not yet.
-const WRITER_AUTOCHECKPOINT: u32 = 8192;
+/// pages the checkpointer had not yet. At 8,192 pages (32 MB) every batch of a first full match
+/// (10,000 findings) went past it in one commit, so the writer copied the whole batch into the
+/// database itself while the checkpointer's core sat idle: a quarter of the writer's time. At
+/// 256 MB the match took 71–80 s instead of 94 s (BENCHMARKS.md, fleet).
+const WRITER_AUTOCHECKPOINT: u32 = 65_536;
 
 /// The shortest time between two background checkpoints. The log grows by at most this much
 /// writing in between, and a store being closed still checkpoints what was left.
@@ -464,6 +467,9 @@ impl Reader {
                 // `pwrite`). In memory it costs what the statement touches, a batch at most.
                 c.pragma_update(None, "temp_store", "MEMORY")
                     .map_err(sqlite_err)?;
+                // Room for every statement text the writer runs (each table's multi-row inserts
+                // come in a few sizes); rusqlite keeps 16 by default.
+                c.set_prepared_statement_cache_capacity(256);
                 // Checkpoints are the checkpointer's (see `Checkpointer`), this a backstop.
                 c.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
                     .map_err(sqlite_err)?;
