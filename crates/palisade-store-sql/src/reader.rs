@@ -173,8 +173,12 @@ const WATCHERS: usize = 4;
 const WRITER_AUTOCHECKPOINT: u32 = 65_536;
 
 /// The shortest time between two background checkpoints. The log grows by at most this much
-/// writing in between, and a store being closed still checkpoints what was left.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// writing in between, and a store being closed still checkpoints what was left. Each checkpoint
+/// takes a core for a while, and a write that runs meanwhile is slower: at 100 ms, one new
+/// advisory in eight shared its time with one, which made the slowest twentieth of them about
+/// 2 ms slower (p95 19.9–20.4 ms against 18.0–18.8 ms at 1 s; inventory intake the same at both,
+/// BENCHMARKS.md, fleet).
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A thread of its own that checkpoints the WAL into the database file after writes. With SQLite's
 /// default, the connection whose commit takes the WAL past 1,000 pages runs the checkpoint itself,
