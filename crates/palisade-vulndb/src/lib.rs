@@ -971,13 +971,19 @@ impl AdvisoryLookup for ScanIndex {
 /// store itself. An index that cannot be opened (cut short, damaged header) is passed over: it
 /// is only a faster copy, and the next import replaces it.
 pub fn open_for_scan(dir: &Path) -> Result<Box<dyn AdvisoryLookup>, DbError> {
-    if let Ok(Some(ix)) = ScanIndex::open(dir)
-        && ix.get(index::META, b"schema").ok().flatten().as_deref()
-            == Some(schema::SCHEMA_VERSION.as_bytes())
-    {
+    if let Some(ix) = usable_scan_index(dir) {
         return Ok(Box::new(ix));
     }
     Ok(Box::new(VulnDb::open_existing(dir)?))
+}
+
+/// The scan index in `dir` if a scan would read it: it opens, and it was built for this store
+/// schema by this index format. Anything else is passed over by scans and rebuilt by
+/// [`VulnDb::refresh_scan_index`].
+pub fn usable_scan_index(dir: &Path) -> Option<ScanIndex> {
+    let ix = ScanIndex::open(dir).ok().flatten()?;
+    let schema = ix.get(index::META, b"schema").ok().flatten();
+    (schema.as_deref() == Some(schema::SCHEMA_VERSION.as_bytes())).then_some(ix)
 }
 
 /// A package's entries in the index: per entry the advisory's row number, its kind and the
@@ -1132,13 +1138,16 @@ fn drop_scan_index(db_path: &Path) -> Result<(), DbError> {
 }
 
 impl VulnDb {
-    /// Builds the scan index when the store has none (it was never built, or a write since
-    /// deleted it); true when it built one. Holds the store's write lock meanwhile, so no write
-    /// can commit between what the index reads and its publication.
+    /// Builds the scan index when the store has none a scan would read: it was never built, a
+    /// write since deleted it, or it is damaged or of another format (an index written by an
+    /// earlier release would otherwise be passed over by every scan until the store changed).
+    /// True when it built one. Holds the store's write lock meanwhile, so no write can commit
+    /// between what the index reads and its publication.
     pub fn refresh_scan_index(&mut self) -> Result<bool, DbError> {
         let dest = self.path.with_file_name(INDEX_FILE);
+        let dir = self.path.parent().unwrap_or(Path::new("."));
         self.run(|c| c.execute_batch("BEGIN IMMEDIATE"))?;
-        let built = if dest.exists() {
+        let built = if usable_scan_index(dir).is_some() {
             Ok(false)
         } else {
             self.write_scan_index(&dest).map(|()| true)

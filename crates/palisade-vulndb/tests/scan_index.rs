@@ -214,6 +214,30 @@ fn a_cut_short_index_is_passed_over_and_the_scan_reads_the_store() {
     assert_eq!(answers(opened.as_ref()).unwrap(), answers(&db).unwrap());
 }
 
+/// An index a scan passes over (damaged, or written by a release with another index format)
+/// is rebuilt by the next refresh: an import that changed nothing had kept it, and every scan
+/// read the slower store until some write replaced it.
+#[test]
+fn refresh_replaces_an_index_that_scans_would_pass_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = store(dir.path());
+    db.refresh_scan_index().unwrap();
+    let idx = dir.path().join(INDEX_FILE);
+    let good = std::fs::read(&idx).unwrap();
+    let mut older = good.clone();
+    let end = older.len();
+    // The format's magic closes the file; an earlier format ends with another one.
+    older[end - 1] ^= 0x01;
+    for bad in [older, good[..good.len() / 2].to_vec()] {
+        std::fs::write(&idx, &bad).unwrap();
+        assert!(palisade_vulndb::usable_scan_index(dir.path()).is_none());
+        assert!(db.refresh_scan_index().unwrap(), "rebuilt");
+        assert_eq!(std::fs::read(&idx).unwrap().len(), good.len());
+        assert!(palisade_vulndb::usable_scan_index(dir.path()).is_some());
+        assert!(!db.refresh_scan_index().unwrap(), "a usable index is kept");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

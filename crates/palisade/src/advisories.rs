@@ -340,8 +340,15 @@ pub fn status(db_dir: &Path) -> anyhow::Result<()> {
         outln!("  {source:<16} {n} advisories");
     }
     outln!("  withdrawn        {}", s.withdrawn);
-    match std::fs::metadata(db_dir.join(palisade_vulndb::INDEX_FILE)) {
-        Ok(m) => outln!("  scan index       {:.1} MB", m.len() as f64 / 1e6),
+    let index = db_dir.join(palisade_vulndb::INDEX_FILE);
+    match std::fs::metadata(&index) {
+        Ok(m) if palisade_vulndb::usable_scan_index(db_dir).is_some() => {
+            outln!("  scan index       {:.1} MB", m.len() as f64 / 1e6)
+        }
+        Ok(_) => outln!(
+            "  scan index       unusable (damaged, or from another release): scans read the \
+             store; the next import or sync rebuilds it"
+        ),
         Err(_) => outln!(
             "  scan index       none: scans read the store; the next import or sync builds it"
         ),
