@@ -340,8 +340,7 @@ pub fn status(db_dir: &Path) -> anyhow::Result<()> {
         outln!("  {source:<16} {n} advisories");
     }
     outln!("  withdrawn        {}", s.withdrawn);
-    let index = db_dir.join(palisade_vulndb::INDEX_FILE);
-    match std::fs::metadata(&index) {
+    match std::fs::metadata(db_dir.join(palisade_vulndb::INDEX_FILE)) {
         Ok(m) if palisade_vulndb::usable_scan_index(db_dir).is_some() => {
             outln!("  scan index       {:.1} MB", m.len() as f64 / 1e6)
         }
