@@ -302,10 +302,7 @@ pub fn scan_with_progress(
     opts: &ScanOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Report, ScanError> {
-    db.begin_read()?;
-    let out = scan_in_snapshot(db, paths, opts, progress);
-    db.end_read()?;
-    out
+    palisade_vulndb::in_snapshot(db, || scan_in_snapshot(db, paths, opts, progress))
 }
 
 fn scan_in_snapshot(

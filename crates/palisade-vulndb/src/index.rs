@@ -9,7 +9,7 @@
 //!
 //! Freshness: every store write that changes what a scan would see deletes the index inside its
 //! transaction, before committing, and [`crate::VulnDb::refresh_scan_index`] rebuilds a missing
-//! one while holding the store's write lock. So a present index always describes the committed
+//! or unusable one (damaged, or of another format) while holding the store's write lock. So a present index always describes the committed
 //! store, and a missing one makes the scan read the store itself. The file is replaced by rename,
 //! never rewritten in place, so a scan that has it open keeps reading one consistent version.
 //!
@@ -204,6 +204,9 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { bytes, at: 0 }
+    }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
         self.at += n;
@@ -249,10 +252,7 @@ impl ScanIndex {
         let trailer = ix
             .read(size.checked_sub(20).ok_or_else(|| bad("too short"))?, 20)
             .map_err(|_| bad("too short"))?;
-        let mut t = Cursor {
-            bytes: &trailer,
-            at: 0,
-        };
+        let mut t = Cursor::new(&trailer);
         let (head_at, head_len) = (t.u64(), t.u32());
         if t.take(8) != Some(MAGIC.as_slice()) {
             return Err(bad("not a scan index, or cut short"));
@@ -264,10 +264,7 @@ impl ScanIndex {
             return Err(bad("header too long"));
         }
         let head = ix.read(head_at, head_len)?;
-        let mut c = Cursor {
-            bytes: &head,
-            at: 0,
-        };
+        let mut c = Cursor::new(&head);
         if c.take(8) != Some(MAGIC.as_slice()) {
             return Err(bad("header magic"));
         }
@@ -286,7 +283,7 @@ impl ScanIndex {
                 return Err(bad("fence list too long"));
             }
             let raw = ix.read(off, len as u32)?;
-            let mut f = Cursor { bytes: &raw, at: 0 };
+            let mut f = Cursor::new(&raw);
             let mut fences = Vec::new();
             while !f.done() {
                 let (first, at, len) = f
@@ -349,7 +346,7 @@ impl ScanIndex {
 /// The value position of `key` in a block, `None` inside when absent; `None` outside when the
 /// block is malformed.
 fn find_in_block(raw: &[u8], key: &[u8]) -> Option<Option<(u64, u32)>> {
-    let mut c = Cursor { bytes: raw, at: 0 };
+    let mut c = Cursor::new(raw);
     while !c.done() {
         let (k, off, len) = c.entry()?;
         if k == key {
@@ -429,7 +426,7 @@ pub(crate) struct Dec<'a>(Cursor<'a>);
 
 impl<'a> Dec<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Dec<'a> {
-        Dec(Cursor { bytes, at: 0 })
+        Dec(Cursor::new(bytes))
     }
     pub(crate) fn done(&self) -> bool {
         self.0.done()

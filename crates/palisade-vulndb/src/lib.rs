@@ -318,7 +318,7 @@ impl VulnDb {
             c.prepare_cached(&format!(
                 "SELECT {HEAD_COLUMNS} FROM advisories WHERE rowid = ?1"
             ))?
-            .query_row([rowid], head_columns)
+            .query_row([rowid], |r| head_columns_at(r, 0))
         })?;
         Ok(cols.into_head())
     }
@@ -326,10 +326,7 @@ impl VulnDb {
     /// Runs `f` inside one read transaction: a consistent snapshot, and the file lock taken
     /// once rather than for every query (a scan makes hundreds).
     pub fn snapshot<T, E: From<DbError>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        AdvisoryLookup::begin_read(self)?;
-        let out = f();
-        AdvisoryLookup::end_read(self)?;
-        out
+        in_snapshot(self, f)
     }
 
     /// Whether any KEV or EPSS data is loaded (when none is, a scan skips looking for it).
@@ -632,11 +629,7 @@ impl VulnDb {
         let mut rows = stmt.query([list]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let (i, advisory, kind, entry) = candidate_row(r).map_err(|e| self.err(e))?;
-            let stored: StoredEntry =
-                serde_json::from_str(&entry).map_err(|e| DbError::Corrupt {
-                    path: self.path.display().to_string(),
-                    message: format!("affected entry of advisory {advisory}: {e}"),
-                })?;
+            let stored = self.stored_entry(&entry, advisory)?;
             let Some(slot) = out.get_mut(i) else { continue };
             slot.push(Candidate {
                 advisory,
@@ -645,6 +638,14 @@ impl VulnDb {
             });
         }
         Ok(out)
+    }
+
+    /// An `affected` row's entry, as stored.
+    fn stored_entry(&self, entry: &str, advisory: i64) -> Result<StoredEntry, DbError> {
+        serde_json::from_str(entry).map_err(|e| DbError::Corrupt {
+            path: self.path.display().to_string(),
+            message: format!("affected entry of advisory {advisory}: {e}"),
+        })
     }
 
     fn decode(&self, body: &[u8], what: &str) -> Result<Advisory, DbError> {
@@ -967,6 +968,17 @@ impl AdvisoryLookup for ScanIndex {
     }
 }
 
+/// Runs `f` inside one consistent read of `db` (see [`AdvisoryLookup::begin_read`]).
+pub fn in_snapshot<T, E: From<DbError>>(
+    db: &dyn AdvisoryLookup,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    db.begin_read()?;
+    let out = f();
+    db.end_read()?;
+    out
+}
+
 /// Opens what a scan reads: the scan index when the store has one for this schema, else the
 /// store itself. An index that cannot be opened (cut short, damaged header) is passed over: it
 /// is only a faster copy, and the next import replaces it.
@@ -1091,10 +1103,6 @@ struct HeadColumns(
     Option<String>,
 );
 
-fn head_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeadColumns> {
-    head_columns_at(r, 0)
-}
-
 /// The [`HEAD_COLUMNS`] of a row that has them from column `at` on.
 fn head_columns_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<HeadColumns> {
     Ok(HeadColumns(
@@ -1144,24 +1152,23 @@ impl VulnDb {
     /// True when it built one. Holds the store's write lock meanwhile, so no write can commit
     /// between what the index reads and its publication.
     pub fn refresh_scan_index(&mut self) -> Result<bool, DbError> {
-        let dest = self.path.with_file_name(INDEX_FILE);
         let dir = self.path.parent().unwrap_or(Path::new("."));
         self.run(|c| c.execute_batch("BEGIN IMMEDIATE"))?;
         let built = if usable_scan_index(dir).is_some() {
             Ok(false)
         } else {
-            self.write_scan_index(&dest).map(|()| true)
+            self.write_scan_index(dir).map(|()| true)
         };
         // Nothing was written to the store: ending the transaction only releases the lock.
         self.run(|c| c.execute_batch("ROLLBACK"))?;
         built
     }
 
-    fn write_scan_index(&self, dest: &Path) -> Result<(), DbError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
+    /// Writes the scan index into `dir`, the store's folder.
+    fn write_scan_index(&self, dir: &Path) -> Result<(), DbError> {
         let mut w = index::IndexWriter::create(dir)?;
         match self.fill_scan_index(&mut w) {
-            Ok(()) => w.finish(dest),
+            Ok(()) => w.finish(&dir.join(INDEX_FILE)),
             Err(e) => {
                 w.abandon();
                 Err(e)
@@ -1169,29 +1176,38 @@ impl VulnDb {
         }
     }
 
-    fn fill_scan_index(&self, w: &mut index::IndexWriter) -> Result<(), DbError> {
-        let c = &self.conn;
+    /// Runs `sql` (no parameters) and hands each row to `f`.
+    fn each_row(
+        &self,
+        sql: &str,
+        mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<(), RowError>,
+    ) -> Result<(), DbError> {
         let e = |source| self.err(source);
+        let mut s = self.conn.prepare(sql).map_err(e)?;
+        let mut rows = s.query([]).map_err(e)?;
+        while let Some(r) = rows.next().map_err(e)? {
+            f(r).map_err(|err| match err {
+                RowError::Sql(source) => self.err(source),
+                RowError::Db(db) => db,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn fill_scan_index(&self, w: &mut index::IndexWriter) -> Result<(), DbError> {
         // Tables in key order; SQLite's default (binary) collation orders text as bytes.
-        let mut t = w.table(index::ALIASES);
         let mut edges: std::collections::BTreeMap<String, Vec<(String, String, i64)>> =
             std::collections::BTreeMap::new();
-        {
-            let mut s = c.prepare("SELECT a, b, advisory FROM aliases").map_err(e)?;
-            let mut rows = s.query([]).map_err(e)?;
-            while let Some(r) = rows.next().map_err(e)? {
-                let (a, b, adv): (String, String, i64) = (
-                    r.get(0).map_err(e)?,
-                    r.get(1).map_err(e)?,
-                    r.get(2).map_err(e)?,
-                );
-                edges
-                    .entry(b.clone())
-                    .or_default()
-                    .push((a.clone(), b.clone(), adv));
-                edges.entry(a.clone()).or_default().push((a, b, adv));
-            }
-        }
+        self.each_row("SELECT a, b, advisory FROM aliases", |r| {
+            let (a, b, adv): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            edges
+                .entry(b.clone())
+                .or_default()
+                .push((a.clone(), b.clone(), adv));
+            edges.entry(a.clone()).or_default().push((a, b, adv));
+            Ok(())
+        })?;
+        let mut t = w.table(index::ALIASES);
         for (id, mut list) in edges {
             list.sort();
             list.dedup();
@@ -1206,35 +1222,30 @@ impl VulnDb {
         t.finish()?;
 
         let mut t = w.table(index::EPSS);
-        {
-            let mut s = c
-                .prepare("SELECT cve, score, percentile FROM epss ORDER BY cve")
-                .map_err(e)?;
-            let mut rows = s.query([]).map_err(e)?;
-            while let Some(r) = rows.next().map_err(e)? {
-                let cve: String = r.get(0).map_err(e)?;
+        self.each_row(
+            "SELECT cve, score, percentile FROM epss ORDER BY cve",
+            |r| {
+                let cve: String = r.get(0)?;
                 let mut v = index::Enc::default();
-                v.f64(r.get(1).map_err(e)?);
-                v.f64(r.get(2).map_err(e)?);
+                v.f64(r.get(1)?);
+                v.f64(r.get(2)?);
                 t.add(cve.as_bytes(), &v.0)?;
-            }
-        }
+                Ok(())
+            },
+        )?;
         t.finish()?;
 
         // Only advisories a scan can reach: those with live affected entries.
         let mut t = w.table(index::HEADS);
-        {
-            let mut s = c
-                .prepare(&format!(
-                    "SELECT rowid, {HEAD_COLUMNS} FROM advisories AS a WHERE EXISTS \
-                     (SELECT 1 FROM affected AS f WHERE f.advisory = a.rowid) ORDER BY rowid"
-                ))
-                .map_err(e)?;
-            let mut rows = s.query([]).map_err(e)?;
-            while let Some(r) = rows.next().map_err(e)? {
-                let rowid: i64 = r.get(0).map_err(e)?;
+        self.each_row(
+            &format!(
+                "SELECT rowid, {HEAD_COLUMNS} FROM advisories AS a WHERE EXISTS \
+                 (SELECT 1 FROM affected AS f WHERE f.advisory = a.rowid) ORDER BY rowid"
+            ),
+            |r| {
+                let rowid: i64 = r.get(0)?;
                 let HeadColumns(id, source, kind, summary, severity, score, aliases, url) =
-                    head_columns_at(r, 1).map_err(e)?;
+                    head_columns_at(r, 1)?;
                 let mut v = index::Enc::default();
                 v.str(&id);
                 v.str(&source);
@@ -1246,21 +1257,17 @@ impl VulnDb {
                 v.opt_str(url.as_deref());
                 // Big-endian, so that byte order is numeric order (row numbers are positive).
                 t.add(&rowid.to_be_bytes(), &v.0)?;
-            }
-        }
+                Ok(())
+            },
+        )?;
         t.finish()?;
 
         let mut t = w.table(index::KEV);
-        {
-            let mut s = c
-                .prepare("SELECT cve, body FROM kev ORDER BY cve")
-                .map_err(e)?;
-            let mut rows = s.query([]).map_err(e)?;
-            while let Some(r) = rows.next().map_err(e)? {
-                let (cve, body): (String, String) = (r.get(0).map_err(e)?, r.get(1).map_err(e)?);
-                t.add(cve.as_bytes(), body.as_bytes())?;
-            }
-        }
+        self.each_row("SELECT cve, body FROM kev ORDER BY cve", |r| {
+            let (cve, body): (String, String) = (r.get(0)?, r.get(1)?);
+            t.add(cve.as_bytes(), body.as_bytes())?;
+            Ok(())
+        })?;
         t.finish()?;
 
         let mut t = w.table(index::META);
@@ -1271,26 +1278,17 @@ impl VulnDb {
         t.add(b"schema", schema::SCHEMA_VERSION.as_bytes())?;
         t.finish()?;
 
+        // A package's entries, all advisories, become one value.
         let mut t = w.table(index::PACKAGES);
-        {
-            let mut s = c
-                .prepare(
-                    "SELECT package, advisory, kind, entry FROM affected \
-                     ORDER BY package, advisory, seq",
-                )
-                .map_err(e)?;
-            let mut rows = s.query([]).map_err(e)?;
-            let mut current: Option<(String, index::Enc)> = None;
-            while let Some(r) = rows.next().map_err(e)? {
-                let package: String = r.get(0).map_err(e)?;
-                let advisory: i64 = r.get(1).map_err(e)?;
-                let kind: String = r.get(2).map_err(e)?;
-                let entry: String = r.get(3).map_err(e)?;
-                let stored: StoredEntry =
-                    serde_json::from_str(&entry).map_err(|err| DbError::Corrupt {
-                        path: self.path.display().to_string(),
-                        message: format!("affected entry of advisory {advisory}: {err}"),
-                    })?;
+        let mut current: Option<(String, index::Enc)> = None;
+        self.each_row(
+            "SELECT package, advisory, kind, entry FROM affected ORDER BY package, advisory, seq",
+            |r| {
+                let package: String = r.get(0)?;
+                let advisory: i64 = r.get(1)?;
+                let kind: String = r.get(2)?;
+                let entry: String = r.get(3)?;
+                let stored = self.stored_entry(&entry, advisory)?;
                 if current.as_ref().is_some_and(|(p, _)| *p != package)
                     && let Some((p, v)) = current.take()
                 {
@@ -1300,12 +1298,32 @@ impl VulnDb {
                 v.i64(advisory);
                 v.str(&kind);
                 encode_entry(v, &stored);
-            }
-            if let Some((p, v)) = current {
-                t.add(p.as_bytes(), &v.0)?;
-            }
+                Ok(())
+            },
+        )?;
+        if let Some((p, v)) = current {
+            t.add(p.as_bytes(), &v.0)?;
         }
         t.finish()
+    }
+}
+
+/// What a row handler of [`VulnDb::each_row`] can fail with: reading the row, or storing what it
+/// made of it.
+enum RowError {
+    Sql(rusqlite::Error),
+    Db(DbError),
+}
+
+impl From<rusqlite::Error> for RowError {
+    fn from(e: rusqlite::Error) -> Self {
+        RowError::Sql(e)
+    }
+}
+
+impl From<DbError> for RowError {
+    fn from(e: DbError) -> Self {
+        RowError::Db(e)
     }
 }
 
