@@ -8,7 +8,7 @@
 //! fleet_bench setup DIR [--envs 20000] [--advisories 200000]  fleet + advisory store in DIR
 //! fleet_bench full-match DIR [--catch-up]                      one full re-match (run under time -v)
 //! fleet_bench profile DIR                                      the phases of a full re-match, timed
-//! fleet_bench new-advisory DIR [--runs 200] [--seed 0] [--class popular]  one advisory → findings
+//! fleet_bench new-advisory DIR [--runs 200] [--seed 0] [--class popular]  one advisory → who is affected, findings
 //! fleet_bench intake DIR [--uploads 1000] [--first 300] [--conns 8]  inventories/s, HTTP API
 //! fleet_bench fill-findings DIR [--total 5000000]              findings table topped up to TOTAL
 //! fleet_bench page DIR [--calls 200]                           findings page latency, store and API
@@ -1211,6 +1211,7 @@ async fn new_advisory(o: &Opts) -> Res<()> {
     let mut by_class: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut upserts = Vec::new();
     let mut affected_times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut listed_times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut all = Vec::new();
     let mut created: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let only = o.values.get("class").cloned();
@@ -1240,22 +1241,37 @@ async fn new_advisory(o: &Opts) -> Res<()> {
         let t = Instant::now();
         rw.upsert(&adv)?;
         let up = t.elapsed();
+        // What a person asks first: who is affected. Answered before the matcher has written
+        // anything, from the installations index (the installations are listed as pending).
+        let early = m.affected(&cve, None).await?;
+        let listed = t.elapsed();
+        let t = Instant::now();
         let c = m.catch_up(now).await?;
-        let dt = t.elapsed();
+        let dt = up + t.elapsed();
         if c.full {
             return Err("catch_up ran a full pass: the cursor was not at the log's end".into());
         }
-        // The answer a person asks for next: who is affected by it (read from the findings).
+        // The same answer read back, now from the findings.
         let t = Instant::now();
         let report = m.affected(&cve, None).await?;
         affected_times.entry(class).or_default().push(t.elapsed());
-        if report.findings < c.changes.created {
+        if (early.findings, early.pending) != (0, c.changes.created)
+            || (report.findings, report.pending) != (c.changes.created, 0)
+            || early.environments != report.environments
+        {
             return Err(format!(
-                "{cve}: {} findings listed, {} created",
-                report.findings, c.changes.created
+                "{cve}: listed {}+{} pending in {} environments before, {}+{} after in {}; {} created",
+                early.findings,
+                early.pending,
+                early.environments,
+                report.findings,
+                report.pending,
+                report.environments,
+                c.changes.created
             )
             .into());
         }
+        listed_times.entry(class).or_default().push(listed);
         upserts.push(up);
         all.push(dt);
         by_class.entry(class).or_default().push(dt);
@@ -1287,13 +1303,22 @@ async fn new_advisory(o: &Opts) -> Res<()> {
         );
     }
     println!("{}", latency_line("of which the advisory upsert", upserts));
-    for (class, v) in affected_times {
+    for (class, v) in listed_times {
         println!(
             "{}",
             latency_line(
                 &format!(
-                    "then Matcher::affected (who is affected, from the findings), {class} package"
+                    "new advisory → who is affected (upsert + Matcher::affected before the findings are written), {class} package"
                 ),
+                v
+            )
+        );
+    }
+    for (class, v) in affected_times {
+        println!(
+            "{}",
+            latency_line(
+                &format!("then Matcher::affected again (from the findings), {class} package"),
                 v
             )
         );

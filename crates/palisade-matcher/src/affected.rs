@@ -1,14 +1,24 @@
 //! "Who is affected by X?": for any advisory id or alias (CVE, GHSA, RUSTSEC, DSA, …) the
-//! clients, their sites and environments, the installed versions and the versions that fix them,
-//! answered from the stored findings (kept current by the matcher), so the answer costs index
-//! lookups, not a fleet pass. Also as CSV, one row per finding, for a spreadsheet or a ticket.
+//! clients, their sites and environments, the installed versions and the versions that fix them.
+//! Also as CSV, one row per installation, for a spreadsheet or a ticket.
+//!
+//! The answer is the stored findings of the alias group (with their triage) plus the
+//! installations the group affects *now* that have no finding yet: the installations index is
+//! read for the group's packages and their versions evaluated, as the matcher would. So the
+//! answer is complete the moment an advisory is in the store, not only once the matcher has
+//! written its findings (a popular package's thousands of findings take a few hundred
+//! milliseconds to write, and a first full match minutes). Installations without a finding are
+//! marked `pending`; their priority is the one their finding will get.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use jiff::Timestamp;
 use palisade_core::tenant::EnvironmentKind;
 use palisade_core::{ClientId, EnvironmentId, FindingId, SiteId};
-use palisade_fleet::{Finding, FindingState};
-use palisade_store::FindingQuery;
+use palisade_fleet::reconcile::{InstalledVersion, Observed};
+use palisade_fleet::{Finding, FindingState, reconcile};
+use palisade_store::{EnvironmentFacts, FindingQuery};
+use palisade_vulns::PackageKey;
 use serde::Serialize;
 
 use crate::{MatchError, Matcher};
@@ -26,7 +36,10 @@ pub struct AdvisoryRef {
 /// One affected installation.
 #[derive(Clone, Debug, Serialize)]
 pub struct AffectedInstall {
-    pub finding: FindingId,
+    /// The stored finding; `None` while the installation is `pending`.
+    pub finding: Option<FindingId>,
+    /// Affected now, and its finding not written yet (the matcher writes it next).
+    pub pending: bool,
     pub package: String,
     pub ecosystem: String,
     pub installed: String,
@@ -65,10 +78,26 @@ pub struct AffectedReport {
     /// Every id of the alias group searched for.
     pub ids: Vec<String>,
     pub advisories: Vec<AdvisoryRef>,
-    /// Clients with a finding of the group that is not inactive, most urgent first.
+    /// Clients with a finding of the group that is not inactive, or an installation the group
+    /// affects now, most urgent first.
     pub clients: Vec<AffectedClient>,
     pub environments: usize,
+    /// Stored findings listed.
     pub findings: usize,
+    /// Affected installations listed whose findings are not written yet.
+    pub pending: usize,
+}
+
+/// A site's listed findings by environment, each marked pending or not.
+type ByEnvironment<'a> = BTreeMap<EnvironmentId, Vec<(&'a Finding, bool)>>;
+
+/// An alias group as the advisory store knows it.
+struct Group {
+    /// Every id of the group, sorted.
+    ids: Vec<String>,
+    advisories: Vec<AdvisoryRef>,
+    /// The packages its advisories that are not withdrawn name.
+    packages: Vec<PackageKey>,
 }
 
 /// The states a who-is-affected answer lists: all but inactive (which no longer applies).
@@ -82,27 +111,137 @@ fn listed_states() -> Vec<FindingState> {
 impl Matcher {
     /// Every id of `id`'s alias group (itself included) and the stored advisories it names.
     pub async fn alias_ids(&self, id: &str) -> Result<(Vec<String>, Vec<AdvisoryRef>), MatchError> {
+        let g = self.group(id).await?;
+        Ok((g.ids, g.advisories))
+    }
+
+    async fn group(&self, id: &str) -> Result<Group, MatchError> {
         let q = id.trim().to_owned();
         self.with_advisories(move |db| {
             let mut ids: BTreeSet<String> = BTreeSet::from([q.clone()]);
             let mut refs = Vec::new();
+            let mut packages = BTreeSet::new();
             if let Some(db) = db {
                 ids.extend(db.alias_group(&q)?);
-                for a in db.find(&q)? {
-                    ids.insert(a.id.clone());
-                    ids.extend(a.aliases.iter().cloned());
-                    refs.push(AdvisoryRef {
-                        id: a.id.clone(),
-                        source: a.source.name().to_owned(),
-                        summary: a.summary.clone(),
-                        severity: a.severity_level().name().to_owned(),
-                        withdrawn: a.is_withdrawn(),
-                    });
+                // Each id of the group may have records of its own (a GHSA and a RUSTSEC record
+                // both aliasing one CVE); `find` answers by id or by alias.
+                let mut seen = HashSet::new();
+                for one in ids.clone() {
+                    for a in db.find(&one)? {
+                        if !seen.insert(a.id.clone()) {
+                            continue;
+                        }
+                        ids.insert(a.id.clone());
+                        ids.extend(a.aliases.iter().cloned());
+                        if !a.is_withdrawn() {
+                            packages.extend(a.affected.iter().map(|x| x.package.clone()));
+                        }
+                        refs.push(AdvisoryRef {
+                            id: a.id.clone(),
+                            source: a.source.name().to_owned(),
+                            summary: a.summary.clone(),
+                            severity: a.severity_level().name().to_owned(),
+                            withdrawn: a.is_withdrawn(),
+                        });
+                    }
                 }
             }
-            Ok((ids.into_iter().collect(), refs))
+            Ok(Group {
+                ids: ids.into_iter().collect(),
+                advisories: refs,
+                packages: packages.into_iter().collect(),
+            })
         })
         .await
+    }
+
+    /// The group's findings the matcher has not written yet: installations of its packages that
+    /// it affects now and that have no listed finding in `recorded`, planned as the matcher
+    /// would create them (so with the priority they will get). Within `client` only, if given.
+    async fn unrecorded(
+        &self,
+        group: &Group,
+        recorded: &[Finding],
+        client: Option<ClientId>,
+    ) -> Result<(Vec<Finding>, Vec<EnvironmentFacts>), MatchError> {
+        if group.packages.is_empty() {
+            return Ok(Default::default());
+        }
+        let installs = self.store.installations_of(&group.packages).await?;
+        let mut wanted: BTreeMap<PackageKey, BTreeSet<String>> = BTreeMap::new();
+        for i in &installs {
+            wanted
+                .entry(i.key.clone())
+                .or_default()
+                .insert(i.version.clone());
+        }
+        let verdicts = self.evaluate(wanted).await?;
+        let known: HashSet<(EnvironmentId, &PackageKey, &str)> = recorded
+            .iter()
+            .map(|f| (f.environment_id, &f.package, f.version.as_str()))
+            .collect();
+        let in_group = |m: &&palisade_fleet::Match| {
+            m.group_ids
+                .iter()
+                .any(|g| group.ids.binary_search(g).is_ok())
+        };
+        let mut pairs: BTreeMap<(EnvironmentId, &PackageKey), Vec<InstalledVersion>> =
+            BTreeMap::new();
+        for i in &installs {
+            if known.contains(&(i.environment_id, &i.key, i.version.as_str())) {
+                continue;
+            }
+            let matches: Vec<palisade_fleet::Match> = verdicts
+                .get(&i.key)
+                .and_then(|v| v.get(&i.version))
+                .into_iter()
+                .flatten()
+                .filter(in_group)
+                .cloned()
+                .collect();
+            if !matches.is_empty() {
+                pairs
+                    .entry((i.environment_id, &i.key))
+                    .or_default()
+                    .push(InstalledVersion {
+                        version: i.version.clone(),
+                        dev: i.dev,
+                        matches,
+                    });
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(Default::default());
+        }
+        let envs: Vec<EnvironmentId> = pairs
+            .keys()
+            .map(|(e, _)| *e)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let facts: Vec<EnvironmentFacts> = self
+            .store
+            .environment_facts(&envs)
+            .await?
+            .into_iter()
+            .filter(|f| client.is_none_or(|c| f.facts.client_id == c))
+            .collect();
+        let by_id: HashMap<EnvironmentId, &EnvironmentFacts> =
+            facts.iter().map(|f| (f.facts.id, f)).collect();
+        let observed: Vec<Observed> = pairs
+            .into_iter()
+            .filter_map(|((env, key), installed)| {
+                Some(Observed {
+                    env: by_id.get(&env)?.facts.clone(),
+                    key: key.clone(),
+                    installed,
+                })
+            })
+            .collect();
+        // Only the planned findings' priorities and fixed versions are shown; their times
+        // are never read, so the wall clock is good enough here.
+        let planned = reconcile(&observed, Vec::new(), &self.policy, Timestamp::now()).created;
+        Ok((planned, facts))
     }
 
     /// Who is affected by `id`, optionally only within one client (for a client user).
@@ -112,45 +251,58 @@ impl Matcher {
         client: Option<ClientId>,
     ) -> Result<AffectedReport, MatchError> {
         let query = id.trim().to_owned();
-        let (ids, advisories) = self.alias_ids(&query).await?;
+        let group = self.group(&query).await?;
         let findings: Vec<Finding> = self
             .store
             .all_findings(&FindingQuery {
                 client,
                 states: listed_states(),
-                alias_groups: ids.clone(),
+                alias_groups: group.ids.clone(),
                 ..FindingQuery::default()
             })
             .await?;
-        let env_ids: Vec<EnvironmentId> = findings
+        let (planned, planned_facts) = self.unrecorded(&group, &findings, client).await?;
+        let recorded_envs: Vec<EnvironmentId> = findings
             .iter()
             .map(|f| f.environment_id)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let names: HashMap<EnvironmentId, palisade_store::EnvironmentFacts> = self
+        let mut names: HashMap<EnvironmentId, EnvironmentFacts> = self
             .store
-            .environment_facts(&env_ids)
+            .environment_facts(&recorded_envs)
             .await?
             .into_iter()
             .map(|f| (f.facts.id, f))
             .collect();
-        // Clients in order of their most urgent finding (findings come highest priority first).
+        names.extend(planned_facts.into_iter().map(|f| (f.facts.id, f)));
+        // Stored findings, then planned ones, highest priority first (a stable sort keeps the
+        // store's order among equals).
+        let mut all: Vec<(&Finding, bool)> = findings
+            .iter()
+            .map(|f| (f, false))
+            .chain(planned.iter().map(|f| (f, true)))
+            .collect();
+        all.sort_by_key(|(f, _)| std::cmp::Reverse(f.priority));
+        // Clients in order of their most urgent finding.
         let mut order: Vec<ClientId> = Vec::new();
-        let mut tree: BTreeMap<ClientId, BTreeMap<SiteId, BTreeMap<EnvironmentId, Vec<&Finding>>>> =
-            BTreeMap::new();
-        for f in &findings {
-            if !order.contains(&f.client_id) {
+        let mut seen: HashSet<ClientId> = HashSet::new();
+        let mut envs: HashSet<EnvironmentId> = HashSet::new();
+        let mut tree: BTreeMap<ClientId, BTreeMap<SiteId, ByEnvironment>> = BTreeMap::new();
+        for &(f, pending) in &all {
+            if seen.insert(f.client_id) {
                 order.push(f.client_id);
             }
+            envs.insert(f.environment_id);
             tree.entry(f.client_id)
                 .or_default()
                 .entry(f.site_id)
                 .or_default()
                 .entry(f.environment_id)
                 .or_default()
-                .push(f);
+                .push((f, pending));
         }
+        let environments = envs.len();
         let mut clients = Vec::new();
         for client_id in order {
             let Some(sites) = tree.remove(&client_id) else {
@@ -172,11 +324,12 @@ impl Matcher {
                         name: facts
                             .map(|n| n.environment_name.clone())
                             .unwrap_or_default(),
-                        kind: list[0].environment_kind,
+                        kind: list[0].0.environment_kind,
                         installs: list
                             .iter()
-                            .map(|f| AffectedInstall {
-                                finding: f.id,
+                            .map(|&(f, pending)| AffectedInstall {
+                                finding: (!pending).then_some(f.id),
+                                pending,
                                 package: f.package.name.clone(),
                                 ecosystem: f.package.ecosystem.to_string(),
                                 installed: f.version.clone(),
@@ -206,10 +359,11 @@ impl Matcher {
         }
         Ok(AffectedReport {
             query,
-            ids,
-            advisories,
-            environments: env_ids.len(),
+            ids: group.ids,
+            advisories: group.advisories,
+            environments,
             findings: findings.len(),
+            pending: planned.len(),
             clients,
         })
     }
@@ -260,10 +414,14 @@ impl AffectedReport {
                             i.package.as_str(),
                             i.installed.as_str(),
                             fixed.as_str(),
-                            i.state.as_str(),
+                            if i.pending {
+                                "pending"
+                            } else {
+                                i.state.as_str()
+                            },
                             &i.priority.to_string(),
                             if i.dev { "yes" } else { "no" },
-                            &i.finding.to_string(),
+                            &i.finding.map(|f| f.to_string()).unwrap_or_default(),
                         ];
                         let _ = w.write_record(row.iter().map(|v| cell(v).into_owned()));
                     }

@@ -49,10 +49,16 @@ async fn fleet(dir: &std::path::Path, chunk: u32) -> (Arc<dyn Store>, Matcher, S
     let store: Arc<dyn Store> = Arc::new(store);
     let matcher = Matcher::new(store.clone(), dir.join("advisories"), Default::default())
         .with_full_chunk(chunk);
+    let site = client_site(&store, "C").await;
+    (store, matcher, site)
+}
+
+/// A client named `name` with one site.
+async fn client_site(store: &Arc<dyn Store>, name: &str) -> SiteId {
     let client = store
         .create_client(
             &ClientInput {
-                name: "C".into(),
+                name: name.into(),
                 contract: Contract {
                     sla_tier: SlaTier::Standard,
                     support_hours: SupportHours::office_hours("Europe/London"),
@@ -64,18 +70,18 @@ async fn fleet(dir: &std::path::Path, chunk: u32) -> (Arc<dyn Store>, Matcher, S
         )
         .await
         .unwrap();
-    let site = store
+    store
         .create_site(
             &NewSite {
                 client_id: client.id,
                 name: "www".into(),
-                url: "https://www.c.example".into(),
+                url: format!("https://www.{}.example", name.to_lowercase()),
             },
             now(),
         )
         .await
-        .unwrap();
-    (store, matcher, site.id)
+        .unwrap()
+        .id
 }
 
 async fn environment(store: &Arc<dyn Store>, site: SiteId, name: String) -> EnvironmentId {
@@ -93,6 +99,22 @@ async fn environment(store: &Arc<dyn Store>, site: SiteId, name: String) -> Envi
         .await
         .unwrap()
         .id
+}
+
+/// A live environment `live-{i}` of `site` whose inventory has left-pad at `version`.
+async fn with_left_pad(
+    store: &Arc<dyn Store>,
+    matcher: &Matcher,
+    site: SiteId,
+    i: usize,
+    version: &str,
+) -> EnvironmentId {
+    let env = environment(store, site, format!("live-{i}")).await;
+    matcher
+        .intake(env, lockfile(version), Replace::All, None, now())
+        .await
+        .unwrap();
+    env
 }
 
 /// A package-lock.json with left-pad at `version` and an unrelated package.
@@ -116,11 +138,7 @@ async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
         .iter()
         .enumerate()
     {
-        let env = environment(&store, site, format!("live-{i}")).await;
-        matcher
-            .intake(env, lockfile(version), Replace::All, None, now())
-            .await
-            .unwrap();
+        let env = with_left_pad(&store, &matcher, site, i, version).await;
         if ["1.0.0", "1.2.9", "1.1.0"].contains(version) {
             affected.push(env);
         }
@@ -155,6 +173,94 @@ async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
             .unwrap()
             .items
             .is_empty()
+    );
+}
+
+/// "Who is affected" does not wait for the matcher: right after an advisory is stored, the
+/// installations it affects are listed as pending, with the priority their findings then get,
+/// and a client sees only its own.
+#[tokio::test]
+async fn who_is_affected_lists_installations_before_their_findings_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, matcher, site) = fleet(dir.path(), 1_000).await;
+    let other_site = client_site(&store, "D").await;
+    let mut want = Vec::new();
+    for (i, (site, version)) in [
+        (site, "1.0.0"),
+        (site, "1.3.0"),
+        (site, "1.1.0"),
+        (other_site, "1.2.0"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let env = with_left_pad(&store, &matcher, site, i, version).await;
+        if version != "1.3.0" {
+            want.push((env, version.to_owned()));
+        }
+    }
+    want.sort();
+    let listed = |r: &palisade_matcher::affected::AffectedReport| {
+        let mut out = Vec::new();
+        for c in &r.clients {
+            for s in &c.sites {
+                for e in &s.environments {
+                    for i in &e.installs {
+                        out.push((e.id, i.installed.clone(), i.pending, i.priority));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    import(dir.path(), &advisory(false));
+
+    let before = matcher.affected("CVE-2026-0001", None).await.unwrap();
+    assert_eq!(
+        (before.findings, before.pending, before.environments),
+        (0, 3, 3)
+    );
+    let before = listed(&before);
+    assert_eq!(
+        before
+            .iter()
+            .map(|(e, v, pending, _)| {
+                assert!(pending);
+                (*e, v.clone())
+            })
+            .collect::<Vec<_>>(),
+        want
+    );
+    let theirs = matcher
+        .affected(
+            "GHSA-test-0001",
+            Some(store.get_site(other_site).await.unwrap().client_id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&theirs)
+            .into_iter()
+            .map(|(_, v, _, _)| v)
+            .collect::<Vec<_>>(),
+        ["1.2.0"]
+    );
+
+    matcher.catch_up(now()).await.unwrap();
+    let after = matcher.affected("CVE-2026-0001", None).await.unwrap();
+    assert_eq!((after.findings, after.pending), (3, 0));
+    let after = listed(&after);
+    assert_eq!(
+        after
+            .iter()
+            .map(|(e, v, _, p)| (*e, v.clone(), *p))
+            .collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|(e, v, _, p)| (*e, v.clone(), *p))
+            .collect::<Vec<_>>(),
+        "the same installations, with the priorities the plan showed"
     );
 }
 

@@ -103,6 +103,18 @@ pub(crate) async fn plan(
         }
     }
     let report = s.matcher.affected(advisory, None).await?;
+    // A campaign tracks findings to their verification; an installation whose finding the
+    // matcher has not written yet would fall out of it unnoticed.
+    if report.pending > 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "findings_pending",
+            format!(
+                "{} affected installations are still being recorded as findings; plan the campaign again in a minute",
+                report.pending
+            ),
+        ));
+    }
     let now = s.clock.now();
     let id = CampaignId::new();
     let mut clients = Vec::new();
@@ -122,7 +134,12 @@ pub(crate) async fn plan(
                 }
             }
             for e in &site.environments {
-                let open: Vec<_> = e.installs.iter().filter(|i| i.state.is_open()).collect();
+                let open: Vec<_> = e
+                    .installs
+                    .iter()
+                    .filter(|i| i.state.is_open())
+                    .filter_map(|i| Some((i.finding?, i)))
+                    .collect();
                 if open.is_empty() {
                     continue;
                 }
@@ -140,15 +157,15 @@ pub(crate) async fn plan(
                     tests_passed: false,
                     packages: open
                         .iter()
-                        .map(|i| PackageFix {
-                            finding: i.finding,
+                        .map(|&(finding, i)| PackageFix {
+                            finding,
                             package: i.package.clone(),
                             ecosystem: i.ecosystem.clone(),
                             installed: i.installed.clone(),
                             fixed: i.fixed.clone(),
                         })
                         .collect(),
-                    priority: open.iter().map(|i| i.priority).max().unwrap_or(0),
+                    priority: open.iter().map(|(_, i)| i.priority).max().unwrap_or(0),
                     exception: None,
                     updated_at: now,
                     version: 1,

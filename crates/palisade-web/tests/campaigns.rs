@@ -162,8 +162,18 @@ async fn a_campaign_patches_staging_then_live_and_tells_each_affected_customer_o
         .await;
     let user_c = app.token(&user_c, Role::ClientUser).await;
 
-    // The advisory arrives.
+    // The advisory arrives. Until the matcher has written its findings, who is affected lists
+    // the installations as pending, and a campaign, which follows findings, is refused.
     import(&app, "twig.json", &twig_advisory());
+    let plan = json!({"advisory": "CVE-2022-39261"});
+    let (_, report) = json_get(&app, "/api/v1/advisories/CVE-2022-39261/affected", &sec).await;
+    assert_eq!(
+        (report["findings"].as_u64(), report["pending"].as_u64()),
+        (Some(0), Some(4))
+    );
+    let r = app.post_json("/api/v1/campaigns", &sec, &plan).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "findings_pending");
     app.state
         .matcher
         .catch_up(app.clock.now_ts())
@@ -171,7 +181,6 @@ async fn a_campaign_patches_staging_then_live_and_tells_each_affected_customer_o
         .unwrap();
 
     // Planning is the security team's; operations may not.
-    let plan = json!({"advisory": "CVE-2022-39261"});
     let r = app.post_json("/api/v1/campaigns", &ops, &plan).await;
     assert_eq!(r.status(), 403);
     let r = app.post_json("/api/v1/campaigns", &sec, &plan).await;

@@ -153,6 +153,38 @@ async fn an_advisory_reaches_exactly_the_affected_environments_and_follows_their
             false,
         ),
     );
+    // Before the matcher writes anything, who is affected already names the four
+    // installations (pending), and a client user only their own two.
+    let pending = |r: &Value| {
+        let mut out = Vec::new();
+        for c in r["clients"].as_array().unwrap() {
+            for s in c["sites"].as_array().unwrap() {
+                for e in s["environments"].as_array().unwrap() {
+                    for i in e["installs"].as_array().unwrap() {
+                        assert_eq!((&i["pending"], &i["finding"]), (&json!(true), &Value::Null));
+                        out.push(e["id"].as_str().unwrap().to_owned());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let (_, early) = json_get(&app, "/api/v1/advisories/CVE-2022-39261/affected", &sec).await;
+    assert_eq!(
+        (early["findings"].as_u64(), early["pending"].as_u64()),
+        (Some(0), Some(4))
+    );
+    let (_, early_a) = json_get(&app, "/api/v1/advisories/CVE-2022-39261/affected", &user_a).await;
+    let mut own_a: Vec<String> = envs
+        .iter()
+        .filter(|(name, _, _)| *name == "Alpha Foods")
+        .map(|(_, _, id)| id.to_string())
+        .collect();
+    own_a.sort();
+    assert_eq!(pending(&early_a), own_a);
+    let early = pending(&early);
+
     let done = app.state.matcher.catch_up(now).await.unwrap();
     assert!(!done.full);
     assert_eq!(done.packages, 1);
@@ -170,6 +202,7 @@ async fn an_advisory_reaches_exactly_the_affected_environments_and_follows_their
         .collect();
     want.sort();
     assert_eq!(hit, want, "exactly the affected environments");
+    assert_eq!(early, want, "listed before their findings were written");
     // Live before staging, and the reasons say why.
     assert_eq!(open[0]["environment_kind"], "live");
     assert_eq!(open[3]["environment_kind"], "staging");

@@ -440,6 +440,24 @@ async fn advisory_site_environment_and_inventory_pages_show_who_runs_what() {
     );
     let nothing = sec.ok("/advisories?id=CVE-1999-0001").await;
     assert!(part(&nothing, "affected").contains("Nothing installed is affected"));
+    // A second advisory, not yet matched: its installations are listed, marked pending.
+    import(
+        &app,
+        "twig-2.json",
+        serde_json::json!({
+            "id": "GHSA-twig-0002", "modified": "2024-02-01T00:00:00Z", "summary": "Another Twig flaw",
+            "affected": [{"package": {"ecosystem": "Packagist", "name": "twig/twig"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.0.0"}, {"fixed": "3.4.3"}]}]}]
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let fresh = sec.ok("/advisories?id=GHSA-twig-0002").await;
+    assert!(
+        part(&fresh, "affected-heading").contains("0 finding(s), 2 being recorded"),
+        "{fresh}"
+    );
+    assert_eq!(part(&fresh, "affected").matches(">pending<").count(), 2);
 
     let site = sec.ok(&format!("/sites/{}", fleet.site)).await;
     let findings = part(&site, "site-findings");

@@ -234,8 +234,12 @@ fn print_table(r: &Value) {
         );
     }
     outln!(
-        "{} findings in {} environments of {} clients",
+        "{} findings{} in {} environments of {} clients",
         r["findings"],
+        match r["pending"].as_u64() {
+            Some(n) if n > 0 => format!(" (and {n} being recorded)"),
+            _ => String::new(),
+        },
         r["environments"],
         r["clients"].as_array().map_or(0, Vec::len)
     );
@@ -260,7 +264,11 @@ fn print_table(r: &Value) {
                         } else {
                             fixed.join(" or ")
                         },
-                        i["state"].as_str().unwrap_or(""),
+                        if i["pending"].as_bool() == Some(true) {
+                            "pending"
+                        } else {
+                            i["state"].as_str().unwrap_or("")
+                        },
                         i["priority"]
                     );
                 }

@@ -667,10 +667,12 @@ struct AffectedParams {
 }
 
 /// Who is affected by an advisory or any of its aliases: clients, sites, environments, installed
-/// and fixed versions. Client users see their own organisation only.
+/// and fixed versions. Installations the advisory affects whose findings the matcher has not
+/// written yet are listed too, with `pending: true` and no `finding`. Client users see their own
+/// organisation only.
 #[utoipa::path(get, path = "/api/v1/advisories/{id}/affected", tag = "advisories",
     params(("id" = String, Path, description = "Any advisory id or alias: CVE, GHSA, RUSTSEC, DSA, …"), AffectedParams),
-    responses((status = 200, description = "The affected clients (JSON), or one row per finding (CSV)")))]
+    responses((status = 200, description = "The affected clients (JSON), or one row per affected installation (CSV)")))]
 async fn affected(
     State(s): State<AppState>,
     c: Caller,
