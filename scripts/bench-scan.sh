@@ -12,10 +12,11 @@ records=${1:-500000}
 data=${PALISADE_SHARED_DATA:-../shared/data}
 work=target/bench-scan
 bin=target/release/palisade
-scan=target/release/palisade-scan
 audit=$(command -v cargo-audit)
 
-cargo build --release -q -p palisade -p palisade-scan-cli -p palisade-vulndb --example synth
+cargo build --release -q -p palisade -p palisade-vulndb --example synth
+# palisade-scan as it is meant to be shipped for CI images: static (scripts/build-scan-static.sh).
+scan=$(scripts/build-scan-static.sh)
 rm -rf "$work" && mkdir -p "$work"
 
 echo "== 1. palisade-scan and palisade scan vs cargo-audit, per Cargo.lock (hyperfine, 3 warm-ups, 20 runs each)"
