@@ -458,6 +458,10 @@ async fn advisory_site_environment_and_inventory_pages_show_who_runs_what() {
         "{fresh}"
     );
     assert_eq!(part(&fresh, "affected").matches(">pending<").count(), 2);
+    assert!(
+        fresh.contains("id=\"plan-waits\"") && !fresh.contains("id=\"plan-from-advisory\""),
+        "no campaign from installations without findings"
+    );
 
     let site = sec.ok(&format!("/sites/{}", fleet.site)).await;
     let findings = part(&site, "site-findings");
