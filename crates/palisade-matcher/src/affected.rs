@@ -220,8 +220,7 @@ impl Matcher {
             .into_iter()
             .collect();
         let facts: Vec<EnvironmentFacts> = self
-            .store
-            .environment_facts(&envs)
+            .spine_facts(&envs)
             .await?
             .into_iter()
             .filter(|f| client.is_none_or(|c| f.facts.client_id == c))
@@ -269,8 +268,7 @@ impl Matcher {
             .into_iter()
             .collect();
         let mut names: HashMap<EnvironmentId, EnvironmentFacts> = self
-            .store
-            .environment_facts(&recorded_envs)
+            .spine_facts(&recorded_envs)
             .await?
             .into_iter()
             .map(|f| (f.facts.id, f))

@@ -154,6 +154,15 @@ pub struct Matcher {
     stripes: Arc<[tokio::sync::Mutex<()>; STRIPES]>,
     status: Arc<Mutex<MatcherStatus>>,
     full_chunk: u32,
+    spine: Arc<Mutex<Spine>>,
+}
+
+/// Environments' facts kept in memory for [`Matcher::spine_facts`], valid while the store's
+/// tenant version is `version`.
+#[derive(Default)]
+struct Spine {
+    version: Option<i64>,
+    facts: HashMap<EnvironmentId, palisade_store::EnvironmentFacts>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -191,6 +200,7 @@ impl Matcher {
             stripes: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
             status: Arc::default(),
             full_chunk: FULL_CHUNK,
+            spine: Arc::default(),
         }
     }
 
@@ -216,6 +226,47 @@ impl Matcher {
             s.sync_last_result = Some(result);
             s.sync_next_run = next;
         }
+    }
+
+    /// The facts of `envs` (those that exist), from memory while no client, site or
+    /// environment has changed since they were read. Their `inventory_at` may be old, so they
+    /// serve listings (names, kinds, tiers), never the reconciling of stored findings. An
+    /// advisory about a popular package lists thousands of environments, and reading their
+    /// facts was most of that answer's time.
+    pub(crate) async fn spine_facts(
+        &self,
+        envs: &[EnvironmentId],
+    ) -> Result<Vec<palisade_store::EnvironmentFacts>, MatchError> {
+        // Read first: facts read after it are at least as new, so caching them under it is safe.
+        let version = self.store.tenant_version().await?;
+        let mut out = Vec::with_capacity(envs.len());
+        let mut missing = Vec::new();
+        let usable = {
+            let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
+            if spine.version < Some(version) {
+                spine.facts.clear();
+                spine.version = Some(version);
+            }
+            let usable = spine.version == Some(version);
+            for e in envs {
+                match spine.facts.get(e).filter(|_| usable) {
+                    Some(f) => out.push(f.clone()),
+                    None => missing.push(*e),
+                }
+            }
+            usable
+        };
+        if !missing.is_empty() {
+            let read = self.store.environment_facts(&missing).await?;
+            let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
+            if usable && spine.version == Some(version) {
+                for f in &read {
+                    spine.facts.insert(f.facts.id, f.clone());
+                }
+            }
+            out.extend(read);
+        }
+        Ok(out)
     }
 
     /// Runs `f` with the advisory store (or `None` before any import) on a blocking thread.

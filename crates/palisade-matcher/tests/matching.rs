@@ -262,6 +262,36 @@ async fn who_is_affected_lists_installations_before_their_findings_are_written()
             .collect::<Vec<_>>(),
         "the same installations, with the priorities the plan showed"
     );
+
+    // Environment names are kept in memory between answers, until the spine changes.
+    let (renamed, _) = want[0].clone();
+    store
+        .update_environment(
+            renamed,
+            &EnvironmentUpdate {
+                kind: EnvironmentKind::Live,
+                name: "renamed".into(),
+                url: None,
+                position: 0,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let names: Vec<(EnvironmentId, String)> = matcher
+        .affected("CVE-2026-0001", None)
+        .await
+        .unwrap()
+        .clients
+        .iter()
+        .flat_map(|c| &c.sites)
+        .flat_map(|s| &s.environments)
+        .map(|e| (e.id, e.name.clone()))
+        .collect();
+    assert!(
+        names.contains(&(renamed, "renamed".to_owned())),
+        "{names:?}"
+    );
 }
 
 /// Uploads racing for the same environments (the matcher reconciles different environments side

@@ -784,6 +784,13 @@ impl FleetStore for SqlStore {
         Ok(out)
     }
 
+    async fn tenant_version(&self) -> StoreResult<i64> {
+        let row: VersionRow = self
+            .read_one("SELECT n FROM tenant_version WHERE id = 1", Vec::new())
+            .await?;
+        Ok(row.n)
+    }
+
     async fn installations_of(&self, keys: &[PackageKey]) -> StoreResult<Vec<Installation>> {
         let keys: Vec<&PackageKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
         let mut out = Vec::new();

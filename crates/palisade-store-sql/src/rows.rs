@@ -429,6 +429,10 @@ row!(OpenCountsRow {
     pub(crate) breached: i64,
 });
 
+row!(VersionRow {
+    pub(crate) n: i64,
+});
+
 row!(PriorityCountRow {
     pub(crate) priority: i32,
     pub(crate) n: i64,

@@ -929,7 +929,61 @@ fn fleet_snapshots(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             && f.facts.site_id == shop.id
             && f.site_name == "shop"
             && f.client_name == "Acme"));
+
+        // The tenant version moves with every change to the spine, and with nothing else.
+        let mut version = s.tenant_version().await.expect("version");
+        s.update_environment(
+            dev.id,
+            &EnvironmentUpdate {
+                kind: EnvironmentKind::Dev,
+                name: "dev-2".into(),
+                url: None,
+                position: 0,
+            },
+            at_mins(9),
+        )
+        .await
+        .expect("rename");
+        moved(&s, &mut version, "renaming an environment").await;
+        s.update_site(
+            shop.id,
+            &SiteUpdate {
+                name: "shop-2".into(),
+                url: "https://shop.example".into(),
+            },
+            at_mins(9),
+        )
+        .await
+        .expect("rename site");
+        moved(&s, &mut version, "renaming a site").await;
+        s.set_archived(Archivable::Site(shop.id), Some(at_mins(9)), at_mins(9))
+            .await
+            .expect("archive");
+        moved(&s, &mut version, "archiving a site").await;
+        s.set_archived(Archivable::Site(shop.id), None, at_mins(9))
+            .await
+            .expect("restore");
+        moved(&s, &mut version, "restoring a site").await;
+        let other = client(&s, "Other").await;
+        moved(&s, &mut version, "a new client").await;
+        site(&s, other.id, "www").await;
+        moved(&s, &mut version, "a new site").await;
+        s.save_snapshot(&upload(dev.id, None, &[], &[], at_mins(10)))
+            .await
+            .expect("inventory");
+        assert_eq!(
+            s.tenant_version().await.expect("version"),
+            version,
+            "an inventory leaves the spine as it was"
+        );
     })
+}
+
+/// Asserts that the tenant version moved since `version`, and remembers where it is now.
+async fn moved(s: &SqlStore, version: &mut i64, what: &str) {
+    let now = s.tenant_version().await.expect("version");
+    assert_ne!(now, *version, "{what} moves the tenant version");
+    *version = now;
 }
 
 fn fleet_installed_versions(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {

@@ -188,6 +188,10 @@ pub trait FleetStore: Send + Sync {
     /// Facts for each environment that exists, in no particular order.
     async fn environment_facts(&self, envs: &[EnvironmentId])
     -> StoreResult<Vec<EnvironmentFacts>>;
+    /// A number that changes whenever any client, site or environment is created, changed,
+    /// archived or restored (by any process): what a copy of their facts kept in memory is
+    /// checked against. Inventories and findings do not change it.
+    async fn tenant_version(&self) -> StoreResult<i64>;
     /// Every installation of any of `keys`, across the fleet.
     async fn installations_of(&self, keys: &[PackageKey]) -> StoreResult<Vec<Installation>>;
     /// Distinct installed (package, version) pairs in key order, `limit` at a time after
