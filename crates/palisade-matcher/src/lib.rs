@@ -241,25 +241,25 @@ impl Matcher {
         let version = self.store.tenant_version().await?;
         let mut out = Vec::with_capacity(envs.len());
         let mut missing = Vec::new();
-        let usable = {
+        {
             let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
             if spine.version < Some(version) {
                 spine.facts.clear();
                 spine.version = Some(version);
             }
-            let usable = spine.version == Some(version);
+            // Newer than ours (another caller read the version after us): read everything.
+            let current = spine.version == Some(version);
             for e in envs {
-                match spine.facts.get(e).filter(|_| usable) {
+                match spine.facts.get(e).filter(|_| current) {
                     Some(f) => out.push(f.clone()),
                     None => missing.push(*e),
                 }
             }
-            usable
-        };
+        }
         if !missing.is_empty() {
             let read = self.store.environment_facts(&missing).await?;
             let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
-            if usable && spine.version == Some(version) {
+            if spine.version == Some(version) {
                 for f in &read {
                     spine.facts.insert(f.facts.id, f.clone());
                 }
