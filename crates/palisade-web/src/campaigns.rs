@@ -110,7 +110,7 @@ pub(crate) async fn plan(
             StatusCode::CONFLICT,
             "findings_pending",
             format!(
-                "{} affected installations are still being recorded as findings; plan the campaign again in a minute",
+                "{} affected installations are still being recorded as findings; plan the campaign after the matcher's next pass",
                 report.pending
             ),
         ));
