@@ -6,7 +6,9 @@
 #   2. a full re-match of the fleet: first run (which creates the findings) and steady state
 #      (nothing changed), wall time and peak memory under /usr/bin/time -v, then the phases of a
 #      re-match timed one by one;
-#   3. one new advisory to the findings of every affected environment (upsert + catch_up), p50/p95;
+#   3. one new advisory to the list of affected environments (upsert + Matcher::affected, before
+#      anything is written) and to the findings of every affected environment (upsert + catch_up),
+#      p50/p95 per class of package (rare, medium, popular);
 #   4. inventory intake through the HTTP API: re-uploads with three packages moved, first uploads;
 #   5. the findings table filled to 5,000,000 rows, then the first page of open findings by priority
 #      (store and HTTP API), p50/p95, and the dashboard's counts.
@@ -33,8 +35,8 @@ timev "$bin" full-match "$work/fleet"
 echo "== 2c. the phases of a re-match, timed one by one (nothing written)"
 timev "$bin" profile "$work/fleet"
 
-echo "== 3. one new advisory → findings of the affected environments"
-"$bin" new-advisory "$work/fleet" --runs 200
+echo "== 3. one new advisory → who is affected, and the findings of the affected environments"
+"$bin" new-advisory "$work/fleet" --runs 300
 
 echo "== 4. inventory intake through the API"
 "$bin" intake "$work/fleet" --uploads 1000 --first 300 --conns 8
