@@ -24,7 +24,7 @@ use palisade_core::{ClientId, EnvironmentId, FindingId, SiteId};
 use palisade_vulns::PackageKey;
 
 use crate::finding::{EventKind, Finding, FindingEvent, FindingState, Match};
-use crate::priority::{PriorityInput, score};
+use crate::priority::{Priority, PriorityInput, score};
 use crate::sla::SlaPolicy;
 
 /// What the rules need to know about an environment.
@@ -81,6 +81,21 @@ fn same_group(f: &Finding, m: &Match) -> bool {
     f.alias_group == m.alias_group || m.group_ids.contains(&f.alias_group)
 }
 
+/// The priority a finding of `m` in `env` gets, as `reconcile` stores it.
+pub fn priority_of(m: &Match, env: &EnvFacts, dev: bool) -> Priority {
+    score(&PriorityInput {
+        kev: m.kev.as_ref(),
+        epss: m.epss.as_ref(),
+        cvss: m.cvss,
+        severity: m.severity,
+        environment: env.kind,
+        fix_available: !m.fixed_versions.is_empty(),
+        tier: env.tier,
+        dev,
+        malicious: m.malicious,
+    })
+}
+
 /// Sets a finding's match-derived attributes, priority and deadline.
 fn apply_match(
     f: &mut Finding,
@@ -105,17 +120,7 @@ fn apply_match(
     if f.fix_available_at.is_none() && !m.fixed_versions.is_empty() {
         f.fix_available_at = Some(now);
     }
-    let p = score(&PriorityInput {
-        kev: m.kev.as_ref(),
-        epss: m.epss.as_ref(),
-        cvss: m.cvss,
-        severity: m.severity,
-        environment: env.kind,
-        fix_available: !m.fixed_versions.is_empty(),
-        tier: env.tier,
-        dev,
-        malicious: m.malicious,
-    });
+    let p = priority_of(m, env, dev);
     f.priority = p.score;
     f.reasons = p.reasons;
     f.due_at = policy.due_at(env.tier, m.severity, f.detected_at, f.fix_available_at);

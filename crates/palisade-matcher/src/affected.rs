@@ -12,11 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use jiff::Timestamp;
 use palisade_core::tenant::EnvironmentKind;
 use palisade_core::{ClientId, EnvironmentId, FindingId, SiteId};
-use palisade_fleet::reconcile::{InstalledVersion, Observed};
-use palisade_fleet::{Finding, FindingState, reconcile};
+use palisade_fleet::reconcile::priority_of;
+use palisade_fleet::{Finding, FindingState, Match};
 use palisade_store::{EnvironmentFacts, FindingQuery};
 use palisade_vulns::PackageKey;
 use serde::Serialize;
@@ -88,8 +87,39 @@ pub struct AffectedReport {
     pub pending: usize,
 }
 
-/// A site's listed findings by environment, each marked pending or not.
-type ByEnvironment<'a> = BTreeMap<EnvironmentId, Vec<(&'a Finding, bool)>>;
+/// One listed installation and where it is.
+struct Row {
+    client: ClientId,
+    site: SiteId,
+    environment: EnvironmentId,
+    kind: EnvironmentKind,
+    install: AffectedInstall,
+}
+
+impl Row {
+    fn recorded(f: &Finding) -> Row {
+        Row {
+            client: f.client_id,
+            site: f.site_id,
+            environment: f.environment_id,
+            kind: f.environment_kind,
+            install: AffectedInstall {
+                finding: Some(f.id),
+                pending: false,
+                package: f.package.name.clone(),
+                ecosystem: f.package.ecosystem.to_string(),
+                installed: f.version.clone(),
+                fixed: f.fixed_versions.clone(),
+                state: f.state,
+                priority: f.priority,
+                dev: f.dev,
+            },
+        }
+    }
+}
+
+/// A site's listed installations by environment.
+type ByEnvironment = BTreeMap<EnvironmentId, (EnvironmentKind, Vec<AffectedInstall>)>;
 
 /// An alias group as the advisory store knows it.
 struct Group {
@@ -156,14 +186,15 @@ impl Matcher {
     }
 
     /// The group's findings the matcher has not written yet: installations of its packages that
-    /// it affects now and that have no listed finding in `recorded`, planned as the matcher
-    /// would create them (so with the priority they will get). Within `client` only, if given.
+    /// it affects now and that have no listed finding in `recorded`, one row per (installation,
+    /// alias group) as `reconcile` would create them, with the priority they will get. Within
+    /// `client` only, if given.
     async fn unrecorded(
         &self,
         group: &Group,
         recorded: &[Finding],
         client: Option<ClientId>,
-    ) -> Result<(Vec<Finding>, Vec<EnvironmentFacts>), MatchError> {
+    ) -> Result<(Vec<Row>, Vec<EnvironmentFacts>), MatchError> {
         if group.packages.is_empty() {
             return Ok(Default::default());
         }
@@ -180,42 +211,31 @@ impl Matcher {
             .iter()
             .map(|f| (f.environment_id, &f.package, f.version.as_str()))
             .collect();
-        let in_group = |m: &&palisade_fleet::Match| {
+        let in_group = |m: &&Match| {
             m.group_ids
                 .iter()
                 .any(|g| group.ids.binary_search(g).is_ok())
         };
-        let mut pairs: BTreeMap<(EnvironmentId, &PackageKey), Vec<InstalledVersion>> =
-            BTreeMap::new();
-        for i in &installs {
-            if known.contains(&(i.environment_id, &i.key, i.version.as_str())) {
-                continue;
-            }
-            let matches: Vec<palisade_fleet::Match> = verdicts
-                .get(&i.key)
-                .and_then(|v| v.get(&i.version))
-                .into_iter()
-                .flatten()
-                .filter(in_group)
-                .cloned()
-                .collect();
-            if !matches.is_empty() {
-                pairs
-                    .entry((i.environment_id, &i.key))
-                    .or_default()
-                    .push(InstalledVersion {
-                        version: i.version.clone(),
-                        dev: i.dev,
-                        matches,
-                    });
-            }
-        }
-        if pairs.is_empty() {
+        let affected: Vec<(&palisade_store::Installation, Vec<&Match>)> = installs
+            .iter()
+            .filter(|i| !known.contains(&(i.environment_id, &i.key, i.version.as_str())))
+            .filter_map(|i| {
+                let matches: Vec<&Match> = verdicts
+                    .get(&i.key)
+                    .and_then(|v| v.get(&i.version))
+                    .into_iter()
+                    .flatten()
+                    .filter(in_group)
+                    .collect();
+                (!matches.is_empty()).then_some((i, matches))
+            })
+            .collect();
+        if affected.is_empty() {
             return Ok(Default::default());
         }
-        let envs: Vec<EnvironmentId> = pairs
-            .keys()
-            .map(|(e, _)| *e)
+        let envs: Vec<EnvironmentId> = affected
+            .iter()
+            .map(|(i, _)| i.environment_id)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -227,20 +247,32 @@ impl Matcher {
             .collect();
         let by_id: HashMap<EnvironmentId, &EnvironmentFacts> =
             facts.iter().map(|f| (f.facts.id, f)).collect();
-        let observed: Vec<Observed> = pairs
-            .into_iter()
-            .filter_map(|((env, key), installed)| {
-                Some(Observed {
-                    env: by_id.get(&env)?.facts.clone(),
-                    key: key.clone(),
-                    installed,
-                })
-            })
-            .collect();
-        // Only the planned findings' priorities and fixed versions are shown; their times
-        // are never read, so the wall clock is good enough here.
-        let planned = reconcile(&observed, Vec::new(), &self.policy, Timestamp::now()).created;
-        Ok((planned, facts))
+        let mut rows = Vec::new();
+        for (i, matches) in affected {
+            let Some(env) = by_id.get(&i.environment_id) else {
+                continue;
+            };
+            for m in matches {
+                rows.push(Row {
+                    client: env.facts.client_id,
+                    site: env.facts.site_id,
+                    environment: env.facts.id,
+                    kind: env.facts.kind,
+                    install: AffectedInstall {
+                        finding: None,
+                        pending: true,
+                        package: i.key.name.clone(),
+                        ecosystem: i.key.ecosystem.to_string(),
+                        installed: i.version.clone(),
+                        fixed: m.fixed_versions.clone(),
+                        state: FindingState::New,
+                        priority: priority_of(m, &env.facts, i.dev).score,
+                        dev: i.dev,
+                    },
+                });
+            }
+        }
+        Ok((rows, facts))
     }
 
     /// Who is affected by `id`, optionally only within one client (for a client user).
@@ -274,31 +306,30 @@ impl Matcher {
             .map(|f| (f.facts.id, f))
             .collect();
         names.extend(planned_facts.into_iter().map(|f| (f.facts.id, f)));
+        let pending = planned.len();
         // Stored findings, then planned ones, highest priority first (a stable sort keeps the
         // store's order among equals).
-        let mut all: Vec<(&Finding, bool)> = findings
-            .iter()
-            .map(|f| (f, false))
-            .chain(planned.iter().map(|f| (f, true)))
-            .collect();
-        all.sort_by_key(|(f, _)| std::cmp::Reverse(f.priority));
-        // Clients in order of their most urgent finding.
+        let mut all: Vec<Row> = findings.iter().map(Row::recorded).collect();
+        all.extend(planned);
+        all.sort_by_key(|r| std::cmp::Reverse(r.install.priority));
+        // Clients in order of their most urgent installation.
         let mut order: Vec<ClientId> = Vec::new();
         let mut seen: HashSet<ClientId> = HashSet::new();
         let mut envs: HashSet<EnvironmentId> = HashSet::new();
         let mut tree: BTreeMap<ClientId, BTreeMap<SiteId, ByEnvironment>> = BTreeMap::new();
-        for &(f, pending) in &all {
-            if seen.insert(f.client_id) {
-                order.push(f.client_id);
+        for r in all {
+            if seen.insert(r.client) {
+                order.push(r.client);
             }
-            envs.insert(f.environment_id);
-            tree.entry(f.client_id)
+            envs.insert(r.environment);
+            tree.entry(r.client)
                 .or_default()
-                .entry(f.site_id)
+                .entry(r.site)
                 .or_default()
-                .entry(f.environment_id)
-                .or_default()
-                .push((f, pending));
+                .entry(r.environment)
+                .or_insert_with(|| (r.kind, Vec::new()))
+                .1
+                .push(r.install);
         }
         let environments = envs.len();
         let mut clients = Vec::new();
@@ -311,7 +342,7 @@ impl Matcher {
             for (site_id, envs) in sites {
                 let mut site_name = String::new();
                 let mut out_envs = Vec::new();
-                for (env_id, list) in envs {
+                for (env_id, (kind, installs)) in envs {
                     let facts = names.get(&env_id);
                     if let Some(n) = facts {
                         client_name = n.client_name.clone();
@@ -322,21 +353,8 @@ impl Matcher {
                         name: facts
                             .map(|n| n.environment_name.clone())
                             .unwrap_or_default(),
-                        kind: list[0].0.environment_kind,
-                        installs: list
-                            .iter()
-                            .map(|&(f, pending)| AffectedInstall {
-                                finding: (!pending).then_some(f.id),
-                                pending,
-                                package: f.package.name.clone(),
-                                ecosystem: f.package.ecosystem.to_string(),
-                                installed: f.version.clone(),
-                                fixed: f.fixed_versions.clone(),
-                                state: f.state,
-                                priority: f.priority,
-                                dev: f.dev,
-                            })
-                            .collect(),
+                        kind,
+                        installs,
                     });
                 }
                 // Promotion order: live first, as the security process patches it last but
@@ -361,7 +379,7 @@ impl Matcher {
             advisories: group.advisories,
             environments,
             findings: findings.len(),
-            pending: planned.len(),
+            pending,
             clients,
         })
     }
