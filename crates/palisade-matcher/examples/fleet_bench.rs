@@ -2060,41 +2060,39 @@ async fn page(o: &Opts) -> Res<()> {
         }
         out
     };
-    let closed = vec![
-        FindingState::Fixed,
-        FindingState::Verified,
-        FindingState::Inactive,
+    type Scope = fn(ClientId, SiteId, EnvironmentId) -> FindingQuery;
+    let scopes: [(&str, Scope); 4] = [
+        ("one client (random)", |client, _, _| FindingQuery {
+            client: Some(client),
+            ..FindingQuery::default()
+        }),
+        ("one site (random), open", |_, site, _| FindingQuery {
+            site: Some(site),
+            ..FindingQuery::default()
+        }),
+        ("one environment (random), open", |_, _, env| FindingQuery {
+            environment: Some(env),
+            ..FindingQuery::default()
+        }),
+        (
+            "one client (random), fixed/verified/inactive",
+            |client, _, _| FindingQuery {
+                client: Some(client),
+                states: vec![
+                    FindingState::Fixed,
+                    FindingState::Verified,
+                    FindingState::Inactive,
+                ],
+                ..FindingQuery::default()
+            },
+        ),
     ];
-    let scopes = [
-        "one client (random)",
-        "one site (random), open",
-        "one environment (random), open",
-        "one client (random), fixed/verified/inactive",
-    ];
-    for (i, what) in scopes.into_iter().enumerate() {
+    for (what, scope) in scopes {
         let mut v = Vec::new();
         for _ in 0..calls {
-            let client = Some(*rng.pick(&clients));
+            let client = *rng.pick(&clients);
             let (site, env) = *rng.pick(&places);
-            let q = match i {
-                0 => FindingQuery {
-                    client,
-                    ..FindingQuery::default()
-                },
-                1 => FindingQuery {
-                    site: Some(site),
-                    ..FindingQuery::default()
-                },
-                2 => FindingQuery {
-                    environment: Some(env),
-                    ..FindingQuery::default()
-                },
-                _ => FindingQuery {
-                    client,
-                    states: closed.clone(),
-                    ..FindingQuery::default()
-                },
-            };
+            let q = scope(client, site, env);
             let t = Instant::now();
             store.list_findings(&q).await?;
             v.push(t.elapsed());

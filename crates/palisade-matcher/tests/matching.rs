@@ -201,16 +201,17 @@ async fn who_is_affected_lists_installations_before_their_findings_are_written()
     }
     want.sort();
     let listed = |r: &palisade_matcher::affected::AffectedReport| {
-        let mut out = Vec::new();
-        for c in &r.clients {
-            for s in &c.sites {
-                for e in &s.environments {
-                    for i in &e.installs {
-                        out.push((e.id, i.installed.clone(), i.pending, i.priority));
-                    }
-                }
-            }
-        }
+        let mut out: Vec<_> = r
+            .clients
+            .iter()
+            .flat_map(|c| &c.sites)
+            .flat_map(|s| &s.environments)
+            .flat_map(|e| {
+                e.installs
+                    .iter()
+                    .map(move |i| (e.id, i.installed.clone(), i.pending, i.priority))
+            })
+            .collect();
         out.sort();
         out
     };

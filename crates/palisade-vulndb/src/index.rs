@@ -9,9 +9,10 @@
 //!
 //! Freshness: every store write that changes what a scan would see deletes the index inside its
 //! transaction, before committing, and [`crate::VulnDb::refresh_scan_index`] rebuilds a missing
-//! or unusable one (damaged, or of another format) while holding the store's write lock. So a present index always describes the committed
-//! store, and a missing one makes the scan read the store itself. The file is replaced by rename,
-//! never rewritten in place, so a scan that has it open keeps reading one consistent version.
+//! or unusable one (damaged, or of another format) while holding the store's write lock. So a
+//! present index always describes the committed store, and a missing one makes the scan read
+//! the store itself. The file is replaced by rename, never rewritten in place, so a scan that has
+//! it open keeps reading one consistent version.
 //!
 //! Layout (integers little-endian). Each table's values come first, then its entries, sorted by
 //! key bytes and grouped into blocks of [`BLOCK`], then its fence list, one entry per block.
