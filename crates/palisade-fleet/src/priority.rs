@@ -58,105 +58,103 @@ const _: () = assert!(KEV - 30 > EPSS_MAX + CVSS_MAX + 100 + 50 + 50);
 /// Scores a finding.
 pub fn score(input: &PriorityInput<'_>) -> Priority {
     let mut reasons = Vec::new();
-    let mut add = |code: &str, points: i32, text: String| {
+    contributions(input, &mut |code, points, text| {
         reasons.push(Reason {
             code: code.to_owned(),
             points,
-            text,
+            text: text(),
         })
-    };
+    });
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
+    Priority {
+        score: reasons.iter().map(|r| r.points).sum(),
+        reasons,
+    }
+}
+
+/// The score alone, without writing its reasons: "who is affected" scores thousands of
+/// installations whose reasons nobody reads there, and formatting them was a tenth of that answer.
+pub fn points(input: &PriorityInput<'_>) -> i32 {
+    let mut sum = 0;
+    contributions(input, &mut |_, points, _| sum += points);
+    sum
+}
+
+/// Receives each contribution: its code, its points, and what writes its reason when called.
+type Add<'a> = dyn FnMut(&'static str, i32, &dyn Fn() -> String) + 'a;
+
+/// Calls `add` for each contribution of `input`.
+fn contributions(input: &PriorityInput<'_>, add: &mut Add<'_>) {
     if let Some(k) = input.kev {
-        add(
-            "kev",
-            KEV,
+        add("kev", KEV, &|| {
             format!(
                 "exploited in the wild: listed in CISA KEV as {} since {}",
                 k.cve, k.date_added
-            ),
-        );
+            )
+        });
         if k.ransomware {
-            add(
-                "ransomware",
-                RANSOMWARE,
-                "used in ransomware campaigns".to_owned(),
-            );
+            add("ransomware", RANSOMWARE, &|| {
+                "used in ransomware campaigns".to_owned()
+            });
         }
     }
     if input.malicious {
-        add(
-            "malicious",
-            KEV,
-            "a malicious package: remove it and rotate credentials".to_owned(),
-        );
+        add("malicious", KEV, &|| {
+            "a malicious package: remove it and rotate credentials".to_owned()
+        });
     }
     if let Some(e) = input.epss {
         let points = (e.percentile.clamp(0.0, 1.0) * f64::from(EPSS_MAX)).round() as i32;
-        add(
-            "epss",
-            points,
+        add("epss", points, &|| {
             format!(
                 "{:.1}% chance of exploitation within 30 days (EPSS, higher than {:.0}% of CVEs)",
                 e.score * 100.0,
                 e.percentile * 100.0
-            ),
-        );
+            )
+        });
     }
-    let (cvss, how) = match (input.cvss, input.severity) {
-        (Some(s), _) => (
-            s,
-            format!("CVSS {s:.1}, {}", SeverityLevel::from_score(s).name()),
-        ),
-        (None, SeverityLevel::Unknown) => {
-            (5.5, "severity not published; counted as medium".to_owned())
-        }
-        (None, level) => (
-            match level {
-                SeverityLevel::Critical => 9.5,
-                SeverityLevel::High => 8.0,
-                SeverityLevel::Medium => 5.5,
-                SeverityLevel::Low => 2.5,
-                _ => 0.0,
-            },
-            format!("rated {} by its source", level.name()),
-        ),
+    let cvss = match (input.cvss, input.severity) {
+        (Some(s), _) => s,
+        (None, SeverityLevel::Critical) => 9.5,
+        (None, SeverityLevel::High) => 8.0,
+        (None, SeverityLevel::Medium | SeverityLevel::Unknown) => 5.5,
+        (None, SeverityLevel::Low) => 2.5,
+        (None, _) => 0.0,
     };
     add(
         "cvss",
         (cvss.clamp(0.0, 10.0) / 10.0 * f64::from(CVSS_MAX)).round() as i32,
-        how,
+        &|| match (input.cvss, input.severity) {
+            (Some(s), _) => format!("CVSS {s:.1}, {}", SeverityLevel::from_score(s).name()),
+            (None, SeverityLevel::Unknown) => {
+                "severity not published; counted as medium".to_owned()
+            }
+            (None, level) => format!("rated {} by its source", level.name()),
+        },
     );
     let (env_points, env_text) = match input.environment {
         EnvironmentKind::Live => (100, "live environment"),
         EnvironmentKind::Staging => (40, "staging environment"),
         EnvironmentKind::Dev => (10, "development environment"),
     };
-    add("environment", env_points, env_text.to_owned());
+    add("environment", env_points, &|| env_text.to_owned());
     if input.fix_available {
-        add("fix", 50, "a fixed version is available".to_owned());
+        add("fix", 50, &|| "a fixed version is available".to_owned());
     } else {
-        add("fix", 0, "no fixed version yet".to_owned());
+        add("fix", 0, &|| "no fixed version yet".to_owned());
     }
     let tier_points = match input.tier {
         SlaTier::Premium => 50,
         SlaTier::Standard => 25,
         SlaTier::Basic => 0,
     };
-    add(
-        "tier",
-        tier_points,
-        format!("{} contract", input.tier.as_str()),
-    );
+    add("tier", tier_points, &|| {
+        format!("{} contract", input.tier.as_str())
+    });
     if input.dev {
-        add(
-            "dev",
-            -30,
-            "development dependency (still deployed, so still counted)".to_owned(),
-        );
-    }
-    reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
-    Priority {
-        score: reasons.iter().map(|r| r.points).sum(),
-        reasons,
+        add("dev", -30, &|| {
+            "development dependency (still deployed, so still counted)".to_owned()
+        });
     }
 }
 
@@ -256,6 +254,39 @@ mod tests {
             listed.kev = Some(&kev);
             let unlisted = build(b, &eb);
             prop_assert!(score(&listed).score > score(&unlisted).score);
+        }
+
+        /// The score without its reasons is the same number the reasons add up to.
+        #[test]
+        fn points_is_the_sum_of_the_reasons(
+            a in arb_input(),
+            severity in 0usize..6,
+            kev in any::<bool>(),
+            ransomware in any::<bool>(),
+            malicious in any::<bool>(),
+        ) {
+            let listing = KevInfo { cve: "CVE-1".into(), date_added: "2024-01-01".parse().unwrap(), due_date: None, ransomware };
+            let epss = EpssInfo { cve: "CVE-1".into(), score: a.1, percentile: a.1 };
+            let mut i = input();
+            i.cvss = a.0;
+            i.severity = [
+                SeverityLevel::Unknown,
+                SeverityLevel::None,
+                SeverityLevel::Low,
+                SeverityLevel::Medium,
+                SeverityLevel::High,
+                SeverityLevel::Critical,
+            ][severity];
+            i.epss = (a.1 > 0.5).then_some(&epss);
+            i.kev = kev.then_some(&listing);
+            i.environment = EnvironmentKind::ALL[a.2 as usize];
+            i.fix_available = a.3;
+            i.tier = SlaTier::ALL[a.4 as usize];
+            i.dev = a.5;
+            i.malicious = malicious;
+            let full = score(&i);
+            prop_assert_eq!(points(&i), full.score);
+            prop_assert_eq!(full.score, full.reasons.iter().map(|r| r.points).sum::<i32>());
         }
     }
 }

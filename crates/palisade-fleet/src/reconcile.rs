@@ -24,7 +24,7 @@ use palisade_core::{ClientId, EnvironmentId, FindingId, SiteId};
 use palisade_vulns::PackageKey;
 
 use crate::finding::{EventKind, Finding, FindingEvent, FindingState, Match};
-use crate::priority::{Priority, PriorityInput, score};
+use crate::priority::{Priority, PriorityInput, points, score};
 use crate::sla::SlaPolicy;
 
 /// What the rules need to know about an environment.
@@ -83,7 +83,16 @@ fn same_group(f: &Finding, m: &Match) -> bool {
 
 /// The priority a finding of `m` in `env` gets, as `reconcile` stores it.
 pub fn priority_of(m: &Match, env: &EnvFacts, dev: bool) -> Priority {
-    score(&PriorityInput {
+    score(&priority_input(m, env, dev))
+}
+
+/// [`priority_of`]'s score alone, without its reasons.
+pub fn points_of(m: &Match, env: &EnvFacts, dev: bool) -> i32 {
+    points(&priority_input(m, env, dev))
+}
+
+fn priority_input<'a>(m: &'a Match, env: &EnvFacts, dev: bool) -> PriorityInput<'a> {
+    PriorityInput {
         kev: m.kev.as_ref(),
         epss: m.epss.as_ref(),
         cvss: m.cvss,
@@ -93,7 +102,7 @@ pub fn priority_of(m: &Match, env: &EnvFacts, dev: bool) -> Priority {
         tier: env.tier,
         dev,
         malicious: m.malicious,
-    })
+    }
 }
 
 /// Sets a finding's match-derived attributes, priority and deadline.

@@ -8,7 +8,7 @@
 //! fleet_bench setup DIR [--envs 20000] [--advisories 200000]  fleet + advisory store in DIR
 //! fleet_bench full-match DIR [--catch-up]                      one full re-match (run under time -v)
 //! fleet_bench profile DIR                                      the phases of a full re-match, timed
-//! fleet_bench new-advisory DIR [--runs 200] [--seed 0] [--class popular] [--settle]  one advisory → who is affected, findings
+//! fleet_bench new-advisory DIR [--runs 200] [--seed 0] [--class popular] [--settle] [--repeat 0]  one advisory → who is affected, findings
 //! fleet_bench intake DIR [--uploads 1000] [--first 300] [--conns 8]  inventories/s, HTTP API
 //! fleet_bench fill-findings DIR [--total 5000000]              findings table topped up to TOTAL
 //! fleet_bench page DIR [--calls 200]                           findings page latency, store and API
@@ -1015,7 +1015,21 @@ async fn profile(o: &Opts) -> Res<()> {
     hot.extend(existing.iter().map(|f| f.package.clone()));
     let hot: Vec<PackageKey> = hot.into_iter().collect();
     let t = Instant::now();
-    let installs = store.installations_of(&hot).await?;
+    let installs: Vec<palisade_store::Installation> = store
+        .installations_of(&hot)
+        .await?
+        .into_iter()
+        .flat_map(|g| {
+            g.environments
+                .into_iter()
+                .map(move |(environment_id, dev)| palisade_store::Installation {
+                    environment_id,
+                    key: g.key.clone(),
+                    version: g.version.clone(),
+                    dev,
+                })
+        })
+        .collect();
     println!(
         "profile installations_of({} hot packages): {} rows in {:.2} s; RSS peak so far {:.0} MiB",
         hot.len(),
@@ -1194,6 +1208,10 @@ async fn new_advisory(o: &Opts) -> Res<()> {
         rare.first().map_or(0, |p| p.1)
     );
     let now = Timestamp::now();
+    // As the server does once it is up.
+    let t = Instant::now();
+    m.warm_spine().await?;
+    println!("warm_spine: {:.2} ms", ms(t.elapsed()));
     // A first catch-up: the log is at its end, so this one only reads the position.
     let t = Instant::now();
     let c0 = m.catch_up(now).await?;
@@ -1212,6 +1230,7 @@ async fn new_advisory(o: &Opts) -> Res<()> {
     let mut upserts = Vec::new();
     let mut affected_times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut listed_times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    let mut repeated: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     let mut all = Vec::new();
     let mut created: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let only = o.values.get("class").cloned();
@@ -1251,6 +1270,12 @@ async fn new_advisory(o: &Opts) -> Res<()> {
         // anything, from the installations index (the installations are listed as pending).
         let early = m.affected(&cve, None).await?;
         let listed = t.elapsed();
+        // `--repeat N`: the same question N more times, warm, for a profiler to look at.
+        for _ in 0..o.num("repeat", 0)? {
+            let t = Instant::now();
+            m.affected(&cve, None).await?;
+            repeated.entry(class).or_default().push(t.elapsed());
+        }
         let t = Instant::now();
         let c = m.catch_up(now).await?;
         let dt = up + t.elapsed();
@@ -1332,6 +1357,17 @@ async fn new_advisory(o: &Opts) -> Res<()> {
             "{}",
             latency_line(
                 &format!("then Matcher::affected again (from the findings), {class} package"),
+                v
+            )
+        );
+    }
+    for (class, v) in repeated {
+        println!(
+            "{}",
+            latency_line(
+                &format!(
+                    "Matcher::affected repeated before the findings are written (--repeat), {class} package"
+                ),
                 v
             )
         );
@@ -1524,7 +1560,7 @@ async fn intake_store_calls(
             .push(t.elapsed());
         *rows
             .entry("installations_of(3 keys), fleet-wide")
-            .or_default() += inst.len();
+            .or_default() += inst.iter().map(|g| g.environments.len()).sum::<usize>();
         let t = Instant::now();
         let f = store.findings_of(&keys, Some(&[env])).await?;
         times

@@ -11,12 +11,13 @@
 //! marked `pending`; their priority is the one their finding will get.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use palisade_core::tenant::EnvironmentKind;
 use palisade_core::{ClientId, EnvironmentId, FindingId, SiteId};
-use palisade_fleet::reconcile::priority_of;
+use palisade_fleet::reconcile::points_of;
 use palisade_fleet::{Finding, FindingState, Match};
-use palisade_store::{EnvironmentFacts, FindingQuery};
+use palisade_store::{EnvironmentFacts, FindingQuery, VersionInstalls};
 use palisade_vulns::PackageKey;
 use serde::Serialize;
 
@@ -39,10 +40,11 @@ pub struct AffectedInstall {
     pub finding: Option<FindingId>,
     /// Affected now, and its finding not written yet (the matcher writes it next).
     pub pending: bool,
-    pub package: String,
-    pub ecosystem: String,
-    pub installed: String,
-    pub fixed: Vec<String>,
+    /// Shared text: thousands of rows of one answer name the same package and versions.
+    pub package: Arc<str>,
+    pub ecosystem: Arc<str>,
+    pub installed: Arc<str>,
+    pub fixed: Arc<[String]>,
     pub state: FindingState,
     pub priority: i32,
     pub dev: bool,
@@ -106,16 +108,26 @@ impl Row {
             install: AffectedInstall {
                 finding: Some(f.id),
                 pending: false,
-                package: f.package.name.clone(),
-                ecosystem: f.package.ecosystem.to_string(),
-                installed: f.version.clone(),
-                fixed: f.fixed_versions.clone(),
+                package: f.package.name.as_str().into(),
+                ecosystem: f.package.ecosystem.to_string().into(),
+                installed: f.version.as_str().into(),
+                fixed: f.fixed_versions.as_slice().into(),
                 state: f.state,
                 priority: f.priority,
                 dev: f.dev,
             },
         }
     }
+}
+
+/// An installed version the asked-about group affects, with the text its rows share.
+struct Version<'a> {
+    installs: &'a VersionInstalls,
+    package: Arc<str>,
+    ecosystem: Arc<str>,
+    installed: Arc<str>,
+    /// The group's matches for this version, with their fixed versions.
+    matches: Vec<(&'a Match, Arc<[String]>)>,
 }
 
 /// A site's listed installations by environment.
@@ -194,40 +206,58 @@ impl Matcher {
         group: &Group,
         recorded: &[Finding],
         client: Option<ClientId>,
-    ) -> Result<(Vec<Row>, Vec<EnvironmentFacts>), MatchError> {
+    ) -> Result<(Vec<Row>, Vec<Arc<EnvironmentFacts>>), MatchError> {
         if group.packages.is_empty() {
             return Ok(Default::default());
         }
         let installs = self.store.installations_of(&group.packages).await?;
         let mut wanted: BTreeMap<PackageKey, BTreeSet<String>> = BTreeMap::new();
-        for i in &installs {
+        for g in &installs {
             wanted
-                .entry(i.key.clone())
+                .entry(g.key.clone())
                 .or_default()
-                .insert(i.version.clone());
+                .insert(g.version.clone());
         }
         let verdicts = self.evaluate(wanted).await?;
-        let known: HashSet<(EnvironmentId, &PackageKey, &str)> = recorded
-            .iter()
-            .map(|f| (f.environment_id, &f.package, f.version.as_str()))
-            .collect();
         let in_group = |m: &&Match| {
             m.group_ids
                 .iter()
                 .any(|g| group.ids.binary_search(g).is_ok())
         };
-        let affected: Vec<(&palisade_store::Installation, Vec<&Match>)> = installs
+        let known: HashSet<(EnvironmentId, &PackageKey, &str)> = recorded
             .iter()
-            .filter(|i| !known.contains(&(i.environment_id, &i.key, i.version.as_str())))
-            .filter_map(|i| {
-                let matches: Vec<&Match> = verdicts
-                    .get(&i.key)
-                    .and_then(|v| v.get(&i.version))
+            .map(|f| (f.environment_id, &f.package, f.version.as_str()))
+            .collect();
+        // Decided once per installed version, then spread over its environments, with the text
+        // its rows share.
+        let versions: Vec<Version<'_>> = installs
+            .iter()
+            .filter_map(|g| {
+                let matches: Vec<(&Match, Arc<[String]>)> = verdicts
+                    .get(&g.key)
+                    .and_then(|v| v.get(&g.version))
                     .into_iter()
                     .flatten()
                     .filter(in_group)
+                    .map(|m| (m, m.fixed_versions.as_slice().into()))
                     .collect();
-                (!matches.is_empty()).then_some((i, matches))
+                (!matches.is_empty()).then(|| Version {
+                    installs: g,
+                    package: g.key.name.as_str().into(),
+                    ecosystem: g.key.ecosystem.to_string().into(),
+                    installed: g.version.as_str().into(),
+                    matches,
+                })
+            })
+            .collect();
+        let affected: Vec<(&Version<'_>, EnvironmentId, bool)> = versions
+            .iter()
+            .flat_map(|v| {
+                let g = v.installs;
+                g.environments
+                    .iter()
+                    .filter(|(env, _)| !known.contains(&(*env, &g.key, g.version.as_str())))
+                    .map(move |&(env, dev)| (v, env, dev))
             })
             .collect();
         if affected.is_empty() {
@@ -235,24 +265,24 @@ impl Matcher {
         }
         let envs: Vec<EnvironmentId> = affected
             .iter()
-            .map(|(i, _)| i.environment_id)
+            .map(|(_, env, _)| *env)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let facts: Vec<EnvironmentFacts> = self
+        let facts: Vec<Arc<EnvironmentFacts>> = self
             .spine_facts(&envs)
             .await?
             .into_iter()
             .filter(|f| client.is_none_or(|c| f.facts.client_id == c))
             .collect();
         let by_id: HashMap<EnvironmentId, &EnvironmentFacts> =
-            facts.iter().map(|f| (f.facts.id, f)).collect();
+            facts.iter().map(|f| (f.facts.id, f.as_ref())).collect();
         let mut rows = Vec::new();
-        for (i, matches) in affected {
-            let Some(env) = by_id.get(&i.environment_id) else {
+        for (v, env, dev) in affected {
+            let Some(env) = by_id.get(&env) else {
                 continue;
             };
-            for m in matches {
+            for (m, fixed) in &v.matches {
                 rows.push(Row {
                     client: env.facts.client_id,
                     site: env.facts.site_id,
@@ -261,13 +291,13 @@ impl Matcher {
                     install: AffectedInstall {
                         finding: None,
                         pending: true,
-                        package: i.key.name.clone(),
-                        ecosystem: i.key.ecosystem.to_string(),
-                        installed: i.version.clone(),
-                        fixed: m.fixed_versions.clone(),
+                        package: v.package.clone(),
+                        ecosystem: v.ecosystem.clone(),
+                        installed: v.installed.clone(),
+                        fixed: fixed.clone(),
                         state: FindingState::New,
-                        priority: priority_of(m, &env.facts, i.dev).score,
-                        dev: i.dev,
+                        priority: points_of(m, &env.facts, dev),
+                        dev,
                     },
                 });
             }
@@ -299,7 +329,7 @@ impl Matcher {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut names: HashMap<EnvironmentId, EnvironmentFacts> = self
+        let mut names: HashMap<EnvironmentId, Arc<EnvironmentFacts>> = self
             .spine_facts(&recorded_envs)
             .await?
             .into_iter()
@@ -344,9 +374,13 @@ impl Matcher {
                 let mut out_envs = Vec::new();
                 for (env_id, (kind, installs)) in envs {
                     let facts = names.get(&env_id);
-                    if let Some(n) = facts {
-                        client_name = n.client_name.clone();
+                    if let Some(n) = facts
+                        && site_name.is_empty()
+                    {
                         site_name = n.site_name.clone();
+                        if client_name.is_empty() {
+                            client_name = n.client_name.clone();
+                        }
                     }
                     out_envs.push(AffectedEnvironment {
                         id: env_id,
@@ -426,9 +460,9 @@ impl AffectedReport {
                             s.name.as_str(),
                             e.name.as_str(),
                             e.kind.as_str(),
-                            i.ecosystem.as_str(),
-                            i.package.as_str(),
-                            i.installed.as_str(),
+                            &i.ecosystem,
+                            &i.package,
+                            &i.installed,
                             fixed.as_str(),
                             if i.pending {
                                 "pending"

@@ -157,12 +157,16 @@ pub struct Matcher {
     spine: Arc<Mutex<Spine>>,
 }
 
+/// Missing environments from which [`Matcher::spine_facts`] reads every environment instead.
+const WHOLE_SPINE_AFTER: usize = 1_000;
+
 /// Environments' facts kept in memory for [`Matcher::spine_facts`], valid while the store's
 /// tenant version is `version`.
 #[derive(Default)]
 struct Spine {
     version: Option<i64>,
-    facts: HashMap<EnvironmentId, palisade_store::EnvironmentFacts>,
+    /// Shared, so an answer about thousands of environments copies pointers, not names.
+    facts: HashMap<EnvironmentId, Arc<palisade_store::EnvironmentFacts>>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -236,7 +240,7 @@ impl Matcher {
     pub(crate) async fn spine_facts(
         &self,
         envs: &[EnvironmentId],
-    ) -> Result<Vec<palisade_store::EnvironmentFacts>, MatchError> {
+    ) -> Result<Vec<Arc<palisade_store::EnvironmentFacts>>, MatchError> {
         // Read first: facts read after it are at least as new, so caching them under it is safe.
         let version = self.store.tenant_version().await?;
         let mut out = Vec::with_capacity(envs.len());
@@ -251,22 +255,50 @@ impl Matcher {
             let current = spine.version == Some(version);
             for e in envs {
                 match spine.facts.get(e).filter(|_| current) {
-                    Some(f) => out.push(f.clone()),
+                    Some(f) => out.push(Arc::clone(f)),
                     None => missing.push(*e),
                 }
             }
         }
-        if !missing.is_empty() {
-            let read = self.store.environment_facts(&missing).await?;
-            let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
-            if spine.version == Some(version) {
-                for f in &read {
-                    spine.facts.insert(f.facts.id, f.clone());
-                }
-            }
-            out.extend(read);
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        // Many missing (a cold start, or the first answer after any change to the spine): read
+        // every environment in one statement, so that the next answers miss nothing. Ten
+        // thousand environments by id cost about as much as twenty thousand in one read.
+        let whole = missing.len() >= WHOLE_SPINE_AFTER;
+        let read = if whole {
+            self.store.all_environment_facts().await?
+        } else {
+            self.store.environment_facts(&missing).await?
+        };
+        let read: HashMap<EnvironmentId, Arc<_>> = read
+            .into_iter()
+            .map(|f| (f.facts.id, Arc::new(f)))
+            .collect();
+        out.extend(missing.iter().filter_map(|e| read.get(e).cloned()));
+        let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
+        if spine.version == Some(version) {
+            spine.facts.extend(read);
         }
         Ok(out)
+    }
+
+    /// Fills the environments' facts kept in memory, so that the first "who is affected"
+    /// answers after a start need not read them. The server calls it once it is up.
+    pub async fn warm_spine(&self) -> Result<(), MatchError> {
+        // Read first: facts read after it are at least as new.
+        let version = self.store.tenant_version().await?;
+        let read = self.store.all_environment_facts().await?;
+        let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
+        if spine.version <= Some(version) {
+            spine.version = Some(version);
+            spine.facts = read
+                .into_iter()
+                .map(|f| (f.facts.id, Arc::new(f)))
+                .collect();
+        }
+        Ok(())
     }
 
     /// Runs `f` with the advisory store (or `None` before any import) on a blocking thread.
@@ -487,7 +519,20 @@ impl Matcher {
                     })
                     .collect()
             }
-            Within::Fleet => self.store.installations_of(&keys).await?,
+            Within::Fleet => {
+                let mut all = Vec::new();
+                for g in self.store.installations_of(&keys).await? {
+                    for (environment_id, dev) in g.environments {
+                        all.push(Installation {
+                            environment_id,
+                            key: g.key.clone(),
+                            version: g.version.clone(),
+                            dev,
+                        });
+                    }
+                }
+                all
+            }
         };
         let existing = match existing {
             Some(found) => found,

@@ -209,7 +209,7 @@ async fn who_is_affected_lists_installations_before_their_findings_are_written()
             .flat_map(|e| {
                 e.installs
                     .iter()
-                    .map(move |i| (e.id, i.installed.clone(), i.pending, i.priority))
+                    .map(move |i| (e.id, i.installed.to_string(), i.pending, i.priority))
             })
             .collect();
         out.sort();
@@ -264,7 +264,11 @@ async fn who_is_affected_lists_installations_before_their_findings_are_written()
         "the same installations, with the priorities the plan showed"
     );
 
-    // Environment names are kept in memory between answers, until the spine changes.
+    // Environment names are kept in memory between answers (read ahead, as the server does at
+    // start), until the spine changes.
+    matcher.warm_spine().await.unwrap();
+    let warm = listed(&matcher.affected("CVE-2026-0001", None).await.unwrap());
+    assert_eq!(warm, after, "the same answer from the facts read ahead");
     let (renamed, _) = want[0].clone();
     store
         .update_environment(

@@ -5,7 +5,7 @@
 //! file), so a batch of tens of thousands of findings is a few multi-row statements, not a round
 //! trip per row.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -20,12 +20,12 @@ use palisade_fleet::{
 use palisade_store::{
     ClientFindings, DEFAULT_PAGE_SIZE, DailyFindings, EnvironmentFacts, FindingQuery,
     FindingsSummary, FleetStore, Installation, ListQuery, NewSnapshot, Page, Snapshot,
-    SnapshotSummary, StoreError, StoreResult,
+    SnapshotSummary, StoreError, StoreResult, VersionInstalls,
 };
 use palisade_vulns::{Ecosystem, PackageKey};
 
 use crate::SqlStore;
-use crate::reader::{Arg, Stmt, args};
+use crate::reader::{Arg, Stmt, args, numbered, sqlite_err};
 use crate::rows::*;
 use crate::store::multi_row_insert;
 
@@ -56,6 +56,12 @@ const INSTALLATION_COLS: &str = "ecosystem, qualifier, name, version, environmen
 const ROWS_PER_STATEMENT: usize = 500;
 /// Package keys per lookup (three parameters each).
 const KEYS_PER_QUERY: usize = 300;
+/// An environment's facts with its site's and client's names, for a `WHERE` to follow.
+const ENV_FACTS: &str = "SELECT e.id, e.client_id, e.site_id, e.kind, e.name AS environment_name, \
+     s.name AS site_name, c.name AS client_name, c.contract, i.taken_at AS inventory_at \
+     FROM environments e JOIN sites s ON s.id = e.site_id JOIN clients c ON c.id = e.client_id \
+     LEFT JOIN environment_inventory i ON i.environment_id = e.id";
+
 /// Plain IDs per `IN` list.
 const IDS_PER_QUERY: usize = 500;
 
@@ -208,6 +214,90 @@ impl TryFrom<SnapshotDetailRow> for Snapshot {
             unevaluable,
         })
     }
+}
+
+/// Installations gathered into one entry per (package, version), in whatever order rows come.
+/// Packages are named by their position in the (sorted, distinct) list asked about, so a row costs
+/// no comparison of package keys.
+#[derive(Default)]
+struct Grouper {
+    out: Vec<VersionInstalls>,
+    at: HashMap<(usize, String), usize>,
+    /// The package and entry of the previous row: rows of one version usually come together.
+    last: Option<(usize, usize)>,
+}
+
+impl Grouper {
+    fn add(&mut self, keys: &[PackageKey], key: usize, version: &str, env: (EnvironmentId, bool)) {
+        let g = match self.last {
+            Some((k, g)) if k == key && self.out[g].version == version => g,
+            _ => {
+                let out = &mut self.out;
+                *self.at.entry((key, version.to_owned())).or_insert_with(|| {
+                    out.push(VersionInstalls {
+                        key: keys[key].clone(),
+                        version: version.to_owned(),
+                        environments: Vec::new(),
+                    });
+                    out.len() - 1
+                })
+            }
+        };
+        self.last = Some((key, g));
+        self.out[g].environments.push(env);
+    }
+}
+
+/// [`FleetStore::installations_of`] on SQLite, reading each row where it lies: a popular
+/// package has ten thousand installations, and building an owned row for each (its package key,
+/// version and id as new strings) was most of the read.
+fn sqlite_installations(
+    conn: &rusqlite::Connection,
+    keys: &[PackageKey],
+) -> Result<Vec<VersionInstalls>, StoreError> {
+    let mut grouped = Grouper::default();
+    for (c, chunk) in keys.chunks(KEYS_PER_QUERY).enumerate() {
+        // The key's position in the chunk comes back instead of its three text columns.
+        let sql = format!(
+            "SELECT k.column4, i.version, i.environment_id, i.dev \
+             FROM ({}) AS k JOIN installations i \
+             ON i.ecosystem = k.column1 AND i.qualifier = k.column2 AND i.name = k.column3",
+            values_list(1, 4, chunk.len())
+        );
+        let mut stmt = conn.prepare_cached(&numbered(&sql)).map_err(sqlite_err)?;
+        let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * 4);
+        for (n, k) in chunk.iter().enumerate() {
+            args.extend(key_args(k));
+            args.push(Arg::Int(Some(n as i64)));
+        }
+        let params: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        let mut rows = stmt.query(params.as_slice()).map_err(sqlite_err)?;
+        while let Some(r) = rows.next().map_err(sqlite_err)? {
+            let n: i64 = r.get(0).map_err(sqlite_err)?;
+            let at = usize::try_from(n)
+                .ok()
+                .filter(|&n| n < chunk.len())
+                .ok_or_else(|| StoreError::Corrupt(format!("installations: key position {n}")))?;
+            let key = &chunk[at];
+            let version = r
+                .get_ref(1)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(sqlite_err)?;
+            let id = r
+                .get_ref(2)
+                .and_then(|v| v.as_bytes().map_err(Into::into))
+                .map_err(sqlite_err)?;
+            let env = uuid::Uuid::try_parse_ascii(id)
+                .map(EnvironmentId)
+                .map_err(|e| {
+                    StoreError::Corrupt(format!("installation of {key}: environment id: {e}"))
+                })?;
+            let dev: bool = r.get(3).map_err(sqlite_err)?;
+            grouped.add(keys, c * KEYS_PER_QUERY + at, version, (env, dev));
+        }
+    }
+    Ok(grouped.out)
 }
 
 impl TryFrom<InstallationRow> for Installation {
@@ -768,10 +858,7 @@ impl FleetStore for SqlStore {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let sql = format!(
-                "SELECT e.id, e.client_id, e.site_id, e.kind, e.name AS environment_name, \
-                 s.name AS site_name, c.name AS client_name, c.contract, i.taken_at AS inventory_at \
-                 FROM environments e JOIN sites s ON s.id = e.site_id JOIN clients c ON c.id = e.client_id \
-                 LEFT JOIN environment_inventory i ON i.environment_id = e.id WHERE e.id IN ({})",
+                "{ENV_FACTS} WHERE e.id IN ({})",
                 placeholders(1, chunk.len())
             );
             let rows: Vec<EnvFactsRow> = self
@@ -784,6 +871,11 @@ impl FleetStore for SqlStore {
         Ok(out)
     }
 
+    async fn all_environment_facts(&self) -> StoreResult<Vec<EnvironmentFacts>> {
+        let rows: Vec<EnvFactsRow> = self.read_all(ENV_FACTS, args![]).await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     async fn tenant_version(&self) -> StoreResult<i64> {
         let row: VersionRow = self
             .read_one("SELECT n FROM tenant_version WHERE id = 1", Vec::new())
@@ -791,12 +883,20 @@ impl FleetStore for SqlStore {
         Ok(row.n)
     }
 
-    async fn installations_of(&self, keys: &[PackageKey]) -> StoreResult<Vec<Installation>> {
-        let keys: Vec<&PackageKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
-        let mut out = Vec::new();
+    async fn installations_of(&self, keys: &[PackageKey]) -> StoreResult<Vec<VersionInstalls>> {
+        let keys: Vec<PackageKey> = keys
+            .iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .cloned()
+            .collect();
+        if let Some(direct) = &self.reader {
+            return direct
+                .with_conn(move |conn| sqlite_installations(conn, &keys))
+                .await;
+        }
+        let mut grouped = Grouper::default();
         for chunk in keys.chunks(KEYS_PER_QUERY) {
-            // A join with the key list rather than `IN (VALUES …)`: both engines then look each
-            // key up in the primary key. VALUES columns are `column1…` on both.
             let sql = format!(
                 "SELECT i.environment_id, i.ecosystem, i.qualifier, i.name, i.version, i.dev \
                  FROM ({}) AS k JOIN installations i \
@@ -804,13 +904,20 @@ impl FleetStore for SqlStore {
                 values_list(1, 3, chunk.len())
             );
             let rows: Vec<InstallationRow> = self
-                .read_all(&sql, chunk.iter().flat_map(|k| key_args(k)).collect())
+                .read_all(&sql, chunk.iter().flat_map(key_args).collect())
                 .await?;
             for r in rows {
-                out.push(r.try_into()?);
+                let i = Installation::try_from(r)?;
+                let Ok(at) = keys.binary_search(&i.key) else {
+                    return Err(StoreError::Corrupt(format!(
+                        "installations: {} not asked",
+                        i.key
+                    )));
+                };
+                grouped.add(&keys, at, &i.version, (i.environment_id, i.dev));
             }
         }
-        Ok(out)
+        Ok(grouped.out)
     }
 
     async fn installed_versions(

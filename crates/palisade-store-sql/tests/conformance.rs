@@ -766,7 +766,18 @@ fn fleet_snapshots(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             "the installations index follows the changes"
         );
 
-        let on_staging = upload(staging.id, None, &[], &[twig("3.4.0")], at_mins(1));
+        // Staging has two versions, one of them also live's and a development dependency here.
+        let dev_twig = Package {
+            dev: true,
+            ..twig("3.4.3")
+        };
+        let on_staging = upload(
+            staging.id,
+            None,
+            &[],
+            &[twig("3.4.0"), dev_twig],
+            at_mins(1),
+        );
         s.save_snapshot(&on_staging).await.expect("staging upload");
         let mut found = s
             .installations_of(&[
@@ -777,22 +788,26 @@ fn fleet_snapshots(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             .await
             .expect("installations");
         found.sort_by(|a, b| a.version.cmp(&b.version));
+        for g in &mut found {
+            g.environments.sort();
+        }
+        let mut both = vec![(live.id, false), (staging.id, true)];
+        both.sort();
         assert_eq!(
             found,
             [
-                Installation {
-                    environment_id: staging.id,
+                VersionInstalls {
                     key: twig_key.clone(),
                     version: "3.4.0".into(),
-                    dev: false,
+                    environments: vec![(staging.id, false)],
                 },
-                Installation {
-                    environment_id: live.id,
+                VersionInstalls {
                     key: twig_key.clone(),
                     version: "3.4.3".into(),
-                    dev: false,
+                    environments: both,
                 },
-            ]
+            ],
+            "one entry per installed version, with every environment that has it"
         );
         let openssl = s
             .installations_of(&[PackageKey::new(Ecosystem::Debian, "bookworm", "openssl")])
@@ -929,6 +944,12 @@ fn fleet_snapshots(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             && f.facts.site_id == shop.id
             && f.site_name == "shop"
             && f.client_name == "Acme"));
+        let mut all = s
+            .all_environment_facts()
+            .await
+            .expect("every environment's facts");
+        all.sort_by(|a, b| a.environment_name.cmp(&b.environment_name));
+        assert_eq!(all, facts, "all three environments, the same facts");
 
         // The tenant version moves with every change to the spine, and with nothing else.
         let mut version = s.tenant_version().await.expect("version");
@@ -1075,7 +1096,10 @@ fn fleet_installed_versions(s: SqlStore) -> Pin<Box<dyn Future<Output = ()> + Se
         assert_eq!(
             drupal
                 .iter()
-                .map(|i| (i.environment_id, i.key.qualifier.as_str()))
+                .flat_map(|g| g
+                    .environments
+                    .iter()
+                    .map(|(e, _)| (*e, g.key.qualifier.as_str())))
                 .collect::<Vec<_>>(),
             [(b.id, "https://packages.drupal.org/8")],
             "a qualifier with slashes survives the round trip"

@@ -80,6 +80,17 @@ pub struct Installation {
     pub dev: bool,
 }
 
+/// The installations index for one installed version of a package: every environment that has
+/// it. A popular package has tens of versions in thousands of environments, so readers decide
+/// per version and only then look at environments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionInstalls {
+    pub key: PackageKey,
+    pub version: String,
+    /// Each environment with this version, and whether it is a development dependency there.
+    pub environments: Vec<(EnvironmentId, bool)>,
+}
+
 /// Filters and position of a finding list. Lists are ordered by priority (highest first), then
 /// by ID.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -188,12 +199,16 @@ pub trait FleetStore: Send + Sync {
     /// Facts for each environment that exists, in no particular order.
     async fn environment_facts(&self, envs: &[EnvironmentId])
     -> StoreResult<Vec<EnvironmentFacts>>;
+    /// Facts for every environment, in no particular order: what a copy kept in memory is
+    /// filled from in one read.
+    async fn all_environment_facts(&self) -> StoreResult<Vec<EnvironmentFacts>>;
     /// A number that changes whenever any client, site or environment is created, changed,
     /// archived or restored (by any process): what a copy of their facts kept in memory is
     /// checked against. Inventories and findings do not change it.
     async fn tenant_version(&self) -> StoreResult<i64>;
-    /// Every installation of any of `keys`, across the fleet.
-    async fn installations_of(&self, keys: &[PackageKey]) -> StoreResult<Vec<Installation>>;
+    /// Every installation of any of `keys` across the fleet, one entry per installed version
+    /// (in no particular order).
+    async fn installations_of(&self, keys: &[PackageKey]) -> StoreResult<Vec<VersionInstalls>>;
     /// Distinct installed (package, version) pairs in key order, `limit` at a time after
     /// `after`: the work list of a full re-match.
     async fn installed_versions(

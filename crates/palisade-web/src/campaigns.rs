@@ -159,10 +159,10 @@ pub(crate) async fn plan(
                         .iter()
                         .map(|&(finding, i)| PackageFix {
                             finding,
-                            package: i.package.clone(),
-                            ecosystem: i.ecosystem.clone(),
-                            installed: i.installed.clone(),
-                            fixed: i.fixed.clone(),
+                            package: i.package.to_string(),
+                            ecosystem: i.ecosystem.to_string(),
+                            installed: i.installed.to_string(),
+                            fixed: i.fixed.to_vec(),
                         })
                         .collect(),
                     priority: open.iter().map(|(_, i)| i.priority).max().unwrap_or(0),

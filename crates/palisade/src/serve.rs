@@ -209,6 +209,10 @@ async fn background_work(matcher: Matcher, cfg: Config, audit: palisade_auditlog
         .actor("system")
         .data(&data)
     };
+    // The environments' names and tiers that "who is affected" lists, read before anyone asks.
+    if let Err(e) = matcher.warm_spine().await {
+        tracing::warn!(error = %e, "could not read the environments' facts ahead");
+    }
     let mut match_tick = tokio::time::interval(cfg.match_interval);
     let mut sync_tick = tokio::time::interval(cfg.advisory_sync);
     match_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
