@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use palisade_vulns::{Ecosystem, PackageKey};
+use palisade_vulns::{Ecosystem, PackageKey, bytes};
 use serde::{Deserialize, Serialize};
 
 #[doc(hidden)]
@@ -301,12 +301,17 @@ impl<'a> Collector<'a> {
         let p = &self.packages;
         let mut order: Vec<usize> = (0..p.len()).collect();
         order.sort_unstable_by(|&a, &b| {
-            (&p[a].key, &p[a].version, p[a].dev, a).cmp(&(&p[b].key, &p[b].version, p[b].dev, b))
+            (p[a].key.cmp(&p[b].key))
+                .then_with(|| bytes::cmp(p[a].version.as_bytes(), p[b].version.as_bytes()))
+                .then((p[a].dev, a).cmp(&(p[b].dev, b)))
         });
         let mut keep = vec![true; p.len()];
         for w in order.windows(2) {
             let (a, b) = (&p[w[0]], &p[w[1]]);
-            if a.key == b.key && a.version == b.version && a.dev == b.dev {
+            if a.key == b.key
+                && bytes::eq(a.version.as_bytes(), b.version.as_bytes())
+                && a.dev == b.dev
+            {
                 keep[w[1]] = false;
             }
         }

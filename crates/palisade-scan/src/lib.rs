@@ -15,7 +15,7 @@ use jiff::civil::Date;
 use palisade_inventory::{Inventory, MAX_INPUT_BYTES};
 use palisade_vulndb::{AdvisoryHead, AdvisoryLookup, Candidate, DbError};
 use palisade_vulns::{
-    AdvisoryKind, CompiledAffected, Ecosystem, PackageKey, SeverityLevel, Verdict,
+    AdvisoryKind, CompiledAffected, Ecosystem, PackageKey, SeverityLevel, Verdict, bytes,
 };
 use serde::Serialize;
 
@@ -443,8 +443,11 @@ fn scan_inventory(
         .filter(|p| !cache.knows(&p.key, &p.version))
         .map(|p| (&p.key, p.version.as_str()))
         .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
+    pairs.sort_unstable_by(|a, b| {
+        a.0.cmp(b.0)
+            .then_with(|| bytes::cmp(a.1.as_bytes(), b.1.as_bytes()))
+    });
+    pairs.dedup_by(|a, b| a.0 == b.0 && bytes::eq(a.1.as_bytes(), b.1.as_bytes()));
     let mut wanted: Vec<(PackageKey, Vec<String>)> = Vec::new();
     for (key, version) in pairs {
         match wanted.last_mut() {

@@ -30,6 +30,8 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use palisade_vulns::bytes;
+
 use crate::DbError;
 
 /// The index file's name inside the store folder.
@@ -324,7 +326,7 @@ impl ScanIndex {
         // The last block whose first key is not after `key`.
         let i = t
             .fences
-            .partition_point(|(first, _, _)| first.as_slice() <= key);
+            .partition_point(|(first, _, _)| bytes::cmp(first, key).is_le());
         let Some(b) = i.checked_sub(1) else {
             return Ok(None);
         };
@@ -350,7 +352,7 @@ fn find_in_block(raw: &[u8], key: &[u8]) -> Option<Option<(u64, u32)>> {
     let mut c = Cursor::new(raw);
     while !c.done() {
         let (k, off, len) = c.entry()?;
-        if k == key {
+        if bytes::eq(k, key) {
             return Some(Some((off, len)));
         }
     }

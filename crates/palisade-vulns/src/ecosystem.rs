@@ -151,8 +151,9 @@ pub fn debian_codename(release: &str) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// What an advisory and an installation must share to be compared.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// What an advisory and an installation must share to be compared. Ordered by ecosystem,
+/// qualifier, then name.
+#[derive(Clone, Debug, Eq, Serialize, Deserialize)]
 pub struct PackageKey {
     pub ecosystem: Ecosystem,
     /// Debian release codename, or a non-default registry; empty for the ecosystem's default.
@@ -170,6 +171,40 @@ impl PackageKey {
             qualifier: qualifier.into(),
             name: ecosystem.normalize_name(name),
         }
+    }
+}
+
+// By hand rather than derived only to compare the text with [`crate::bytes`]: scans and the
+// fleet matcher sort and look up thousands of keys.
+impl PartialEq for PackageKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.ecosystem == other.ecosystem
+            && crate::bytes::eq(self.name.as_bytes(), other.name.as_bytes())
+            && crate::bytes::eq(self.qualifier.as_bytes(), other.qualifier.as_bytes())
+    }
+}
+
+// Hashes what `eq` compares, field by field as a derive would.
+impl std::hash::Hash for PackageKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.ecosystem.hash(state);
+        self.qualifier.hash(state);
+        self.name.hash(state);
+    }
+}
+
+impl Ord for PackageKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.ecosystem
+            .cmp(&other.ecosystem)
+            .then_with(|| crate::bytes::cmp(self.qualifier.as_bytes(), other.qualifier.as_bytes()))
+            .then_with(|| crate::bytes::cmp(self.name.as_bytes(), other.name.as_bytes()))
+    }
+}
+
+impl PartialOrd for PackageKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod advisory;
 pub mod aliases;
+pub mod bytes;
 pub mod ecosystem;
 pub mod interval;
 pub mod located;
