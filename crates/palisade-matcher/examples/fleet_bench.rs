@@ -1019,16 +1019,7 @@ async fn profile(o: &Opts) -> Res<()> {
         .installations_of(&hot)
         .await?
         .into_iter()
-        .flat_map(|g| {
-            g.environments
-                .into_iter()
-                .map(move |(environment_id, dev)| palisade_store::Installation {
-                    environment_id,
-                    key: g.key.clone(),
-                    version: g.version.clone(),
-                    dev,
-                })
-        })
+        .flat_map(palisade_store::VersionInstalls::into_installations)
         .collect();
     println!(
         "profile installations_of({} hot packages): {} rows in {:.2} s; RSS peak so far {:.0} MiB",

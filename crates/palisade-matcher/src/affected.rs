@@ -206,7 +206,7 @@ impl Matcher {
         group: &Group,
         recorded: &[Finding],
         client: Option<ClientId>,
-    ) -> Result<(Vec<Row>, Vec<Arc<EnvironmentFacts>>), MatchError> {
+    ) -> Result<(Vec<Row>, HashMap<EnvironmentId, Arc<EnvironmentFacts>>), MatchError> {
         if group.packages.is_empty() {
             return Ok(Default::default());
         }
@@ -269,17 +269,16 @@ impl Matcher {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let facts: Vec<Arc<EnvironmentFacts>> = self
+        let facts: HashMap<EnvironmentId, Arc<EnvironmentFacts>> = self
             .spine_facts(&envs)
             .await?
             .into_iter()
             .filter(|f| client.is_none_or(|c| f.facts.client_id == c))
+            .map(|f| (f.facts.id, f))
             .collect();
-        let by_id: HashMap<EnvironmentId, &EnvironmentFacts> =
-            facts.iter().map(|f| (f.facts.id, f.as_ref())).collect();
         let mut rows = Vec::new();
         for (v, env, dev) in affected {
-            let Some(env) = by_id.get(&env) else {
+            let Some(env) = facts.get(&env) else {
                 continue;
             };
             for (m, fixed) in &v.matches {
@@ -335,7 +334,7 @@ impl Matcher {
             .into_iter()
             .map(|f| (f.facts.id, f))
             .collect();
-        names.extend(planned_facts.into_iter().map(|f| (f.facts.id, f)));
+        names.extend(planned_facts);
         let pending = planned.len();
         // Stored findings, then planned ones, highest priority first (a stable sort keeps the
         // store's order among equals).

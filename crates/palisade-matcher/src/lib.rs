@@ -23,7 +23,9 @@ use palisade_fleet::{
     EnvFacts, EpssInfo, FindingChanges, KevInfo, Match, Package, SlaPolicy, diff, reconcile,
 };
 use palisade_scan::Evaluator;
-use palisade_store::{Installation, NewSnapshot, SnapshotSummary, Store, StoreError};
+use palisade_store::{
+    Installation, NewSnapshot, SnapshotSummary, Store, StoreError, VersionInstalls,
+};
 use palisade_vulndb::{DbError, VulnDb};
 use palisade_vulns::matching::Verdict;
 use palisade_vulns::{AdvisoryKind, PackageKey};
@@ -157,6 +159,16 @@ pub struct Matcher {
     spine: Arc<Mutex<Spine>>,
 }
 
+/// Facts by environment, shared.
+fn shared(
+    facts: Vec<palisade_store::EnvironmentFacts>,
+) -> HashMap<EnvironmentId, Arc<palisade_store::EnvironmentFacts>> {
+    facts
+        .into_iter()
+        .map(|f| (f.facts.id, Arc::new(f)))
+        .collect()
+}
+
 /// Missing environments from which [`Matcher::spine_facts`] reads every environment instead.
 const WHOLE_SPINE_AFTER: usize = 1_000;
 
@@ -272,10 +284,7 @@ impl Matcher {
         } else {
             self.store.environment_facts(&missing).await?
         };
-        let read: HashMap<EnvironmentId, Arc<_>> = read
-            .into_iter()
-            .map(|f| (f.facts.id, Arc::new(f)))
-            .collect();
+        let read = shared(read);
         out.extend(missing.iter().filter_map(|e| read.get(e).cloned()));
         let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
         if spine.version == Some(version) {
@@ -293,10 +302,7 @@ impl Matcher {
         let mut spine = self.spine.lock().unwrap_or_else(|e| e.into_inner());
         if spine.version <= Some(version) {
             spine.version = Some(version);
-            spine.facts = read
-                .into_iter()
-                .map(|f| (f.facts.id, Arc::new(f)))
-                .collect();
+            spine.facts = shared(read);
         }
         Ok(())
     }
@@ -519,20 +525,13 @@ impl Matcher {
                     })
                     .collect()
             }
-            Within::Fleet => {
-                let mut all = Vec::new();
-                for g in self.store.installations_of(&keys).await? {
-                    for (environment_id, dev) in g.environments {
-                        all.push(Installation {
-                            environment_id,
-                            key: g.key.clone(),
-                            version: g.version.clone(),
-                            dev,
-                        });
-                    }
-                }
-                all
-            }
+            Within::Fleet => self
+                .store
+                .installations_of(&keys)
+                .await?
+                .into_iter()
+                .flat_map(VersionInstalls::into_installations)
+                .collect(),
         };
         let existing = match existing {
             Some(found) => found,

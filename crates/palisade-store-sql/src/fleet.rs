@@ -257,7 +257,9 @@ fn sqlite_installations(
 ) -> Result<Vec<VersionInstalls>, StoreError> {
     let mut grouped = Grouper::default();
     for (c, chunk) in keys.chunks(KEYS_PER_QUERY).enumerate() {
-        // The key's position in the chunk comes back instead of its three text columns.
+        // A join with the key list rather than `IN (VALUES …)`, so that each key is looked up in
+        // the primary key; the key's position in the chunk comes back instead of its three text
+        // columns.
         let sql = format!(
             "SELECT k.column4, i.version, i.environment_id, i.dev \
              FROM ({}) AS k JOIN installations i \
@@ -278,7 +280,12 @@ fn sqlite_installations(
             let at = usize::try_from(n)
                 .ok()
                 .filter(|&n| n < chunk.len())
-                .ok_or_else(|| StoreError::Corrupt(format!("installations: key position {n}")))?;
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "installations index: a row for package {n} of a list of {}",
+                        chunk.len()
+                    ))
+                })?;
             let key = &chunk[at];
             let version = r
                 .get_ref(1)
@@ -897,6 +904,7 @@ impl FleetStore for SqlStore {
         }
         let mut grouped = Grouper::default();
         for chunk in keys.chunks(KEYS_PER_QUERY) {
+            // As in `sqlite_installations`; VALUES columns are `column1…` on both engines.
             let sql = format!(
                 "SELECT i.environment_id, i.ecosystem, i.qualifier, i.name, i.version, i.dev \
                  FROM ({}) AS k JOIN installations i \
@@ -910,7 +918,7 @@ impl FleetStore for SqlStore {
                 let i = Installation::try_from(r)?;
                 let Ok(at) = keys.binary_search(&i.key) else {
                     return Err(StoreError::Corrupt(format!(
-                        "installations: {} not asked",
+                        "installations index: a row for {}, which was not asked for",
                         i.key
                     )));
                 };

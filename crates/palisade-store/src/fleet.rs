@@ -91,6 +91,20 @@ pub struct VersionInstalls {
     pub environments: Vec<(EnvironmentId, bool)>,
 }
 
+impl VersionInstalls {
+    /// One installations-index row per environment, for readers that want them one by one.
+    pub fn into_installations(self) -> impl Iterator<Item = Installation> {
+        self.environments
+            .into_iter()
+            .map(move |(environment_id, dev)| Installation {
+                environment_id,
+                key: self.key.clone(),
+                version: self.version.clone(),
+                dev,
+            })
+    }
+}
+
 /// Filters and position of a finding list. Lists are ordered by priority (highest first), then
 /// by ID.
 #[derive(Clone, Debug, Default, PartialEq)]
