@@ -99,8 +99,17 @@ const LINES: &[&str] = &[
 
 proptest! {
     #[test]
-    fn whenever_the_fast_reader_answers_it_agrees(picks in proptest::collection::vec(0..LINES.len(), 0..40)) {
-        let text: String = picks.iter().map(|&i| format!("{}\n", LINES[i])).collect();
+    fn whenever_the_fast_reader_answers_it_agrees(
+        picks in proptest::collection::vec(0..LINES.len(), 0..40),
+        crlf in any::<bool>(),
+        last_newline in any::<bool>(),
+    ) {
+        // Lines end in `\n` or `\r\n`, and the last one may have no end at all.
+        let end = if crlf { "\r\n" } else { "\n" };
+        let mut text: String = picks.iter().map(|&i| format!("{}{end}", LINES[i])).collect();
+        if !last_newline {
+            text.truncate(text.len() - if picks.is_empty() { 0 } else { end.len() });
+        }
         if let Some(fast) = fast_entries(&text) {
             prop_assert_eq!(Some(fast), slow_entries(&text), "{}", text);
         }

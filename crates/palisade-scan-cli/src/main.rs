@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use clap::Parser;
 use palisade_scan_cli::ScanArgs;
 
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Scan lockfiles, dpkg status files and SBOMs offline against a local advisory store.
 #[derive(Debug, Parser)]
 #[command(name = "palisade-scan", version)]
