@@ -37,6 +37,7 @@ type Entry<'a> = (&'a str, Option<&'a str>, Option<&'a str>, u32);
 pub(crate) fn parse(out: &mut Collector<'_>, content: &[u8]) -> Result<(), ParseError> {
     let text = error::utf8(out.file, content)?;
     if let Some(entries) = fast(text) {
+        out.reserve(entries.len());
         for (name, version, source, line) in entries {
             emit(out, name, version, source, Some(line))?;
         }
@@ -178,7 +179,9 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
         Package,
         Other,
     }
-    let mut out: Vec<Entry<'_>> = Vec::new();
+    // Sized once from the file's length (a `[[package]]` table takes well over 64 bytes): a
+    // list grown by doubling touches fresh memory at each step, and each new page is a fault.
+    let mut out: Vec<Entry<'_>> = Vec::with_capacity((text.len() / 64).min(crate::MAX_PACKAGES));
     let mut table = Table::Root;
     let mut keys: Vec<&str> = Vec::new();
     let mut current: Option<Partial<'_>> = None;

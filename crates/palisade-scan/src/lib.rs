@@ -194,6 +194,8 @@ impl<'a> Evaluator<'a> {
             if keys.is_empty() {
                 return Ok(());
             }
+            // Room for every package at once: each doubling of the map touches fresh memory.
+            self.verdicts.reserve(keys.len());
             let found = self.db.candidates_many(&keys)?;
             for ((key, versions), list) in keys.into_iter().zip(versions).zip(found) {
                 let compiled: Vec<(Candidate, CompiledAffected)> = list

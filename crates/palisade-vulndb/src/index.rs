@@ -211,8 +211,11 @@ pub struct ScanIndex {
     path: PathBuf,
     size: u64,
     tables: HashMap<String, Table>,
-    /// Blocks read so far, by offset.
-    blocks: std::sync::Mutex<HashMap<u64, Vec<u8>>>,
+    /// The last block read and its offset. One buffer, reused: a scan looks packages up in key
+    /// order, so it finishes with a block before it moves on, and keeping every block read (280
+    /// KB for a 475-package lockfile) cost a page fault per 4 KB, more than reading again the few
+    /// blocks that are asked for twice (advisory heads, which the scan keeps once decoded).
+    block: std::sync::Mutex<(Option<u64>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for ScanIndex {
@@ -284,7 +287,7 @@ impl ScanIndex {
             path,
             size,
             tables: HashMap::new(),
-            blocks: std::sync::Mutex::new(HashMap::new()),
+            block: std::sync::Mutex::new((None, Vec::new())),
         };
         let bad = |what: &str| corrupt(&ix.path, what);
         let trailer = ix
@@ -339,6 +342,13 @@ impl ScanIndex {
     }
 
     fn read(&self, at: u64, len: u32) -> Result<Vec<u8>, DbError> {
+        let mut buf = Vec::new();
+        self.read_into(at, len, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Reads `len` bytes at `at` into `buf`, replacing what it held.
+    fn read_into(&self, at: u64, len: u32, buf: &mut Vec<u8>) -> Result<(), DbError> {
         let end = at.checked_add(u64::from(len));
         if end.is_none_or(|e| e > self.size) {
             return Err(corrupt(
@@ -346,15 +356,25 @@ impl ScanIndex {
                 "an offset points past the end of the file",
             ));
         }
-        let mut buf = vec![0; len as usize];
+        buf.clear();
+        buf.resize(len as usize, 0);
         self.file
-            .read_exact_at(&mut buf, at)
-            .map_err(|e| io(&self.path, e))?;
-        Ok(buf)
+            .read_exact_at(buf, at)
+            .map_err(|e| io(&self.path, e))
     }
 
     /// The value of `key` in `table`.
     pub(crate) fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        self.with_value(table, key, <[u8]>::to_vec)
+    }
+
+    /// `read(value)` for the value of `key` in `table`, read in place in its block.
+    pub(crate) fn with_value<R>(
+        &self,
+        table: &str,
+        key: &[u8],
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, DbError> {
         let Some(t) = self.tables.get(table) else {
             return Err(corrupt(&self.path, &format!("no table {table}")));
         };
@@ -367,16 +387,16 @@ impl ScanIndex {
         };
         let (_, off, len) = &t.fences[b];
         let found = {
-            // Blocks are kept once read: a scan asks for neighbouring keys (they are sorted) and
-            // for the same advisories' heads again and again.
-            let mut cache = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
-            let raw = match cache.entry(*off) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => v.insert(self.read(*off, *len)?),
-            };
+            let mut guard = self.block.lock().unwrap_or_else(|p| p.into_inner());
+            let (at, raw) = &mut *guard;
+            if *at != Some(*off) {
+                *at = None;
+                self.read_into(*off, *len, raw)?;
+                *at = Some(*off);
+            }
             find_in_block(raw, key)
                 .ok_or_else(|| corrupt(&self.path, &format!("table {table}: block at {off}")))?
-                .map(<[u8]>::to_vec)
+                .map(read)
         };
         Ok(found)
     }

@@ -897,13 +897,21 @@ impl AdvisoryLookup for VulnDb {
 
 impl AdvisoryLookup for ScanIndex {
     fn candidates_many(&self, keys: &[PackageKey]) -> Result<Vec<Vec<Candidate>>, DbError> {
+        // One buffer for the keys' text and no copy of the values: a scan looks up every
+        // package it finds, and most are in no advisory at all.
+        let mut text = String::new();
         keys.iter()
             .map(|key| {
-                let Some(raw) = self.get(index::PACKAGES, key.to_string().as_bytes())? else {
-                    return Ok(Vec::new());
-                };
-                decode_candidates(&raw, key)
-                    .ok_or_else(|| index::corrupt(self.path(), &format!("entries of {key}")))
+                text.clear();
+                // Writing into a String cannot fail.
+                let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{key}"));
+                match self.with_value(index::PACKAGES, text.as_bytes(), |raw| {
+                    decode_candidates(raw, key)
+                })? {
+                    None => Ok(Vec::new()),
+                    Some(decoded) => decoded
+                        .ok_or_else(|| index::corrupt(self.path(), &format!("entries of {key}"))),
+                }
             })
             .collect()
     }
