@@ -152,8 +152,9 @@ pub struct Evaluator<'a> {
     db: &'a dyn AdvisoryLookup,
     /// Whether KEV or EPSS data is loaded at all; without it there is nothing to look up.
     enrichment: bool,
-    /// Package → installed version → what the advisories say about it.
-    verdicts: Map<PackageKey, Map<String, Vec<Hit>>>,
+    /// Package → installed version → what the advisories say about it; `None` for a package no
+    /// advisory names, which is most of them and needs no versions kept at all.
+    verdicts: Map<PackageKey, Option<Map<String, Vec<Hit>>>>,
     advisories: Map<i64, AdvisoryHead>,
     flags: Map<i64, (Option<KevFlag>, Option<EpssFlag>)>,
 }
@@ -173,7 +174,7 @@ impl<'a> Evaluator<'a> {
     pub fn hits(&self, key: &PackageKey, version: &str) -> &[Hit] {
         self.verdicts
             .get(key)
-            .and_then(|m| m.get(version))
+            .and_then(|m| m.as_ref()?.get(version))
             .map_or(&[], Vec::as_slice)
     }
 
@@ -181,15 +182,19 @@ impl<'a> Evaluator<'a> {
     pub fn knows(&self, key: &PackageKey, version: &str) -> bool {
         self.verdicts
             .get(key)
-            .is_some_and(|m| m.contains_key(version))
+            .is_some_and(|m| m.as_ref().is_none_or(|m| m.contains_key(version)))
     }
 
     /// Evaluates every (package, versions) pair not yet seen, looking the packages up in one
-    /// statement per ten thousand.
-    pub fn evaluate(&mut self, wanted: Vec<(PackageKey, Vec<String>)>) -> Result<(), DbError> {
+    /// statement per ten thousand. Versions may be borrowed: only those of packages that some
+    /// advisory names are copied into the evaluator.
+    pub fn evaluate<V: AsRef<str> + Into<String>>(
+        &mut self,
+        wanted: Vec<(PackageKey, Vec<V>)>,
+    ) -> Result<(), DbError> {
         let mut wanted = wanted.into_iter();
         loop {
-            let (keys, versions): (Vec<PackageKey>, Vec<Vec<String>>) =
+            let (keys, versions): (Vec<PackageKey>, Vec<Vec<V>>) =
                 wanted.by_ref().take(10_000).unzip();
             if keys.is_empty() {
                 return Ok(());
@@ -198,6 +203,10 @@ impl<'a> Evaluator<'a> {
             self.verdicts.reserve(keys.len());
             let found = self.db.candidates_many(&keys)?;
             for ((key, versions), list) in keys.into_iter().zip(versions).zip(found) {
+                if list.is_empty() {
+                    self.verdicts.insert(key, None);
+                    continue;
+                }
                 let compiled: Vec<(Candidate, CompiledAffected)> = list
                     .into_iter()
                     .map(|c| {
@@ -205,11 +214,15 @@ impl<'a> Evaluator<'a> {
                         (c, compiled)
                     })
                     .collect();
-                let by_version = self.verdicts.entry(key).or_default();
+                let by_version = self
+                    .verdicts
+                    .entry(key)
+                    .or_insert(None)
+                    .get_or_insert_default();
                 for v in versions {
                     let hits = compiled
                         .iter()
-                        .filter_map(|(c, comp)| match comp.evaluate(&v) {
+                        .filter_map(|(c, comp)| match comp.evaluate(v.as_ref()) {
                             Verdict::NotAffected => None,
                             verdict => Some(Hit {
                                 advisory: c.advisory,
@@ -219,7 +232,7 @@ impl<'a> Evaluator<'a> {
                             }),
                         })
                         .collect();
-                    by_version.insert(v, hits);
+                    by_version.insert(v.into(), hits);
                 }
             }
         }
@@ -450,11 +463,11 @@ fn scan_inventory(
             .then_with(|| bytes::cmp(a.1.as_bytes(), b.1.as_bytes()))
     });
     pairs.dedup_by(|a, b| a.0 == b.0 && bytes::eq(a.1.as_bytes(), b.1.as_bytes()));
-    let mut wanted: Vec<(PackageKey, Vec<String>)> = Vec::new();
+    let mut wanted: Vec<(PackageKey, Vec<&str>)> = Vec::new();
     for (key, version) in pairs {
         match wanted.last_mut() {
-            Some((k, versions)) if k == key => versions.push(version.to_owned()),
-            _ => wanted.push((key.clone(), vec![version.to_owned()])),
+            Some((k, versions)) if k == key => versions.push(version),
+            _ => wanted.push((key.clone(), vec![version])),
         }
     }
     cache.evaluate(wanted)?;
