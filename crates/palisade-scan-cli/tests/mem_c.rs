@@ -1,6 +1,6 @@
-//! The `memcpy` and `memmove` that the static musl build links in place of musl's (`c/mem.c`,
-//! see `build.rs`), checked against byte-by-byte copies by a C driver built here with the
-//! system's C compiler. The functions are renamed for the check, so the C library's own are not
+//! The `memcpy`, `memmove` and `memcmp` that the static musl build links in place of musl's
+//! (`c/mem.c`, see `build.rs`), checked against byte-by-byte copies and comparisons by a C driver
+//! built here with the system's C compiler. The functions are renamed for the check, so the C library's own are not
 //! what is tested. A missing compiler fails the test: it is part of the machine's toolchain.
 
 #![cfg(target_arch = "x86_64")]
@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn short_long_and_overlapping_copies_match_a_byte_by_byte_copy() {
+fn copies_and_comparisons_match_byte_by_byte_ones() {
     let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("c");
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("mem_test");
@@ -20,6 +20,7 @@ fn short_long_and_overlapping_copies_match_a_byte_by_byte_copy() {
             "-fno-builtin",
             "-Dmemcpy=palisade_memcpy",
             "-Dmemmove=palisade_memmove",
+            "-Dmemcmp=palisade_memcmp",
         ])
         .arg(c.join("mem.c"))
         .arg(c.join("mem_test.c"))
