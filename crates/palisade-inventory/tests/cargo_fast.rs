@@ -51,6 +51,8 @@ fn the_fast_reader_gives_up_on_what_cargo_never_writes() {
     for text in [
         "[[package]]\nname = \"a\\u0041\"\nversion = \"1.0.0\"\n",
         "[[package]]\nname = \"a\"\nname = \"b\"\n",
+        "[[package]]\nname = \"a\"\n\"name\" = \"b\"\n",
+        "[[package]]\nname = \"a\"\nchecksum = \"1\"\nchecksum = \"2\"\n",
         "[package]\nname = \"a\"\n",
         "package = 1\n",
         "[[package]]\nname = \"a\"\nversion = { x = 1 }\n",
@@ -95,6 +97,9 @@ const LINES: &[&str] = &[
     "\u{a0}name = \"nbsp\"",
     "version = \"1.0.0\"\r\r",
     "\"checksum a 1.0 (registry+x)\" = \"ee\"",
+    // Quoted forms of a package's own keys, the same keys in TOML.
+    "\"name\" = \"quoted\"",
+    "\"checksum\" = \"ab\"",
 ];
 
 proptest! {
