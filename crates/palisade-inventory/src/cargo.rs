@@ -243,8 +243,14 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
                 (trim(&line[..eq]), trim(&line[eq + 1..]))
             }
         };
-        let key_ok = bare_key(k) || plain_string(k).is_some_and(|q| !q.contains('"'));
-        if !key_ok || (table == Table::Root && k == "package") {
+        // The key as TOML reads it, a quoted one without its quotes (it holds no escapes), so
+        // that `"name"` and `name` count as the same key.
+        let key = if bare_key(k) {
+            k
+        } else {
+            plain_string(k).filter(|q| !q.contains('"'))?
+        };
+        if table == Table::Root && key == "package" {
             return None;
         }
         if table == Table::Package {
@@ -255,16 +261,16 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
             }
             // Repeats of Cargo's own keys are found with a bit each, not by sorting every
             // package's keys (sorting was 4 % of a scan's instructions, in `memcmp`).
-            if let Some(bit) = PACKAGE_KEYS.iter().position(|&p| p == k) {
+            if let Some(bit) = PACKAGE_KEYS.iter().position(|&p| p == key) {
                 if package_keys & (1 << bit) != 0 {
                     return None;
                 }
                 package_keys |= 1 << bit;
             } else {
-                keys.push(k);
+                keys.push(key);
             }
         } else {
-            keys.push(k);
+            keys.push(key);
         }
         if v == "[" {
             in_array = true;

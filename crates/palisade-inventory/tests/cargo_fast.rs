@@ -52,6 +52,8 @@ fn the_fast_reader_gives_up_on_what_cargo_never_writes() {
         "[[package]]\nname = \"a\\u0041\"\nversion = \"1.0.0\"\n",
         "[[package]]\nname = \"a\"\nname = \"b\"\n",
         "[[package]]\nname = \"a\"\n\"name\" = \"b\"\n",
+        "\"name\" = \"a\"\nname = \"b\"\n",
+        "\"package\" = 1\n",
         "[[package]]\nname = \"a\"\nchecksum = \"1\"\nchecksum = \"2\"\n",
         "[package]\nname = \"a\"\n",
         "package = 1\n",
