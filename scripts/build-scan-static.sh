@@ -13,10 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="$(uname -m)-unknown-linux-musl"
-if ! rustup target list --installed | grep -qx "$target" && ! rustup target add "$target" >&2; then
-  # Offline, without the musl target: glibc linked in statically, as before (slower to start).
+# The C parts (SQLite, zstd, mimalloc, c/mem.c) need a musl C compiler: Debian's `musl-tools`.
+if ! command -v musl-gcc >/dev/null && ! command -v "$(uname -m)-linux-musl-gcc" >/dev/null ||
+  { ! rustup target list --installed | grep -qx "$target" && ! rustup target add "$target" >&2; }; then
+  # Without the musl target or compiler: glibc linked in statically (slower to start in a VM).
   host=$(rustc -vV | sed -n 's/^host: //p')
-  echo "warning: no $target target; building a static glibc executable instead" >&2
+  echo "warning: no $target target or musl C compiler (apt-get install musl-tools);" \
+    "building a static glibc executable instead" >&2
   RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     cargo build --profile scan -q --target "$host" -p palisade-scan-cli --bin palisade-scan
   echo "target/$host/scan/palisade-scan"
