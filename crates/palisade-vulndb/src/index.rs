@@ -21,10 +21,10 @@
 //! each a system call). A fence is `u16` key length, the block's first key, `u64` offset and `u32`
 //! length of the block. The header follows the tables: the magic `PLSCIX03`, a `u32` table count,
 //! then per table its name (`u8` length and bytes) and the offset and length of its fence list
-//! (`u64` each). The last 20 bytes give the header's offset
-//! (`u64`) and length (`u32`) and repeat the magic, so a file cut short is recognised as one.
-//! Every offset and length read from the file is checked against the file's size, so a damaged
-//! or hostile index gives an error, never a panic or a read past its end.
+//! (`u64` each). The last 20 bytes give the header's offset (`u64`) and length (`u32`) and repeat
+//! the magic, so a file cut short is recognised as one. Every offset and length read from the
+//! file is checked against the file's size, so a damaged or hostile index gives an error, never a
+//! panic or a read past its end.
 
 use std::collections::HashMap;
 use std::fs::File;
