@@ -2,11 +2,12 @@
 # Builds `palisade-scan`, the scan-only executable meant for CI images, as one static executable
 # against musl (static-pie, so address-space randomisation is kept). It runs on any x86_64 or
 # aarch64 Linux image, distroless or Alpine included, and it starts faster than a glibc build:
-# glibc's start-up asks the CPU about its caches with ~60 `cpuid` instructions, and in a virtual
-# machine each one traps to the hypervisor (7 µs apiece on the benchmark machine, 0.4 ms per
-# process, more than a whole small scan). The musl build brings its own allocator (mimalloc) and
-# short-copy `memcpy` (crates/palisade-scan-cli/build.rs), where musl's are slow. The `scan`
-# profile adds whole-program optimisation and drops debug sections (Cargo.toml).
+# glibc's start-up asks the CPU about its caches with dozens of `cpuid` instructions, and in a
+# virtual machine each one traps to the hypervisor (7 µs apiece on the benchmark machine, 0.4 ms
+# per process, more than a whole small scan). The musl build brings its own allocator (mimalloc)
+# and, on x86_64, its own `memcpy`, `memmove` and `memcmp` (crates/palisade-scan-cli/build.rs),
+# where musl's are slow. The `scan` profile adds whole-program optimisation and drops debug
+# sections (Cargo.toml).
 #
 # `--target` also keeps the flags off build scripts and proc-macros, which stay host builds.
 # Prints the path of the executable.

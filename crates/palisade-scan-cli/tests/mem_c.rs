@@ -1,7 +1,8 @@
 //! The `memcpy`, `memmove` and `memcmp` that the static musl build links in place of musl's
 //! (`c/mem.c`, see `build.rs`), checked against byte-by-byte copies and comparisons by a C driver
-//! built here with the system's C compiler. The functions are renamed for the check, so the C library's own are not
-//! what is tested. A missing compiler fails the test: it is part of the machine's toolchain.
+//! built here with the system's C compiler. The functions are renamed for the check, so the C
+//! library's own are not what is tested. A missing compiler fails the test: it is part of the
+//! machine's toolchain.
 
 #![cfg(target_arch = "x86_64")]
 

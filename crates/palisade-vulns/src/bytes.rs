@@ -2,8 +2,8 @@
 //! calling the C library's `memcmp`.
 //!
 //! Why by hand: Rust compares slices with `memcmp`, and glibc picks its AVX-512 version on CPUs
-//! that have it. On the AMD EPYC virtual machines this project is measured on, that version's
-//! masked loads make each short comparison cost tens of nanoseconds: `perf` put 22 % of a
+//! that have it. On the AMD EPYC virtual machine this was measured on, that version's masked
+//! loads made each short comparison cost tens of nanoseconds: `perf` put 22 % of a
 //! one-lockfile scan in `__memcmp_evex_movbe`, from about 29,000 calls (BENCHMARKS.md). The
 //! comparisons here read eight bytes at a time as big-endian integers, which gives the same order
 //! as bytes compared one by one, and never leave the slices.
