@@ -68,22 +68,37 @@ fn emit(
     }
 }
 
-/// A basic string with nothing to unescape, and nothing but a comment after it.
+/// A basic string with nothing to unescape, and nothing but a comment after it. `clean` says
+/// that the whole file passed `plain_text`, so no string in it needs its bytes checked again.
 ///
 /// Byte-wise, because it runs on every line of the file: the character-wise form was a third
 /// of a one-lockfile scan.
-fn plain_string(v: &str) -> Option<&str> {
+fn plain_string(v: &str, clean: bool) -> Option<&str> {
     let rest = v.strip_prefix('"')?;
     let end = find_byte(rest, b'"')?;
     let (s, after) = (&rest[..end], trim(&rest[end + 1..]));
+    if !clean && !plain_bytes(s) {
+        return None;
+    }
+    (after.is_empty() || after.starts_with('#')).then_some(s)
+}
+
+/// No escape and no control character (a tab included, which Cargo never writes in a string).
+fn plain_bytes(s: &str) -> bool {
     // A fold rather than `any`: without the early exit the compiler vectorises it.
     let escaped_or_control = s.bytes().fold(false, |bad, b| {
         bad | (b == b'\\') | (b < 0x20) | (b == 0x7f)
     });
-    if escaped_or_control || (!s.is_ascii() && s.chars().any(char::is_control)) {
-        return None;
-    }
-    (after.is_empty() || after.starts_with('#')).then_some(s)
+    !escaped_or_control && (s.is_ascii() || !s.chars().any(char::is_control))
+}
+
+/// Whether the whole file is printable ASCII lines without a backslash, as Cargo writes it:
+/// then no string in it can hold an escape or a control character. One pass over the file
+/// costs less than checking each of its strings (most lines of a lockfile are strings).
+fn plain_text(text: &str) -> bool {
+    text.bytes().fold(true, |ok, b| {
+        ok & (((0x20..0x7f).contains(&b) & (b != b'\\')) | (b == b'\n'))
+    })
 }
 
 /// A search for one byte with SSE2, which every x86_64 CPU has, or word at a time elsewhere.
@@ -189,13 +204,14 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
     let mut current: Option<Partial<'_>> = None;
     let mut in_array = false;
     let mut headers: Vec<&str> = Vec::new();
+    let clean = plain_text(text);
     for (i, raw) in lines(text).enumerate() {
         let line = trim(raw);
         if in_array {
             if line == "]" {
                 in_array = false;
             } else if !line.is_empty() && !line.starts_with('#') {
-                plain_string(trim(line.strip_suffix(',').unwrap_or(line)))?;
+                plain_string(trim(line.strip_suffix(',').unwrap_or(line)), clean)?;
             }
             continue;
         }
@@ -239,13 +255,17 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
                 (&line[..end], trim(v))
             }
             None => {
-                let eq = line.bytes().position(|b| b == b'=')?;
+                let eq = find_byte(line, b'=')?;
                 (trim(&line[..eq]), trim(&line[eq + 1..]))
             }
         };
         // The key as TOML reads it, a quoted one without its quotes (it holds no escapes), so
         // that `"name"` and `name` count as the same key.
-        let key = if bare_key(k) { k } else { plain_string(k)? };
+        let key = if bare_key(k) {
+            k
+        } else {
+            plain_string(k, clean)?
+        };
         // Cargo quotes no key of a package; a quoted one (`"name"` beside `name`) is left to
         // the general parser, as is a top-level `package`.
         if (table == Table::Root && key == "package") || (table == Table::Package && key != k) {
@@ -265,7 +285,7 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
         }
         match (&table, k) {
             (Table::Package, "name" | "version" | "source") => {
-                let s = plain_string(v)?;
+                let s = plain_string(v, clean)?;
                 let cur = current.as_mut()?;
                 match k {
                     "name" => {
@@ -278,7 +298,7 @@ pub(crate) fn fast(text: &str) -> Option<Vec<Entry<'_>>> {
             }
             // `version = 3` at the top, checksums, and the like: plain strings or integers.
             _ => {
-                if plain_string(v).is_none() && !v.bytes().all(|b| b.is_ascii_digit()) {
+                if plain_string(v, clean).is_none() && !v.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
                 }
             }

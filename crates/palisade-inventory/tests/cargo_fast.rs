@@ -65,6 +65,11 @@ fn the_fast_reader_gives_up_on_what_cargo_never_writes() {
         "[[package]]\nname = \"a\"\nversion = \"1.0.0\"\r",
         "[[package]]\n\u{a0}name = \"a\"\n",
         "[metadata]\n\"checksum a\" = \"1\"\n\"checksum b\" = \"2\"\n\"checksum a\" = \"3\"\n",
+        // Control characters in strings, in files the whole-file check does not pass, so each
+        // string is checked on its own: a tab, a DEL, and a tab beside a backslash elsewhere.
+        "[[package]]\nname = \"a\tb\"\nversion = \"1.0.0\"\n",
+        "[[package]]\nname = \"a\"\nversion = \"1.0.0\"\ndependencies = [\n \"b\u{7f}\",\n]\n",
+        "# a \\ b\n[[package]]\nname = \"a\"\nversion = \"1\t0\"\n",
     ] {
         assert_eq!(fast_entries(text), None, "{text:?}");
     }

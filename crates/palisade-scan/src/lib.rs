@@ -452,21 +452,30 @@ fn scan_inventory(
     }
     // Look keys up in order: neighbouring keys share pages of the store and blocks of the
     // index. One sort of borrowed pairs: an ordered map of cloned keys cost a tenth of a scan.
+    // By key alone, and only when needed: lockfiles list packages in name order already, but
+    // order two versions of one name semantically, so sorting by key and version text sorted
+    // nearly every file in full (4 % of a 475-package scan's instructions).
     let mut pairs: Vec<(&PackageKey, &str)> = inv
         .packages
         .iter()
         .filter(|p| !cache.knows(&p.key, &p.version))
         .map(|p| (&p.key, p.version.as_str()))
         .collect();
-    pairs.sort_unstable_by(|a, b| {
-        a.0.cmp(b.0)
-            .then_with(|| bytes::cmp(a.1.as_bytes(), b.1.as_bytes()))
-    });
-    pairs.dedup_by(|a, b| a.0 == b.0 && bytes::eq(a.1.as_bytes(), b.1.as_bytes()));
+    if !pairs.is_sorted_by(|a, b| a.0 <= b.0) {
+        pairs.sort_by(|a, b| a.0.cmp(b.0));
+    }
     let mut wanted: Vec<(PackageKey, Vec<&str>)> = Vec::new();
     for (key, version) in pairs {
         match wanted.last_mut() {
-            Some((k, versions)) if k == key => versions.push(version),
+            // A package's versions are few: a linear check finds the repeats.
+            Some((k, versions)) if k == key => {
+                if !versions
+                    .iter()
+                    .any(|v| bytes::eq(v.as_bytes(), version.as_bytes()))
+                {
+                    versions.push(version);
+                }
+            }
             _ => wanted.push((key.clone(), vec![version])),
         }
     }
