@@ -39,7 +39,11 @@ const CURSOR: &str = "advisories.cursor";
 const FULL_CHUNK: u32 = 20_000;
 /// Packages reconciled together in a full re-match: bounds the installations and findings held
 /// at once (a popular package is installed in most environments).
-const HOT_PACKAGES_PER_STEP: usize = 16;
+const HOT_PACKAGES_PER_STEP: usize = 8;
+/// Steps of a full re-match per hold of the fleet write lock. Within one hold a step's findings
+/// are written while the next step is planned, so the writer and the planner each keep a core
+/// busy; between holds an upload waiting for the lock gets its turn.
+const STEPS_PER_HOLD: usize = 4;
 
 /// Why matching failed.
 #[derive(Debug, thiserror::Error)]
@@ -482,10 +486,16 @@ impl Matcher {
     ) -> Result<ChangeCounts, MatchError> {
         let changes = self.plan(keys, within, now, verdicts, existing).await?;
         let counts = ChangeCounts::of(&changes);
-        for batch in batches(changes) {
+        self.write_changes(Some(changes)).await?;
+        Ok(counts)
+    }
+
+    /// Stores planned finding changes, in batches. The caller holds [`Matcher::lock`] for them.
+    async fn write_changes(&self, changes: Option<FindingChanges>) -> Result<(), MatchError> {
+        for batch in changes.map(batches).unwrap_or_default() {
             self.store.apply_finding_changes(&batch).await?;
         }
-        Ok(counts)
+        Ok(())
     }
 
     /// The finding changes a re-evaluation of `keys` calls for, not yet stored.
@@ -631,6 +641,21 @@ impl Matcher {
     /// have findings, have their installations read and reconciled — most packages have no
     /// advisory at all, and reading their installations would be most of the work.
     pub async fn full_match(&self, now: Timestamp) -> Result<ChangeCounts, MatchError> {
+        // Into an empty store (the first match after the fleet's inventories arrived) most
+        // indexes are built once at the end, also when the match fails.
+        let deferred = self.store.defer_finding_indexes().await?;
+        let result = self.full_match_steps(now).await;
+        if deferred {
+            self.store.restore_finding_indexes().await?;
+        }
+        let total = result?;
+        if let Ok(mut s) = self.status.lock() {
+            s.last_full_match = Some(now);
+        }
+        Ok(total)
+    }
+
+    async fn full_match_steps(&self, now: Timestamp) -> Result<ChangeCounts, MatchError> {
         let mut total = ChangeCounts::default();
         let mut after: Option<(PackageKey, String)> = None;
         loop {
@@ -658,21 +683,29 @@ impl Matcher {
             let hot: Vec<PackageKey> = hot.into_iter().collect();
             // A few packages at a time: a popular package is installed in most environments,
             // and its installations and findings are what fills memory.
-            for group in hot.chunks(HOT_PACKAGES_PER_STEP) {
-                let known: Verdicts = group
-                    .iter()
-                    .filter_map(|k| verdicts.remove_entry(k))
-                    .collect();
+            for held in hot.chunks(HOT_PACKAGES_PER_STEP * STEPS_PER_HOLD) {
                 let _held = self.lock(None).await;
-                total.add(
-                    self.reconcile_keys(group.to_vec(), Within::Fleet, now, known, None)
-                        .await?,
-                );
+                let mut planned: Option<FindingChanges> = None;
+                for group in held.chunks(HOT_PACKAGES_PER_STEP) {
+                    let known: Verdicts = group
+                        .iter()
+                        .filter_map(|k| verdicts.remove_entry(k))
+                        .collect();
+                    // The previous step's findings are written while this one is planned: the
+                    // two read and write disjoint packages, and the lock covers both. A plan that
+                    // fails still lets the write in flight finish before the lock is released.
+                    let (plan, written) = tokio::join!(
+                        self.plan(group.to_vec(), Within::Fleet, now, known, None),
+                        self.write_changes(planned.take()),
+                    );
+                    written?;
+                    let changes = plan?;
+                    total.add(ChangeCounts::of(&changes));
+                    planned = Some(changes);
+                }
+                self.write_changes(planned).await?;
             }
             after = Some(last);
-        }
-        if let Ok(mut s) = self.status.lock() {
-            s.last_full_match = Some(now);
         }
         Ok(total)
     }

@@ -25,6 +25,10 @@ use palisade_store::{
 use palisade_vulns::{Ecosystem, PackageKey};
 
 use crate::SqlStore;
+use crate::finding_rows::{
+    DETAIL_JOIN, EventRow, FINDING_READ, FindingRow, event_body, event_from, finding_from,
+    finding_parts,
+};
 use crate::reader::{Arg, Stmt, args, numbered, sqlite_err};
 use crate::rows::*;
 use crate::store::multi_row_insert;
@@ -46,12 +50,12 @@ const SNAPSHOT_COLS: [&str; 14] = [
     "unevaluable",
 ];
 const FINDING_COLS: &str = "id, client_id, site_id, environment_id, ecosystem, qualifier, name, version, \
-     alias_group, state, is_open, priority, kev, due_at, risk_until, detected_at, updated_at, body";
-const FINDING_WIDTH: usize = 18;
+     alias_group, state, is_open, priority, kev, due_at, risk_until, detected_at, updated_at, body, detail_id";
+const FINDING_WIDTH: usize = 19;
 const EVENT_COLS: &str = "id, finding_id, client_id, at, actor, kind, body";
 const INSTALLATION_COLS: &str = "ecosystem, qualifier, name, version, environment_id, dev";
 
-/// Rows per multi-row statement. The widest (findings, 18 columns) stays at 9,000 parameters,
+/// Rows per multi-row statement. The widest (findings, 19 columns) stays at 9,500 parameters,
 /// far under SQLite's 32,766 and PostgreSQL's 65,535.
 const ROWS_PER_STATEMENT: usize = 500;
 /// Package keys per lookup (three parameters each).
@@ -61,6 +65,21 @@ const ENV_FACTS: &str = "SELECT e.id, e.client_id, e.site_id, e.kind, e.name AS 
      s.name AS site_name, c.name AS client_name, c.contract, i.taken_at AS inventory_at \
      FROM environments e JOIN sites s ON s.id = e.site_id JOIN clients c ON c.id = e.client_id \
      LEFT JOIN environment_inventory i ON i.environment_id = e.id";
+
+/// The findings and events indexes a first full match drops and builds after its rows. Each new
+/// finding lands at a place of its own in them (they lead with client, state, priority or
+/// finding), so row by row they took most of what a first match wrote: 9.9 GB for 874,602
+/// findings (BENCHMARKS.md, fleet). Sorting the finished table once builds them in seconds.
+/// Matching itself reads none of them.
+const DEFERRABLE_INDEXES: [&str; 5] = [
+    "finding_events_by_finding",
+    "findings_by_group",
+    "findings_by_state",
+    "findings_open",
+    "findings_open_by_client",
+];
+/// The fleet-state entry holding the definitions of deferred indexes until they are rebuilt.
+const DEFERRED_INDEXES: &str = "findings.deferred_indexes";
 
 /// Plain IDs per `IN` list.
 const IDS_PER_QUERY: usize = 500;
@@ -339,16 +358,13 @@ impl TryFrom<EnvFactsRow> for EnvironmentFacts {
     }
 }
 
-fn finding(body: &str) -> StoreResult<Finding> {
-    json("finding", body)
-}
-
-fn event(body: &str) -> StoreResult<FindingEvent> {
-    json("finding event", body)
-}
-
-/// A finding's columns in `FINDING_COLS` order.
-fn finding_args(f: &Finding) -> StoreResult<Vec<Arg>> {
+/// A finding's columns in `FINDING_COLS` order; its detail goes into `details` (by id), to be
+/// written before it.
+fn finding_args(f: &Finding, details: &mut BTreeMap<String, String>) -> StoreResult<Vec<Arg>> {
+    let parts = finding_parts(f)?;
+    details
+        .entry(parts.detail_id.clone())
+        .or_insert(parts.detail);
     Ok(args![
         f.id.to_string(),
         f.client_id.to_string(),
@@ -367,8 +383,24 @@ fn finding_args(f: &Finding) -> StoreResult<Vec<Arg>> {
         f.risk_accepted_until.map(micros),
         micros(f.detected_at),
         micros(f.updated_at),
-        to_json("finding", f)?
+        parts.body,
+        parts.detail_id
     ])
+}
+
+/// Inserts of finding details that are not stored yet.
+fn detail_statements(details: BTreeMap<String, String>) -> Vec<Stmt> {
+    let rows = details
+        .into_iter()
+        .map(|(id, body)| args![id, body])
+        .collect();
+    chunked_inserts(
+        "finding_details",
+        "detail_id, detail_body",
+        2,
+        rows,
+        " ON CONFLICT (detail_id) DO NOTHING",
+    )
 }
 
 fn event_args(e: &FindingEvent) -> StoreResult<Vec<Arg>> {
@@ -379,7 +411,7 @@ fn event_args(e: &FindingEvent) -> StoreResult<Vec<Arg>> {
         micros(e.at),
         e.actor.map(|a| a.to_string()),
         e.kind.as_str(),
-        to_json("finding event", e)?
+        event_body(e)?
     ])
 }
 
@@ -566,12 +598,21 @@ fn finding_statements(changes: &FindingChanges) -> StoreResult<Vec<Stmt>> {
     if changes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut statements = Vec::new();
+    let mut details = BTreeMap::new();
     let created = changes
         .created
         .iter()
-        .map(finding_args)
+        .map(|f| finding_args(f, &mut details))
         .collect::<StoreResult<Vec<_>>>()?;
+    // Whole rows replaced by ID, the last version of each, in ID order (the lock order).
+    // An upsert is the one multi-row update both dialects share.
+    let updated: BTreeMap<FindingId, &Finding> =
+        changes.updated.iter().map(|f| (f.id, f)).collect();
+    let updated = updated
+        .into_values()
+        .map(|f| finding_args(f, &mut details))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut statements = detail_statements(details);
     statements.extend(chunked_inserts(
         "findings",
         FINDING_COLS,
@@ -579,14 +620,6 @@ fn finding_statements(changes: &FindingChanges) -> StoreResult<Vec<Stmt>> {
         created,
         "",
     ));
-    // Whole rows replaced by ID, the last version of each, in ID order (the lock order).
-    // An upsert is the one multi-row update both dialects share.
-    let updated: BTreeMap<FindingId, &Finding> =
-        changes.updated.iter().map(|f| (f.id, f)).collect();
-    let updated = updated
-        .into_values()
-        .map(finding_args)
-        .collect::<StoreResult<Vec<_>>>()?;
     let set = FINDING_COLS
         .split(", ")
         .skip(1)
@@ -614,6 +647,27 @@ fn finding_statements(changes: &FindingChanges) -> StoreResult<Vec<Stmt>> {
 }
 
 impl SqlStore {
+    /// The present definitions of [`DEFERRABLE_INDEXES`], as (name, `CREATE INDEX …`).
+    async fn index_definitions(&self) -> StoreResult<Vec<(String, String)>> {
+        let names = DEFERRABLE_INDEXES
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = if self.backend_name() == "sqlite" {
+            format!(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({names}) ORDER BY name"
+            )
+        } else {
+            format!(
+                "SELECT indexname AS name, indexdef AS sql FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND indexname IN ({names}) ORDER BY indexname"
+            )
+        };
+        let rows: Vec<IndexDefRow> = self.read_all(&sql, Vec::new()).await?;
+        Ok(rows.into_iter().map(|r| (r.name, r.sql)).collect())
+    }
+
     async fn snapshot_summary(&self, id: SnapshotId) -> StoreResult<SnapshotSummary> {
         let sql = format!(
             "SELECT {} FROM inventory_snapshots s WHERE s.id = $1",
@@ -992,13 +1046,14 @@ impl FleetStore for SqlStore {
                     None => String::new(),
                 };
                 let sql = format!(
-                    "SELECT f.body FROM ({}) AS k JOIN findings f \
-                     ON f.ecosystem = k.column1 AND f.qualifier = k.column2 AND f.name = k.column3{env_filter}",
+                    "SELECT {FINDING_READ} FROM ({}) AS k JOIN findings f \
+                     ON f.ecosystem = k.column1 AND f.qualifier = k.column2 AND f.name = k.column3 \
+                     {DETAIL_JOIN}{env_filter}",
                     values_list(1, 3, key_chunk.len())
                 );
-                let rows: Vec<BodyRow> = self.read_all(&sql, a).await?;
-                for r in rows {
-                    out.push(finding(&r.body)?);
+                let rows: Vec<FindingRow> = self.read_all(&sql, a).await?;
+                for r in &rows {
+                    out.push(finding_from(r)?);
                 }
             }
         }
@@ -1032,14 +1087,64 @@ impl FleetStore for SqlStore {
         self.write_tx(finding_statements(changes)?).await
     }
 
+    async fn defer_finding_indexes(&self) -> StoreResult<bool> {
+        let any: Option<ValueRow> = self
+            .read_opt("SELECT id AS value FROM findings LIMIT 1", Vec::new())
+            .await?;
+        if any.is_some() || self.fleet_state(DEFERRED_INDEXES).await?.is_some() {
+            return Ok(false);
+        }
+        let defs = self.index_definitions().await?;
+        if defs.is_empty() {
+            return Ok(false);
+        }
+        // The definitions are kept in the same transaction that drops the indexes, so a process
+        // that stops before rebuilding them leaves what the next start needs to.
+        let mut statements = vec![Stmt::new(
+            "INSERT INTO fleet_state (name, value) VALUES ($1, $2)",
+            args![DEFERRED_INDEXES, to_json("index definitions", &defs)?],
+        )];
+        statements.extend(
+            defs.iter()
+                .map(|(name, _)| Stmt::new(format!("DROP INDEX {name}"), Vec::new())),
+        );
+        self.write_tx(statements).await?;
+        tracing::info!(indexes = defs.len(), "findings indexes deferred");
+        Ok(true)
+    }
+
+    async fn restore_finding_indexes(&self) -> StoreResult<()> {
+        let Some(saved) = self.fleet_state(DEFERRED_INDEXES).await? else {
+            return Ok(());
+        };
+        let defs: Vec<(String, String)> = json("deferred index definitions", &saved)?;
+        let mut statements = Vec::new();
+        for (name, sql) in &defs {
+            let create = sql
+                .strip_prefix("CREATE INDEX ")
+                .ok_or_else(|| StoreError::Corrupt(format!("index definition of {name}: {sql}")))?;
+            statements.push(Stmt::new(
+                format!("CREATE INDEX IF NOT EXISTS {create}"),
+                Vec::new(),
+            ));
+        }
+        statements.push(Stmt::new(
+            "DELETE FROM fleet_state WHERE name = $1",
+            args![DEFERRED_INDEXES],
+        ));
+        self.write_tx(statements).await?;
+        tracing::info!(indexes = defs.len(), "findings indexes rebuilt");
+        Ok(())
+    }
+
     async fn get_finding(&self, id: FindingId) -> StoreResult<Finding> {
-        let row: BodyRow = self
+        let row: FindingRow = self
             .read_one(
-                "SELECT body FROM findings WHERE id = $1",
+                &format!("SELECT {FINDING_READ} FROM findings f {DETAIL_JOIN} WHERE f.id = $1"),
                 args![id.to_string()],
             )
             .await?;
-        finding(&row.body)
+        finding_from(&row)
     }
 
     async fn save_triage(
@@ -1056,7 +1161,8 @@ impl FleetStore for SqlStore {
             .map(|(i, c)| format!("{c} = ${}", i + 1))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut a = finding_args(f)?;
+        let mut details = BTreeMap::new();
+        let mut a = finding_args(f, &mut details)?;
         let id = a.remove(0);
         a.push(id);
         a.push(Arg::from(micros(seen_at)));
@@ -1071,13 +1177,14 @@ impl FleetStore for SqlStore {
         .or_fail(StoreError::Conflict(
             "the finding was changed by someone else meanwhile: reload it and decide again".into(),
         ));
-        let mut statements = vec![
+        let mut statements = detail_statements(details);
+        statements.extend([
             update,
             Stmt::new(
                 multi_row_insert("finding_events", EVENT_COLS, 7, 1),
                 event_args(event)?,
             ),
-        ];
+        ]);
         statements.extend(daily_statements(daily_counts(
             &[],
             std::slice::from_ref(event),
@@ -1091,13 +1198,14 @@ impl FleetStore for SqlStore {
     }
 
     async fn finding_events(&self, id: FindingId) -> StoreResult<Vec<FindingEvent>> {
-        let rows: Vec<BodyRow> = self
+        let rows: Vec<EventRow> = self
             .read_all(
-                "SELECT body FROM finding_events WHERE finding_id = $1 ORDER BY at, id",
+                "SELECT id, finding_id, client_id, actor, kind, body FROM finding_events \
+                 WHERE finding_id = $1 ORDER BY at, id",
                 args![id.to_string()],
             )
             .await?;
-        rows.iter().map(|r| event(&r.body)).collect()
+        rows.iter().map(event_from).collect()
     }
 
     async fn list_findings(&self, q: &FindingQuery) -> StoreResult<Page<Finding>> {
@@ -1109,8 +1217,8 @@ impl FleetStore for SqlStore {
             None => {
                 let limit = sql.arg(i64::try_from(size + 1).unwrap_or(i64::MAX));
                 format!(
-                    "SELECT body, priority, id FROM findings WHERE {filters} \
-                     ORDER BY priority DESC, id LIMIT {limit}"
+                    "SELECT {FINDING_READ} FROM findings f {DETAIL_JOIN} WHERE {filters} \
+                     ORDER BY f.priority DESC, f.id LIMIT {limit}"
                 )
             }
             // Past a position: the rest of its priority, then the lower priorities. Two index
@@ -1121,20 +1229,20 @@ impl FleetStore for SqlStore {
                 let id = sql.arg(id.to_string());
                 let limit = sql.arg(i64::try_from(size + 1).unwrap_or(i64::MAX));
                 format!(
-                    "SELECT body, priority, id FROM (SELECT body, priority, id FROM findings \
-                     WHERE {filters} AND priority = {p} AND id > {id} ORDER BY id LIMIT {limit}) AS tie \
-                     UNION ALL SELECT body, priority, id FROM (SELECT body, priority, id FROM findings \
-                     WHERE {filters} AND priority < {p} ORDER BY priority DESC, id LIMIT {limit}) AS rest \
+                    "SELECT * FROM (SELECT {FINDING_READ} FROM findings f {DETAIL_JOIN} \
+                     WHERE {filters} AND f.priority = {p} AND f.id > {id} ORDER BY f.id LIMIT {limit}) AS tie \
+                     UNION ALL SELECT * FROM (SELECT {FINDING_READ} FROM findings f {DETAIL_JOIN} \
+                     WHERE {filters} AND f.priority < {p} ORDER BY f.priority DESC, f.id LIMIT {limit}) AS rest \
                      ORDER BY priority DESC, id LIMIT {limit}"
                 )
             }
         };
-        let rows: Vec<FindingPageRow> = self.read_all(&text, sql.args).await?;
+        let rows: Vec<FindingRow> = self.read_all(&text, sql.args).await?;
         let more = rows.len() > size;
         let items = rows
             .iter()
             .take(size)
-            .map(|r| finding(&r.body))
+            .map(finding_from)
             .collect::<StoreResult<Vec<_>>>()?;
         let next_after = match rows.get(size - 1) {
             Some(last) if more => Some(format!("{}:{}", last.priority, last.id)),
@@ -1146,13 +1254,16 @@ impl FleetStore for SqlStore {
     async fn all_findings(&self, q: &FindingQuery) -> StoreResult<Vec<Finding>> {
         let mut sql = Query::default();
         let filters = finding_filters(q, &mut sql);
-        let rows: Vec<BodyRow> = self
+        let rows: Vec<FindingRow> = self
             .read_all(
-                &format!("SELECT body FROM findings WHERE {filters} ORDER BY priority DESC, id"),
+                &format!(
+                    "SELECT {FINDING_READ} FROM findings f {DETAIL_JOIN} WHERE {filters} \
+                     ORDER BY f.priority DESC, f.id"
+                ),
                 sql.args,
             )
             .await?;
-        rows.iter().map(|r| finding(&r.body)).collect()
+        rows.iter().map(finding_from).collect()
     }
 
     async fn findings_summary(
@@ -1315,13 +1426,16 @@ impl FleetStore for SqlStore {
     }
 
     async fn expired_risk_acceptances(&self, now: Timestamp) -> StoreResult<Vec<Finding>> {
-        let rows: Vec<BodyRow> = self
+        let rows: Vec<FindingRow> = self
             .read_all(
-                "SELECT body FROM findings WHERE state = $1 AND risk_until <= $2 ORDER BY id",
+                &format!(
+                    "SELECT {FINDING_READ} FROM findings f {DETAIL_JOIN} \
+                     WHERE f.state = $1 AND f.risk_until <= $2 ORDER BY f.id"
+                ),
                 args![FindingState::RiskAccepted.as_str(), micros(now)],
             )
             .await?;
-        rows.iter().map(|r| finding(&r.body)).collect()
+        rows.iter().map(finding_from).collect()
     }
 
     async fn fleet_state(&self, name: &str) -> StoreResult<Option<String>> {

@@ -7,6 +7,7 @@
 mod audit;
 mod campaign;
 mod desk;
+mod finding_rows;
 mod fleet;
 mod mail;
 mod reader;
@@ -36,6 +37,8 @@ pub enum OpenError {
     Connect(#[source] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("cannot rebuild the deferred findings indexes: {0}")]
+    Restore(#[source] StoreError),
 }
 
 #[derive(Debug, Clone)]
@@ -133,13 +136,17 @@ impl SqlStore {
         })
     }
 
-    /// Applies the embedded migrations this backend has not seen yet.
+    /// Applies the embedded migrations this backend has not seen yet, then rebuilds findings
+    /// indexes that a first full match deferred and did not get to rebuild.
     pub async fn migrate(&self) -> Result<(), OpenError> {
         match &self.backend {
             Backend::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
             Backend::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
         }
-        .map_err(OpenError::Migrate)
+        .map_err(OpenError::Migrate)?;
+        palisade_store::FleetStore::restore_finding_indexes(self)
+            .await
+            .map_err(OpenError::Restore)
     }
 
     /// `sqlite` or `postgres`.

@@ -412,17 +412,6 @@ row!(EnvFactsRow {
     pub(crate) inventory_at: Option<i64>,
 });
 
-// A JSON document column: a finding or a finding event.
-row!(BodyRow {
-    pub(crate) body: String,
-});
-
-row!(FindingPageRow {
-    pub(crate) body: String,
-    pub(crate) priority: i32,
-    pub(crate) id: String,
-});
-
 row!(OpenCountsRow {
     pub(crate) open: i64,
     pub(crate) kev: i64,
@@ -460,6 +449,11 @@ row!(DailyRow {
 
 row!(ValueRow {
     pub(crate) value: String,
+});
+
+row!(IndexDefRow {
+    pub(crate) name: String,
+    pub(crate) sql: String,
 });
 
 // Encryption at rest (`sealed.rs`): a row to re-encrypt, and key usage counts.

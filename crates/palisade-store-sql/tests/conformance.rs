@@ -2156,6 +2156,123 @@ async fn conformance_fleet_finding_lists() {
     on_every_backend("finding lists, paging and summary", fleet_finding_lists).await;
 }
 
+/// The findings and events indexes present, by name.
+async fn finding_indexes(raw: &Raw) -> Vec<String> {
+    let sql = match raw {
+        Raw::Sqlite(_) => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name IN ('findings', 'finding_events') AND sql IS NOT NULL ORDER BY name"
+        }
+        Raw::Postgres(_) => {
+            "SELECT indexname::text FROM pg_indexes WHERE tablename IN ('findings', 'finding_events') \
+             AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%key' ORDER BY indexname"
+        }
+    };
+    raw.text(sql, &[]).await.into_iter().flatten().collect()
+}
+
+fn fleet_deferred_indexes(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let all = finding_indexes(&raw).await;
+        assert!(all.contains(&"findings_open".to_owned()), "{all:?}");
+        assert!(
+            s.defer_finding_indexes().await.unwrap(),
+            "an empty store defers"
+        );
+        let left = finding_indexes(&raw).await;
+        assert_eq!(
+            left,
+            vec!["findings_by_package".to_owned()],
+            "matching's index stays"
+        );
+        assert!(
+            !s.defer_finding_indexes().await.unwrap(),
+            "already deferred"
+        );
+
+        // Written and read while deferred, as a first match does.
+        let acme = client(&s, "Acme").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let live = environment(&s, &shop, EnvironmentKind::Live, "live").await;
+        let key = PackageKey::new(Ecosystem::Npm, "", "lodash");
+        let f = new_finding(&live, &key, "CVE-2024-1", FindingState::New, 300);
+        s.apply_finding_changes(&FindingChanges {
+            created: vec![f.clone()],
+            updated: vec![],
+            events: vec![detected(&f)],
+        })
+        .await
+        .unwrap();
+        let open = s.list_findings(&FindingQuery::default()).await.unwrap();
+        assert_eq!(open.items, vec![f.clone()]);
+
+        // The process stops before it rebuilds them: the next start does.
+        s.migrate().await.unwrap();
+        assert_eq!(finding_indexes(&raw).await, all);
+        s.restore_finding_indexes().await.unwrap();
+        assert_eq!(
+            finding_indexes(&raw).await,
+            all,
+            "a second rebuild changes nothing"
+        );
+        assert!(
+            !s.defer_finding_indexes().await.unwrap(),
+            "a store with findings keeps its indexes"
+        );
+        assert_eq!(finding_indexes(&raw).await, all);
+
+        // A finding stored before migration 0014 (the whole finding as its body, no detail) reads
+        // back as it was, events too.
+        let mut old = new_finding(&live, &key, "CVE-2024-2", FindingState::Affected, 200);
+        old.version = "0.9.0".into();
+        let body = serde_json::to_string(&old).unwrap();
+        raw.exec(
+            "INSERT INTO findings (id, client_id, site_id, environment_id, ecosystem, qualifier, \
+             name, version, alias_group, state, is_open, priority, kev, detected_at, updated_at, body) \
+             VALUES ($1, $2, $3, $4, 'npm', '', 'lodash', '0.9.0', 'CVE-2024-2', 'affected', TRUE, \
+             200, FALSE, 0, 0, $5)",
+            &[
+                &old.id.to_string(),
+                &old.client_id.to_string(),
+                &old.site_id.to_string(),
+                &old.environment_id.to_string(),
+                &body,
+            ],
+        )
+        .await;
+        let e = detected(&old);
+        raw.exec(
+            "INSERT INTO finding_events (id, finding_id, client_id, at, kind, body) \
+             VALUES ($1, $2, $3, 0, 'detected', $4)",
+            &[
+                &e.id.to_string(),
+                &old.id.to_string(),
+                &old.client_id.to_string(),
+                &serde_json::to_string(&e).unwrap(),
+            ],
+        )
+        .await;
+        assert_eq!(s.get_finding(old.id).await.unwrap(), old);
+        assert_eq!(s.finding_events(old.id).await.unwrap(), vec![e]);
+        let both = s
+            .findings_of(std::slice::from_ref(&key), None)
+            .await
+            .unwrap();
+        assert_eq!(both.len(), 2);
+        assert!(both.contains(&old) && both.contains(&f));
+    })
+}
+
+#[tokio::test]
+async fn conformance_fleet_deferred_indexes() {
+    on_every_backend_raw(
+        "findings indexes deferred and rebuilt; findings stored before details",
+        |_| Box::pin(async {}),
+        Some(fleet_deferred_indexes),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn conformance_fleet_large_batches() {
     on_every_backend("batches larger than one statement", fleet_large_batches).await;

@@ -243,6 +243,14 @@ pub trait FleetStore: Send + Sync {
     /// Stores new and changed findings and appends events, in one transaction, and counts
     /// findings opened and closed per day for the trend chart.
     async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()>;
+    /// Drops the secondary findings indexes that a first full match builds faster after its
+    /// rows than row by row, if no finding is stored yet; true if it did. Until
+    /// [`FleetStore::restore_finding_indexes`] lists and counts are slower, never wrong; the
+    /// identity keys and the index by package, which matching reads, stay.
+    async fn defer_finding_indexes(&self) -> StoreResult<bool>;
+    /// Builds the indexes [`FleetStore::defer_finding_indexes`] dropped, if any are; the store
+    /// also does so when it opens, after a process that deferred them stopped before.
+    async fn restore_finding_indexes(&self) -> StoreResult<()>;
     async fn get_finding(&self, id: FindingId) -> StoreResult<Finding>;
     /// Stores a person's decision: the finding's new row and its event, in one transaction.
     /// `Conflict` if the stored finding's `updated_at` is no longer `seen_at` (someone else
