@@ -18,6 +18,10 @@
 //! deterministic (a seeded generator, the lockfiles read in sorted order); record ids are
 //! time-ordered UUIDs and differ between runs. Results are printed as plain `name: value` lines.
 
+// The allocator of the `palisade` binary, whose server this measures.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::error::Error;
 use std::path::{Path, PathBuf};
