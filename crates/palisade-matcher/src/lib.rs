@@ -24,7 +24,8 @@ use palisade_fleet::{
 };
 use palisade_scan::Evaluator;
 use palisade_store::{
-    Installation, NewSnapshot, SnapshotSummary, Store, StoreError, VersionInstalls,
+    Installation, NewSnapshot, PreparedFindings, SnapshotSummary, Store, StoreError,
+    VersionInstalls,
 };
 use palisade_vulndb::{DbError, VulnDb};
 use palisade_vulns::matching::Verdict;
@@ -486,14 +487,22 @@ impl Matcher {
     ) -> Result<ChangeCounts, MatchError> {
         let changes = self.plan(keys, within, now, verdicts, existing).await?;
         let counts = ChangeCounts::of(&changes);
-        self.write_changes(Some(changes)).await?;
+        self.write_changes(changes).await?;
         Ok(counts)
     }
 
     /// Stores planned finding changes, in batches. The caller holds [`Matcher::lock`] for them.
-    async fn write_changes(&self, changes: Option<FindingChanges>) -> Result<(), MatchError> {
-        for batch in changes.map(batches).unwrap_or_default() {
+    async fn write_changes(&self, changes: FindingChanges) -> Result<(), MatchError> {
+        for batch in batches(changes) {
             self.store.apply_finding_changes(&batch).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Matcher::write_changes`] for batches already prepared.
+    async fn write_prepared(&self, prepared: Vec<PreparedFindings>) -> Result<(), MatchError> {
+        for batch in prepared {
+            self.store.apply_prepared_findings(batch).await?;
         }
         Ok(())
     }
@@ -685,25 +694,36 @@ impl Matcher {
             // and its installations and findings are what fills memory.
             for held in hot.chunks(HOT_PACKAGES_PER_STEP * STEPS_PER_HOLD) {
                 let _held = self.lock(None).await;
-                let mut planned: Option<FindingChanges> = None;
+                let mut planned: Vec<PreparedFindings> = Vec::new();
                 for group in held.chunks(HOT_PACKAGES_PER_STEP) {
                     let known: Verdicts = group
                         .iter()
                         .filter_map(|k| verdicts.remove_entry(k))
                         .collect();
-                    // The previous step's findings are written while this one is planned: the
-                    // two read and write disjoint packages, and the lock covers both. A plan that
-                    // fails still lets the write in flight finish before the lock is released.
+                    // The previous step's findings are written while this one is planned and
+                    // turned into statements: the two read and write disjoint packages, and the
+                    // lock covers both. A plan that fails still lets the write in flight finish
+                    // before the lock is released.
                     let (plan, written) = tokio::join!(
-                        self.plan(group.to_vec(), Within::Fleet, now, known, None),
-                        self.write_changes(planned.take()),
+                        async {
+                            let changes = self
+                                .plan(group.to_vec(), Within::Fleet, now, known, None)
+                                .await?;
+                            let counts = ChangeCounts::of(&changes);
+                            let prepared = batches(changes)
+                                .iter()
+                                .map(|b| self.store.prepare_finding_changes(b))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            Ok::<_, MatchError>((counts, prepared))
+                        },
+                        self.write_prepared(std::mem::take(&mut planned)),
                     );
                     written?;
-                    let changes = plan?;
-                    total.add(ChangeCounts::of(&changes));
-                    planned = Some(changes);
+                    let (counts, prepared) = plan?;
+                    total.add(counts);
+                    planned = prepared;
                 }
-                self.write_changes(planned).await?;
+                self.write_prepared(planned).await?;
             }
             after = Some(last);
         }

@@ -19,8 +19,8 @@ use palisade_fleet::{
 };
 use palisade_store::{
     ClientFindings, DEFAULT_PAGE_SIZE, DailyFindings, EnvironmentFacts, FindingQuery,
-    FindingsSummary, FleetStore, Installation, ListQuery, NewSnapshot, Page, Snapshot,
-    SnapshotSummary, StoreError, StoreResult, VersionInstalls,
+    FindingsSummary, FleetStore, Installation, ListQuery, NewSnapshot, Page, PreparedFindings,
+    Snapshot, SnapshotSummary, StoreError, StoreResult, VersionInstalls,
 };
 use palisade_vulns::{Ecosystem, PackageKey};
 
@@ -1083,8 +1083,15 @@ impl FleetStore for SqlStore {
         Ok(out.into_iter().collect())
     }
 
-    async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()> {
-        self.write_tx(finding_statements(changes)?).await
+    fn prepare_finding_changes(&self, changes: &FindingChanges) -> StoreResult<PreparedFindings> {
+        Ok(PreparedFindings::new(finding_statements(changes)?))
+    }
+
+    async fn apply_prepared_findings(&self, prepared: PreparedFindings) -> StoreResult<()> {
+        let statements: Vec<Stmt> = prepared.into_inner().ok_or_else(|| {
+            StoreError::Backend("finding changes prepared by another store".into())
+        })?;
+        self.write_tx(statements).await
     }
 
     async fn defer_finding_indexes(&self) -> StoreResult<bool> {

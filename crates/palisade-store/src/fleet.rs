@@ -183,6 +183,21 @@ pub struct EnvironmentFacts {
 }
 
 /// Fleet storage. Part of every `Store`.
+/// Finding changes already turned into what the store writes (see
+/// [`FleetStore::prepare_finding_changes`]); only the store that prepared them can write them.
+pub struct PreparedFindings(Box<dyn std::any::Any + Send>);
+
+impl PreparedFindings {
+    pub fn new<T: std::any::Any + Send>(inner: T) -> PreparedFindings {
+        PreparedFindings(Box::new(inner))
+    }
+
+    /// The store's own form, if this store prepared them.
+    pub fn into_inner<T: std::any::Any>(self) -> Option<T> {
+        self.0.downcast().ok().map(|b| *b)
+    }
+}
+
 #[async_trait]
 pub trait FleetStore: Send + Sync {
     /// The environment's newest snapshot, if any.
@@ -242,7 +257,16 @@ pub trait FleetStore: Send + Sync {
     async fn finding_packages(&self, keys: &[PackageKey]) -> StoreResult<Vec<PackageKey>>;
     /// Stores new and changed findings and appends events, in one transaction, and counts
     /// findings opened and closed per day for the trend chart.
-    async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()>;
+    async fn apply_finding_changes(&self, changes: &FindingChanges) -> StoreResult<()> {
+        self.apply_prepared_findings(self.prepare_finding_changes(changes)?)
+            .await
+    }
+    /// The first half of [`FleetStore::apply_finding_changes`]: the CPU work (statements, their
+    /// arguments, encoded bodies), which a caller can do while an earlier write runs.
+    fn prepare_finding_changes(&self, changes: &FindingChanges) -> StoreResult<PreparedFindings>;
+    /// The second half: writes what [`FleetStore::prepare_finding_changes`] made, in one
+    /// transaction.
+    async fn apply_prepared_findings(&self, prepared: PreparedFindings) -> StoreResult<()>;
     /// Drops the secondary findings indexes that a first full match builds faster after its
     /// rows than row by row, if no finding is stored yet; true if it did. Until
     /// [`FleetStore::restore_finding_indexes`] lists and counts are slower, never wrong; the
