@@ -182,7 +182,6 @@ pub struct EnvironmentFacts {
     pub client_name: String,
 }
 
-/// Fleet storage. Part of every `Store`.
 /// Finding changes already turned into what the store writes (see
 /// [`FleetStore::prepare_finding_changes`]); only the store that prepared them can write them.
 pub struct PreparedFindings(Box<dyn std::any::Any + Send>);
@@ -198,6 +197,7 @@ impl PreparedFindings {
     }
 }
 
+/// Fleet storage. Part of every `Store`.
 #[async_trait]
 pub trait FleetStore: Send + Sync {
     /// The environment's newest snapshot, if any.
@@ -272,8 +272,9 @@ pub trait FleetStore: Send + Sync {
     /// [`FleetStore::restore_finding_indexes`] lists and counts are slower, never wrong; the
     /// identity keys and the index by package, which matching reads, stay.
     async fn defer_finding_indexes(&self) -> StoreResult<bool>;
-    /// Builds the indexes [`FleetStore::defer_finding_indexes`] dropped, if any are; the store
-    /// also does so when it opens, after a process that deferred them stopped before.
+    /// Builds the indexes [`FleetStore::defer_finding_indexes`] dropped, if any are. The store
+    /// also does so when it opens, for a process that deferred them and stopped before (or one
+    /// still matching: its match then runs slower, never wrong).
     async fn restore_finding_indexes(&self) -> StoreResult<()>;
     async fn get_finding(&self, id: FindingId) -> StoreResult<Finding>;
     /// Stores a person's decision: the finding's new row and its event, in one transaction.
