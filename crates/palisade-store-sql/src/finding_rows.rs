@@ -16,10 +16,11 @@ use palisade_fleet::{
     EpssInfo, EventKind, Finding, FindingEvent, FindingState, Justification, KevInfo, RiskRequest,
 };
 use palisade_store::{StoreError, StoreResult};
-use palisade_vulns::{Ecosystem, PackageKey, SeverityLevel};
+use palisade_vulns::SeverityLevel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::fleet::package_key;
 use crate::rows::{json, parse, row};
 
 /// The findings columns every read selects, with the detail joined (`f` and `d`).
@@ -177,19 +178,13 @@ pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
     };
     let own: OwnFields = json("finding", &r.body)?;
     let shared: Shared = json("finding detail", detail)?;
-    let (ecosystem, _) = Ecosystem::from_osv(&r.ecosystem)
-        .ok_or_else(|| StoreError::Corrupt(format!("ecosystem {:?}", r.ecosystem)))?;
     Ok(Finding {
         id: parse("finding id", &r.id)?,
         client_id: parse("client id", &r.client_id)?,
         site_id: parse("site id", &r.site_id)?,
         environment_id: parse("environment id", &r.environment_id)?,
         environment_kind: shared.environment_kind,
-        package: PackageKey {
-            ecosystem,
-            qualifier: r.qualifier.clone(),
-            name: r.name.clone(),
-        },
+        package: package_key(&r.ecosystem, r.qualifier.clone(), r.name.clone())?,
         version: r.version.clone(),
         dev: own.dev,
         alias_group: r.alias_group.clone(),
@@ -263,6 +258,7 @@ pub(crate) fn event_from(r: &EventRow) -> StoreResult<FindingEvent> {
 mod tests {
     use super::*;
     use palisade_core::{ClientId, EnvironmentId, FindingEventId, FindingId, SiteId, UserId};
+    use palisade_vulns::{Ecosystem, PackageKey};
 
     fn row_of(f: &Finding, detail: bool) -> FindingRow {
         let parts = finding_parts(f).unwrap();

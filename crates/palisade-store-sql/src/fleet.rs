@@ -132,7 +132,11 @@ fn unsigned(what: &str, n: i64) -> StoreResult<u64> {
 
 /// A package key from its stored columns. The ecosystem is stored as its OSV name and the
 /// qualifier on its own, so nothing is parsed out of a display string (qualifiers may hold '/').
-fn package_key(ecosystem: &str, qualifier: String, name: String) -> StoreResult<PackageKey> {
+pub(crate) fn package_key(
+    ecosystem: &str,
+    qualifier: String,
+    name: String,
+) -> StoreResult<PackageKey> {
     let (ecosystem, _) = Ecosystem::from_osv(ecosystem)
         .ok_or_else(|| StoreError::Corrupt(format!("ecosystem {ecosystem:?}")))?;
     Ok(PackageKey {
