@@ -146,6 +146,18 @@ async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
     import(dir.path(), &advisory(false));
     let first = matcher.full_match(now()).await.unwrap();
     assert_eq!(first.created, 3);
+    // Into an empty store the match builds the findings indexes after its rows; all are back.
+    let db = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let indexes: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN \
+             ('findings_open', 'findings_open_by_client', 'findings_by_state', \
+             'findings_by_group', 'finding_events_by_finding')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 5);
     let mut found: Vec<_> = store
         .list_findings(&FindingQuery::default())
         .await
