@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::fleet::package_key;
-use crate::rows::{json, parse, row};
+use crate::rows::{parse, row, to_json};
 
 /// The findings columns every read selects, with the detail joined (`f` and `d`).
 pub(crate) const FINDING_READ: &str = "f.id, f.client_id, f.site_id, f.environment_id, f.ecosystem, \
@@ -126,10 +126,6 @@ pub(crate) struct FindingParts {
     pub(crate) detail: String,
 }
 
-fn to_json<T: Serialize + ?Sized>(what: &str, v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))
-}
-
 pub(crate) fn finding_parts(f: &Finding) -> StoreResult<FindingParts> {
     let own = OwnFields {
         detected_at: f.detected_at,
@@ -165,6 +161,17 @@ pub(crate) fn finding_parts(f: &Finding) -> StoreResult<FindingParts> {
     })
 }
 
+/// A JSON column of one row, decoded; an error names the row and the column.
+fn in_row<'a, T: Deserialize<'a>>(
+    what: &str,
+    id: &str,
+    column: &str,
+    text: &'a str,
+) -> StoreResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("{what} {id}, column {column}: {e}")))
+}
+
 pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
     let Some(detail) = &r.detail_body else {
         if r.detail_id.is_some() {
@@ -174,10 +181,10 @@ pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
             )));
         }
         // Written before migration 0014: the body is the whole finding.
-        return json("finding", &r.body);
+        return in_row("finding", &r.id, "body", &r.body);
     };
-    let own: OwnFields = json("finding", &r.body)?;
-    let shared: Shared = json("finding detail", detail)?;
+    let own: OwnFields = in_row("finding", &r.id, "body", &r.body)?;
+    let shared: Shared = in_row("finding", &r.id, "detail_body", detail)?;
     Ok(Finding {
         id: parse("finding id", &r.id)?,
         client_id: parse("client id", &r.client_id)?,
@@ -238,8 +245,7 @@ pub(crate) fn event_body(e: &FindingEvent) -> StoreResult<String> {
 }
 
 pub(crate) fn event_from(r: &EventRow) -> StoreResult<FindingEvent> {
-    let fields: EventFields<'_> = serde_json::from_str(&r.body)
-        .map_err(|e| StoreError::Corrupt(format!("finding event: {e}")))?;
+    let fields: EventFields<'_> = in_row("finding event", &r.id, "body", &r.body)?;
     Ok(FindingEvent {
         id: parse("event id", &r.id)?,
         finding_id: parse("finding id", &r.finding_id)?,
@@ -381,6 +387,17 @@ mod tests {
         r.detail_body = None;
         let err = finding_from(&r).unwrap_err().to_string();
         assert!(err.contains("detail row is missing"), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_body_is_reported_with_its_row_and_column() {
+        let mut r = row_of(&full(), true);
+        r.body.truncate(10);
+        let err = finding_from(&r).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("finding {}, column body", r.id)),
+            "{err}"
+        );
     }
 
     #[test]

@@ -118,10 +118,6 @@ fn page_size(limit: u32) -> u32 {
     .page_size()
 }
 
-fn to_json<T: serde::Serialize + ?Sized>(what: &str, v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))
-}
-
 fn count(what: &str, n: i64) -> StoreResult<u32> {
     u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
 }
@@ -1131,9 +1127,12 @@ impl FleetStore for SqlStore {
         let defs: Vec<(String, String)> = json("deferred index definitions", &saved)?;
         let mut statements = Vec::new();
         for (name, sql) in &defs {
-            let create = sql
-                .strip_prefix("CREATE INDEX ")
-                .ok_or_else(|| StoreError::Corrupt(format!("index definition of {name}: {sql}")))?;
+            let create = sql.strip_prefix("CREATE INDEX ").ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "fleet state {DEFERRED_INDEXES}: the saved definition of index {name} \
+                     is not a CREATE INDEX statement: {sql}"
+                ))
+            })?;
             statements.push(Stmt::new(
                 format!("CREATE INDEX IF NOT EXISTS {create}"),
                 Vec::new(),

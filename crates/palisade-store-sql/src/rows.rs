@@ -65,6 +65,13 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Resul
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(
+    what: &str,
+    v: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding {what}: {e}")))
+}
+
 row!(ClientRow {
     id: String,
     name: String,

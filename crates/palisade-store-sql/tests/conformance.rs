@@ -2165,7 +2165,7 @@ async fn finding_indexes(raw: &Raw) -> Vec<String> {
         }
         Raw::Postgres(_) => {
             "SELECT indexname::text FROM pg_indexes WHERE tablename IN ('findings', 'finding_events') \
-             AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%key' ORDER BY indexname"
+             AND indexname NOT LIKE '%key' ORDER BY indexname"
         }
     };
     raw.text(sql, &[]).await.into_iter().flatten().collect()
