@@ -16,8 +16,10 @@ cd "$(dirname "$0")/.."
 target="$(uname -m)-unknown-linux-musl"
 # mimalloc frees all its heaps when the process exits, which a process about to end has no use
 # for; its source skips that when built with MI_SKIP_COLLECT_ON_EXIT: 1.9 % of a scan on average
-# over the 14 Cargo.lock files (BENCHMARKS.md, scan). TARGET_ keeps the flag off host builds.
-export TARGET_CFLAGS="${TARGET_CFLAGS:-} -DMI_SKIP_COLLECT_ON_EXIT"
+# over the 14 Cargo.lock files. MI_NO_GETENV stops it reading its 30 options from the environment
+# at start (each compared with every variable; 1.4-2.3 % of a scan), so MIMALLOC_* variables do not
+# tune this executable. See BENCHMARKS.md, scan. TARGET_ keeps the flags off host builds.
+export TARGET_CFLAGS="${TARGET_CFLAGS:-} -DMI_SKIP_COLLECT_ON_EXIT -DMI_NO_GETENV"
 # The C parts (SQLite, zstd, mimalloc, c/mem.c) need a musl C compiler: Debian's `musl-tools`.
 if ! command -v musl-gcc >/dev/null && ! command -v "$(uname -m)-linux-musl-gcc" >/dev/null ||
   { ! rustup target list --installed | grep -qx "$target" && ! rustup target add "$target" >&2; }; then

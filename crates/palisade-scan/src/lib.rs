@@ -238,6 +238,23 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Reads the report columns of every advisory among `rowids` not read yet, in one pass
+    /// over the store, so that [`Evaluator::advisory`] finds them.
+    pub fn read_advisories(
+        &mut self,
+        rowids: impl IntoIterator<Item = i64>,
+    ) -> Result<(), DbError> {
+        let mut missing: Vec<i64> = rowids
+            .into_iter()
+            .filter(|r| !self.advisories.contains_key(r))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let heads = self.db.heads(&missing)?;
+        self.advisories.extend(missing.into_iter().zip(heads));
+        Ok(())
+    }
+
     /// The report columns of an advisory, read once.
     pub fn advisory(&mut self, rowid: i64) -> Result<&AdvisoryHead, DbError> {
         if !self.advisories.contains_key(&rowid) {
@@ -463,7 +480,9 @@ fn scan_inventory(
         .map(|p| (&p.key, p.version.as_str()))
         .collect();
     pairs.sort_by(|a, b| a.0.cmp(b.0));
-    let mut wanted: Vec<(PackageKey, Vec<&str>)> = Vec::new();
+    // Sized once, as the lists below: each doubling touches fresh memory, a page fault per 4 KB
+    // (growing these two was 30 of a 345-package scan's 330 faults).
+    let mut wanted: Vec<(PackageKey, Vec<&str>)> = Vec::with_capacity(pairs.len());
     for (key, version) in pairs {
         match wanted.last_mut() {
             // A package's versions are few: a linear check finds the repeats.
@@ -479,6 +498,15 @@ fn scan_inventory(
         }
     }
     cache.evaluate(wanted)?;
+    let rowids: Vec<i64> = inv
+        .packages
+        .iter()
+        .flat_map(|p| cache.hits(&p.key, &p.version))
+        .map(|h| h.advisory)
+        .collect();
+    // Every hit may become a finding, the usual kind; notices are few.
+    report.findings.reserve(rowids.len());
+    cache.read_advisories(rowids)?;
     for pkg in &inv.packages {
         let hits: Vec<Hit> = cache.hits(&pkg.key, &pkg.version).to_vec();
         // One advisory may list the same package in several entries: report it once.

@@ -125,6 +125,16 @@ fn answers(src: &dyn AdvisoryLookup) -> Result<Vec<String>, palisade_vulndb::DbE
             }
         }
     }
+    // Heads asked for together, out of order and one twice, come back in the order asked.
+    let mut rowids: Vec<i64> = src
+        .candidates_many(&keys)?
+        .iter()
+        .flatten()
+        .map(|c| c.advisory)
+        .collect();
+    rowids.reverse();
+    rowids.extend(rowids.first().copied());
+    out.push(format!("{:?}", src.heads(&rowids)?));
     out.push(format!("{:?}", src.kev("CVE-2025-40000")?));
     out.push(format!("{:?}", src.epss("CVE-2025-20001")?));
     out.push(format!("{:?}", src.alias_group("RUSTSEC-2025-0001")?));
@@ -147,6 +157,66 @@ fn the_index_answers_every_lookup_exactly_as_the_store() {
     // And the scanner is handed the index when there is one.
     let opened = palisade_vulndb::open_for_scan(dir.path()).unwrap();
     assert_eq!(answers(opened.as_ref()).unwrap(), from_store);
+}
+
+/// Batched lookups walk a table once, reading runs of neighbouring blocks together; with
+/// thousands of packages and heads there are many blocks and several runs, keys in between
+/// that are absent, and keys before the first and after the last.
+#[test]
+fn lookups_in_one_pass_over_many_blocks_answer_as_the_store_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = VulnDb::open(dir.path()).unwrap();
+    let many: Vec<Advisory> = (0..3000)
+        .map(|i| {
+            let mut a = Advisory::new(Source::Osv, format!("GHSA-many-{i:05}"));
+            a.summary = format!("Flaw number {i}, described at some length to fill the blocks");
+            let mut e = Affected::new(key(Ecosystem::Npm, "", &format!("pkg-{i:05}")));
+            e.intervals = vec![Interval::new(
+                Some(Bound::inclusive("1.0.0")),
+                Some(Bound {
+                    version: format!("1.{i}.0"),
+                    inclusive: false,
+                }),
+            )];
+            a.affected = vec![e];
+            a
+        })
+        .collect();
+    db.upsert(&many).unwrap();
+    assert!(db.refresh_scan_index().unwrap());
+    let ix = ScanIndex::open(dir.path()).unwrap().expect("an index");
+    // Every seventh package, an absent name after each, in reverse order, one twice, and names
+    // that sort before and after every key in the table.
+    let mut keys: Vec<PackageKey> = (0..3000)
+        .step_by(7)
+        .flat_map(|i| {
+            [
+                key(Ecosystem::Npm, "", &format!("pkg-{i:05}")),
+                key(Ecosystem::Npm, "", &format!("pkg-{i:05}-absent")),
+            ]
+        })
+        .rev()
+        .collect();
+    keys.push(keys[3].clone());
+    keys.push(key(Ecosystem::Npm, "", "aaa"));
+    keys.push(key(Ecosystem::Npm, "", "zzz"));
+    let from_store = db.candidates_many(&keys).unwrap();
+    let from_index = ix.candidates_many(&keys).unwrap();
+    assert_eq!(format!("{from_index:?}"), format!("{from_store:?}"));
+    let found = from_index.iter().filter(|list| !list.is_empty()).count();
+    assert_eq!(
+        found,
+        3000usize.div_ceil(7) + 1,
+        "each present package, one twice"
+    );
+    let rowids: Vec<i64> = from_store.iter().flatten().map(|c| c.advisory).collect();
+    assert_eq!(
+        format!("{:?}", ix.heads(&rowids).unwrap()),
+        format!("{:?}", AdvisoryLookup::heads(&db, &rowids).unwrap())
+    );
+    // A row number the index does not hold is an error that names the index, not a gap.
+    let e = ix.heads(&[rowids[0], i64::MAX]).unwrap_err().to_string();
+    assert!(e.contains(INDEX_FILE) && e.contains("no advisory"), "{e}");
 }
 
 #[test]
