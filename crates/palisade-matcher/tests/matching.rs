@@ -369,3 +369,71 @@ async fn concurrent_uploads_leave_findings_of_the_last_inventory() {
         assert_eq!(open, expected, "open findings of {env}");
     }
 }
+
+/// The full match's writer stopping on an error ends the match with that error: the planner,
+/// steps ahead of it, stops too instead of waiting for room to hand over its next step (a
+/// pipeline of five steps, two of them planned ahead, would otherwise never finish). The
+/// indexes dropped for the first match are back afterwards, and nothing was stored.
+#[tokio::test]
+async fn a_full_match_whose_writes_fail_returns_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, matcher, site) = fleet(dir.path(), 10_000).await;
+    // Forty affected packages: five steps of eight.
+    let names: Vec<String> = (0..40).map(|i| format!("pkg-{i:02}")).collect();
+    let packages: Vec<String> = names
+        .iter()
+        .map(|n| format!(r#""node_modules/{n}":{{"version":"1.0.0"}}"#))
+        .collect();
+    let lock = format!(
+        r#"{{"lockfileVersion":3,"packages":{{"":{{"name":"x"}},{}}}}}"#,
+        packages.join(",")
+    );
+    let env = environment(&store, site, "live".into()).await;
+    let upload = vec![Upload {
+        name: "package-lock.json".into(),
+        bytes: lock.into_bytes(),
+    }];
+    matcher
+        .intake(env, upload, Replace::All, None, now())
+        .await
+        .unwrap();
+    let affected: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            serde_json::json!({"package": {"ecosystem": "npm", "name": n},
+                "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "2.0.0"}]}]})
+        })
+        .collect();
+    let advisory = serde_json::json!({
+        "id": "GHSA-many-0001", "summary": "many", "modified": "2026-01-01T00:00:00Z",
+        "affected": affected,
+    });
+    import(dir.path(), &advisory.to_string());
+    let db = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_findings BEFORE INSERT ON findings \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        matcher.full_match(now()),
+    )
+    .await
+    .expect("the match ends");
+    let e = outcome.expect_err("the writes fail").to_string();
+    assert!(e.contains("refused by the test"), "{e}");
+    let stored: i64 = db
+        .query_row("SELECT COUNT(*) FROM findings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 0);
+    let indexes: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN \
+             ('findings_open', 'findings_open_by_client', 'findings_by_state', 'findings_by_group')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 4);
+}
