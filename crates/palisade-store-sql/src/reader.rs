@@ -81,9 +81,6 @@ impl From<Option<Vec<u8>>> for Arg {
     }
 }
 
-/// Arguments from which a written batch is freed on a thread of its own (see `write_batch`).
-const LARGE_BATCH_ARGS: usize = 10_000;
-
 impl ToSql for Arg {
     // Borrowed: SQLite copies the bytes it is given anyway, and a copy made here first was
     // another allocation per argument, freed on the writer's thread (most of the 17 million
@@ -443,6 +440,9 @@ pub(crate) fn sqlite_err(e: rusqlite::Error) -> StoreError {
         _ => StoreError::Backend(e.to_string()),
     }
 }
+
+/// Arguments from which a written batch is freed on a thread of its own (see `write_batch`).
+const LARGE_BATCH_ARGS: usize = 10_000;
 
 impl Reader {
     /// Runs `f` on the read-write connection, on a blocking thread, one caller at a time.
