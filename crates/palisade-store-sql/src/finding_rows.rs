@@ -9,6 +9,8 @@
 //! Rows written before migration 0014 have no detail and hold the whole finding (or event) in
 //! their body; they are still read as such, so the migration rewrites nothing.
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use palisade_core::tenant::EnvironmentKind;
 use palisade_fleet::priority::Reason;
@@ -86,36 +88,20 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// What a finding shares with the others of its advisory group, version, environment kind and
-/// contract tier, as written.
-#[derive(Serialize)]
-struct SharedRef<'a> {
+/// contract tier. Borrowed from the finding when written, owned when read.
+#[derive(Serialize, Deserialize)]
+struct Shared<'a> {
     environment_kind: EnvironmentKind,
-    advisories: &'a [String],
-    aliases: &'a [String],
-    title: &'a str,
+    advisories: Cow<'a, [String]>,
+    aliases: Cow<'a, [String]>,
+    title: Cow<'a, str>,
     severity: SeverityLevel,
     cvss: Option<f64>,
-    kev: &'a Option<KevInfo>,
-    epss: &'a Option<EpssInfo>,
-    fixed_versions: &'a [String],
+    kev: Cow<'a, Option<KevInfo>>,
+    epss: Cow<'a, Option<EpssInfo>>,
+    fixed_versions: Cow<'a, [String]>,
     malicious: bool,
-    reasons: &'a [Reason],
-}
-
-/// The same, as read.
-#[derive(Deserialize)]
-struct Shared {
-    environment_kind: EnvironmentKind,
-    advisories: Vec<String>,
-    aliases: Vec<String>,
-    title: String,
-    severity: SeverityLevel,
-    cvss: Option<f64>,
-    kev: Option<KevInfo>,
-    epss: Option<EpssInfo>,
-    fixed_versions: Vec<String>,
-    malicious: bool,
-    reasons: Vec<Reason>,
+    reasons: Cow<'a, [Reason]>,
 }
 
 /// A finding's body, its detail's id (the first 16 bytes of the detail text's SHA-256, in hex)
@@ -139,18 +125,18 @@ pub(crate) fn finding_parts(f: &Finding) -> StoreResult<FindingParts> {
         justification: f.justification,
         risk_request: f.risk_request.clone(),
     };
-    let shared = SharedRef {
+    let shared = Shared {
         environment_kind: f.environment_kind,
-        advisories: &f.advisories,
-        aliases: &f.aliases,
-        title: &f.title,
+        advisories: Cow::Borrowed(&f.advisories),
+        aliases: Cow::Borrowed(&f.aliases),
+        title: Cow::Borrowed(&f.title),
         severity: f.severity,
         cvss: f.cvss,
-        kev: &f.kev,
-        epss: &f.epss,
-        fixed_versions: &f.fixed_versions,
+        kev: Cow::Borrowed(&f.kev),
+        epss: Cow::Borrowed(&f.epss),
+        fixed_versions: Cow::Borrowed(&f.fixed_versions),
         malicious: f.malicious,
-        reasons: &f.reasons,
+        reasons: Cow::Borrowed(&f.reasons),
     };
     let detail = to_json("finding detail", &shared)?;
     let digest = Sha256::digest(detail.as_bytes());
@@ -184,7 +170,7 @@ pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
         return in_row("finding", &r.id, "body", &r.body);
     };
     let own: OwnFields = in_row("finding", &r.id, "body", &r.body)?;
-    let shared: Shared = in_row("finding", &r.id, "detail_body", detail)?;
+    let shared: Shared<'_> = in_row("finding", &r.id, "detail_body", detail)?;
     Ok(Finding {
         id: parse("finding id", &r.id)?,
         client_id: parse("client id", &r.client_id)?,
@@ -195,23 +181,27 @@ pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
         version: r.version.clone(),
         dev: own.dev,
         alias_group: r.alias_group.clone(),
-        advisories: shared.advisories,
-        aliases: shared.aliases,
-        title: shared.title,
+        advisories: shared.advisories.into_owned(),
+        aliases: shared.aliases.into_owned(),
+        title: shared.title.into_owned(),
         severity: shared.severity,
         cvss: shared.cvss,
-        kev: shared.kev,
-        epss: shared.epss,
-        fixed_versions: shared.fixed_versions,
+        kev: shared.kev.into_owned(),
+        epss: shared.epss.into_owned(),
+        fixed_versions: shared.fixed_versions.into_owned(),
         malicious: shared.malicious,
-        state: FindingState::parse(&r.state)
-            .ok_or_else(|| StoreError::Corrupt(format!("finding state {:?}", r.state)))?,
+        state: FindingState::parse(&r.state).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "finding {}, column state: unknown state {:?}",
+                r.id, r.state
+            ))
+        })?,
         state_before_inactive: own.state_before_inactive,
         justification: own.justification,
         risk_accepted_until: own.risk_accepted_until,
         risk_request: own.risk_request,
         priority: r.priority,
-        reasons: shared.reasons,
+        reasons: shared.reasons.into_owned(),
         detected_at: own.detected_at,
         fix_available_at: own.fix_available_at,
         due_at: own.due_at,
@@ -229,7 +219,7 @@ struct EventFields<'a> {
     from: Option<FindingState>,
     to: FindingState,
     #[serde(borrow)]
-    reason: std::borrow::Cow<'a, str>,
+    reason: Cow<'a, str>,
 }
 
 pub(crate) fn event_body(e: &FindingEvent) -> StoreResult<String> {
@@ -239,7 +229,7 @@ pub(crate) fn event_body(e: &FindingEvent) -> StoreResult<String> {
             at: e.at,
             from: e.from,
             to: e.to,
-            reason: std::borrow::Cow::Borrowed(&e.reason),
+            reason: Cow::Borrowed(&e.reason),
         },
     )
 }
@@ -252,8 +242,12 @@ pub(crate) fn event_from(r: &EventRow) -> StoreResult<FindingEvent> {
         client_id: parse("client id", &r.client_id)?,
         at: fields.at,
         actor: r.actor.as_deref().map(|a| parse("actor", a)).transpose()?,
-        kind: EventKind::parse(&r.kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("event kind {:?}", r.kind)))?,
+        kind: EventKind::parse(&r.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "finding event {}, column kind: unknown kind {:?}",
+                r.id, r.kind
+            ))
+        })?,
         from: fields.from,
         to: fields.to,
         reason: fields.reason.into_owned(),

@@ -70,8 +70,8 @@ const ENV_FACTS: &str = "SELECT e.id, e.client_id, e.site_id, e.kind, e.name AS 
 /// every finding is an insert into each, and those led by client, state, priority or alias group
 /// put it on a page of its own; sorting the finished table builds the four in about 3.5 s.
 /// Matching itself reads none of them. The events' index by finding is kept: a match creates
-/// findings with ever larger (time-ordered) IDs, so each event lands at or near the end of that index,
-/// and building it afterwards cost more than that (BENCHMARKS.md, fleet).
+/// findings with ever larger (time-ordered) IDs, so each event lands at or near the end of that
+/// index, and building it afterwards cost more than that (BENCHMARKS.md, fleet).
 const DEFERRABLE_INDEXES: [&str; 4] = [
     "findings_by_group",
     "findings_by_state",

@@ -514,24 +514,10 @@ impl ScanIndex {
                 let at = (off - start) as usize;
                 let raw = &buf[at..at + *len as usize];
                 let bad = || corrupt(&self.path, &format!("table {table}: block at {off}"));
-                let mut c = Cursor::new(raw);
-                let mut current: Option<(&[u8], &[u8])> = None;
+                let mut walk = BlockWalk::new(raw);
                 while k < next && block_of[k] == Some(b) {
-                    let key = keys[k];
-                    loop {
-                        let (entry_key, value) = match current {
-                            Some(e) => e,
-                            None if c.done() => break,
-                            None => *current.insert(c.entry().ok_or_else(bad)?),
-                        };
-                        match bytes::cmp(entry_key, key) {
-                            std::cmp::Ordering::Less => current = None,
-                            std::cmp::Ordering::Equal => {
-                                read(k, value)?;
-                                break;
-                            }
-                            std::cmp::Ordering::Greater => break,
-                        }
+                    if let Some(value) = walk.find(keys[k]).ok_or_else(bad)? {
+                        read(k, value)?;
                     }
                     k += 1;
                 }
@@ -552,14 +538,41 @@ const RUN: u64 = 32 * 1024;
 /// The value of `key` in a block, `None` inside when absent; `None` outside when the block is
 /// malformed.
 fn find_in_block<'b>(raw: &'b [u8], key: &[u8]) -> Option<Option<&'b [u8]>> {
-    let mut c = Cursor::new(raw);
-    while !c.done() {
-        let (k, value) = c.entry()?;
-        if bytes::eq(k, key) {
-            return Some(Some(value));
+    BlockWalk::new(raw).find(key)
+}
+
+/// A walk along one block's entries for keys asked in ascending order: each entry is decoded
+/// once, however many keys are asked.
+struct BlockWalk<'b> {
+    entries: Cursor<'b>,
+    /// The first entry not yet passed.
+    current: Option<(&'b [u8], &'b [u8])>,
+}
+
+impl<'b> BlockWalk<'b> {
+    fn new(raw: &'b [u8]) -> BlockWalk<'b> {
+        BlockWalk {
+            entries: Cursor::new(raw),
+            current: None,
         }
     }
-    Some(None)
+
+    /// The value of `key`, `None` inside when absent (or asked out of order); `None` outside
+    /// when the block is malformed.
+    fn find(&mut self, key: &[u8]) -> Option<Option<&'b [u8]>> {
+        loop {
+            let (entry_key, value) = match self.current {
+                Some(e) => e,
+                None if self.entries.done() => return Some(None),
+                None => *self.current.insert(self.entries.entry()?),
+            };
+            match bytes::cmp(entry_key, key) {
+                std::cmp::Ordering::Less => self.current = None,
+                std::cmp::Ordering::Equal => return Some(Some(value)),
+                std::cmp::Ordering::Greater => return Some(None),
+            }
+        }
+    }
 }
 
 fn io(path: &Path, source: std::io::Error) -> DbError {
