@@ -43,12 +43,19 @@ const FULL_CHUNK: u32 = 20_000;
 const HOT_PACKAGES_PER_STEP: usize = 8;
 /// Steps of a full re-match per hold of the fleet write lock. Within one hold the steps run as a
 /// pipeline (see [`Matcher::pipeline_steps`]), which empties at the end of each hold; between
-/// holds an upload waiting for the lock gets its turn. A hold of 16 steps lasts about 2.5 s in a
+/// holds an upload waiting for the lock gets its turn. A hold of 16 steps lasts 0.6–2.5 s in a
 /// first match of the benchmark fleet; at 4 steps per hold the pipeline emptied 20 times instead
 /// of 5 (BENCHMARKS.md, fleet).
 const STEPS_PER_HOLD: usize = 16;
-/// Steps planned and prepared ahead of the one being written in a full re-match.
+/// Steps prepared ahead of the one being written in a full re-match.
 const STEPS_AHEAD: usize = 2;
+
+/// `t` to the whole microsecond, the precision of the store's time columns. The SQL store keeps
+/// a finding's or an event's time in its body as well only when its column cannot hold it, and
+/// leaving those out made a first full match a tenth faster (BENCHMARKS.md, fleet).
+fn to_the_microsecond(t: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
 
 /// Why matching failed.
 #[derive(Debug, thiserror::Error)]
@@ -634,7 +641,12 @@ impl Matcher {
                 })
             })
             .collect();
-        Ok(reconcile(&observed, existing, &self.policy, now))
+        Ok(reconcile(
+            &observed,
+            existing,
+            &self.policy,
+            to_the_microsecond(now),
+        ))
     }
 
     /// Evaluates each (package, version) once against the advisory store.
@@ -706,20 +718,25 @@ impl Matcher {
     }
 
     /// Plans, prepares and writes the findings of `packages`, a step of a few packages at a
-    /// time, as a pipeline: the writer stores one step while the next ones are planned and
-    /// turned into statements, up to [`STEPS_AHEAD`] ahead, so that neither waits for the other
-    /// at every step (in lockstep, each step took the longer of the two, and together they kept
-    /// 1.2 of the 2 cores busy). Steps read and write disjoint packages; the caller holds the
-    /// fleet lock for all of them. A plan that fails still lets the steps planned before it be
-    /// written; a write that fails stops the planning.
+    /// time, as a pipeline of three stages that each hand the next its work through a channel:
+    /// the writer stores one step while the next is turned into statements on a blocking thread
+    /// and the one after that is planned. In lockstep each step took the sum of the three; with
+    /// planning and preparing in one stage, that stage was slower than the writer, which waited
+    /// for it (BENCHMARKS.md, fleet). Steps read and write disjoint packages; the caller holds
+    /// the fleet lock for all of them. A plan that fails still lets the steps planned before it
+    /// be written; a write that fails stops the other stages.
     async fn pipeline_steps(
         &self,
         packages: &[PackageKey],
         verdicts: &mut Verdicts,
         now: Timestamp,
     ) -> Result<ChangeCounts, MatchError> {
-        let (ready, mut planned) = tokio::sync::mpsc::channel::<Vec<PreparedFindings>>(STEPS_AHEAD);
-        let produce = async move {
+        let (to_prepare, mut planned) = tokio::sync::mpsc::channel::<FindingChanges>(1);
+        let (to_write, mut prepared) =
+            tokio::sync::mpsc::channel::<Vec<PreparedFindings>>(STEPS_AHEAD);
+        // Each stage owns its channel ends, so that a stage stopping on an error closes them and
+        // the others stop too instead of waiting for room or work forever.
+        let plan = async move {
             let mut total = ChangeCounts::default();
             for group in packages.chunks(HOT_PACKAGES_PER_STEP) {
                 let known: Verdicts = group
@@ -730,10 +747,17 @@ impl Matcher {
                     .plan(group.to_vec(), Within::Fleet, now, known, None)
                     .await?;
                 total.add(ChangeCounts::of(&changes));
-                // On a blocking thread: while statements are built, this task must stay free
-                // to hand the writer its next step the moment it finishes one.
+                if to_prepare.send(changes).await.is_err() {
+                    // A later stage stopped on an error, which it returns.
+                    break;
+                }
+            }
+            Ok::<_, MatchError>(total)
+        };
+        let prepare = async move {
+            while let Some(changes) = planned.recv().await {
                 let store = self.store.clone();
-                let prepared = tokio::task::spawn_blocking(move || {
+                let statements = tokio::task::spawn_blocking(move || {
                     batches(changes)
                         .iter()
                         .map(|b| store.prepare_finding_changes(b))
@@ -741,23 +765,21 @@ impl Matcher {
                 })
                 .await
                 .map_err(|e| MatchError::Task(e.to_string()))??;
-                if ready.send(prepared).await.is_err() {
-                    // The writer stopped on an error, which it returns.
+                if to_write.send(statements).await.is_err() {
                     break;
                 }
             }
-            Ok::<_, MatchError>(total)
+            Ok::<_, MatchError>(())
         };
-        // Moved in, so that a writer stopping on an error drops the receiver and the planner's
-        // next send fails instead of waiting for room forever.
-        let consume = async move {
-            while let Some(prepared) = planned.recv().await {
-                self.write_prepared(prepared).await?;
+        let write = async move {
+            while let Some(statements) = prepared.recv().await {
+                self.write_prepared(statements).await?;
             }
             Ok::<_, MatchError>(())
         };
-        let (total, written) = tokio::join!(produce, consume);
+        let (total, made, written) = tokio::join!(plan, prepare, write);
         written?;
+        made?;
         total
     }
 

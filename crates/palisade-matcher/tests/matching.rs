@@ -152,12 +152,12 @@ async fn full_matches_are_exact_across_step_boundaries_and_idempotent() {
         .query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN \
              ('findings_open', 'findings_open_by_client', 'findings_by_state', \
-             'findings_by_group', 'finding_events_by_finding')",
+             'findings_by_group', 'findings_by_environment', 'finding_events_by_finding')",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(indexes, 5);
+    assert_eq!(indexes, 6);
     let mut found: Vec<_> = store
         .list_findings(&FindingQuery::default())
         .await
@@ -430,10 +430,11 @@ async fn a_full_match_whose_writes_fail_returns_the_error() {
     let indexes: i64 = db
         .query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN \
-             ('findings_open', 'findings_open_by_client', 'findings_by_state', 'findings_by_group')",
+             ('findings_open', 'findings_open_by_client', 'findings_by_state', 'findings_by_group', \
+             'findings_by_environment')",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(indexes, 4);
+    assert_eq!(indexes, 5);
 }

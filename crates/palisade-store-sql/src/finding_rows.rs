@@ -10,6 +10,7 @@
 //! their body; they are still read as such, so the migration rewrites nothing.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use palisade_core::tenant::EnvironmentKind;
@@ -23,12 +24,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::fleet::package_key;
-use crate::rows::{parse, row, to_json};
+use crate::rows::{micros, opt_ts, parse, row, to_json, ts};
 
 /// The findings columns every read selects, with the detail joined (`f` and `d`).
 pub(crate) const FINDING_READ: &str = "f.id, f.client_id, f.site_id, f.environment_id, f.ecosystem, \
-     f.qualifier, f.name, f.version, f.alias_group, f.state, f.priority, f.body, f.detail_id, \
-     d.detail_body";
+     f.qualifier, f.name, f.version, f.alias_group, f.state, f.priority, f.detected_at, \
+     f.updated_at, f.due_at, f.risk_until, f.body, f.detail_id, d.detail_body";
 /// The join that brings a finding's detail, after `findings f`.
 pub(crate) const DETAIL_JOIN: &str = "LEFT JOIN finding_details d ON d.detail_id = f.detail_id";
 
@@ -44,6 +45,10 @@ row!(FindingRow {
     pub(crate) alias_group: String,
     pub(crate) state: String,
     pub(crate) priority: i32,
+    pub(crate) detected_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) due_at: Option<i64>,
+    pub(crate) risk_until: Option<i64>,
     pub(crate) body: String,
     pub(crate) detail_id: Option<String>,
     pub(crate) detail_body: Option<String>,
@@ -53,18 +58,36 @@ row!(EventRow {
     pub(crate) id: String,
     pub(crate) finding_id: String,
     pub(crate) client_id: String,
+    pub(crate) at: i64,
     pub(crate) actor: Option<String>,
     pub(crate) kind: String,
     pub(crate) body: String,
 });
 
-/// What no column holds and no other finding shares. Times keep their nanoseconds here (the
-/// columns hold microseconds, for sorting and filtering), so a finding reads back equal to what
-/// was written and a re-match finds nothing to change.
+/// `t` for a body, if its column cannot hold it exactly. The columns hold microseconds, for
+/// sorting and filtering; a time with nanoseconds is kept whole in the body as well, so that a
+/// finding reads back equal to what was written and a re-match finds nothing to change. The
+/// matcher stamps its findings to the microsecond, and leaving those times out made a first full
+/// match's findings and events a seventh smaller and the match a tenth faster (BENCHMARKS.md,
+/// fleet).
+fn beyond_column(t: Timestamp) -> Option<Timestamp> {
+    ts(micros(t)).ok().filter(|whole| *whole != t).map(|_| t)
+}
+
+/// A time from the body if it is there, else from its column.
+fn either(body: Option<Timestamp>, column: i64) -> StoreResult<Timestamp> {
+    body.map_or_else(|| ts(column), Ok)
+}
+
+/// What no column holds and no other finding shares. The times that have columns are here only
+/// when their columns cannot hold them ([`beyond_column`]); rows written before that have them
+/// all, and are read the same way.
 #[derive(Serialize, Deserialize)]
 struct OwnFields {
-    detected_at: Timestamp,
-    updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detected_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,7 +112,7 @@ fn is_false(b: &bool) -> bool {
 
 /// What a finding shares with the others of its advisory group, version, environment kind and
 /// contract tier. Borrowed from the finding when written, owned when read.
-#[derive(Serialize, Deserialize)]
+#[derive(PartialEq, Serialize, Deserialize)]
 struct Shared<'a> {
     environment_kind: EnvironmentKind,
     advisories: Cow<'a, [String]>,
@@ -104,47 +127,66 @@ struct Shared<'a> {
     reasons: Cow<'a, [Reason]>,
 }
 
-/// A finding's body, its detail's id (the first 16 bytes of the detail text's SHA-256, in hex)
-/// and the detail text.
-pub(crate) struct FindingParts {
-    pub(crate) body: String,
-    pub(crate) detail_id: String,
-    pub(crate) detail: String,
+/// A finding's body: what no column holds and no other finding shares.
+pub(crate) fn own_body(f: &Finding) -> StoreResult<String> {
+    to_json(
+        "finding",
+        &OwnFields {
+            detected_at: beyond_column(f.detected_at),
+            updated_at: beyond_column(f.updated_at),
+            due_at: f.due_at.and_then(beyond_column),
+            fix_available_at: f.fix_available_at,
+            fixed_at: f.fixed_at,
+            risk_accepted_until: f.risk_accepted_until.and_then(beyond_column),
+            dev: f.dev,
+            state_before_inactive: f.state_before_inactive,
+            justification: f.justification,
+            risk_request: f.risk_request.clone(),
+        },
+    )
 }
 
-pub(crate) fn finding_parts(f: &Finding) -> StoreResult<FindingParts> {
-    let own = OwnFields {
-        detected_at: f.detected_at,
-        updated_at: f.updated_at,
-        due_at: f.due_at,
-        fix_available_at: f.fix_available_at,
-        fixed_at: f.fixed_at,
-        risk_accepted_until: f.risk_accepted_until,
-        dev: f.dev,
-        state_before_inactive: f.state_before_inactive,
-        justification: f.justification,
-        risk_request: f.risk_request.clone(),
-    };
-    let shared = Shared {
-        environment_kind: f.environment_kind,
-        advisories: Cow::Borrowed(&f.advisories),
-        aliases: Cow::Borrowed(&f.aliases),
-        title: Cow::Borrowed(&f.title),
-        severity: f.severity,
-        cvss: f.cvss,
-        kev: Cow::Borrowed(&f.kev),
-        epss: Cow::Borrowed(&f.epss),
-        fixed_versions: Cow::Borrowed(&f.fixed_versions),
-        malicious: f.malicious,
-        reasons: Cow::Borrowed(&f.reasons),
-    };
-    let detail = to_json("finding detail", &shared)?;
-    let digest = Sha256::digest(detail.as_bytes());
-    Ok(FindingParts {
-        body: to_json("finding", &own)?,
-        detail_id: hex::encode(&digest[..16]),
-        detail,
-    })
+/// The details of a batch of findings, each turned into text and hashed once. A first full
+/// match's 874,602 findings share 8,019 details, and writing and hashing every finding's detail
+/// was a quarter of the time spent preparing its statements; comparing with the details already
+/// met costs a few string comparisons.
+#[derive(Default)]
+pub(crate) struct Details<'a> {
+    /// The details met, by alias group and version (which narrow them down to a few).
+    met: HashMap<(&'a str, &'a str), Vec<(Shared<'a>, String)>>,
+    /// Each distinct detail's id (the first 16 bytes of its text's SHA-256, in hex) and text.
+    pub(crate) texts: BTreeMap<String, String>,
+}
+
+impl<'a> Details<'a> {
+    /// The id of `f`'s detail.
+    pub(crate) fn id_of(&mut self, f: &'a Finding) -> StoreResult<String> {
+        let shared = Shared {
+            environment_kind: f.environment_kind,
+            advisories: Cow::Borrowed(&f.advisories),
+            aliases: Cow::Borrowed(&f.aliases),
+            title: Cow::Borrowed(&f.title),
+            severity: f.severity,
+            cvss: f.cvss,
+            kev: Cow::Borrowed(&f.kev),
+            epss: Cow::Borrowed(&f.epss),
+            fixed_versions: Cow::Borrowed(&f.fixed_versions),
+            malicious: f.malicious,
+            reasons: Cow::Borrowed(&f.reasons),
+        };
+        let met = self
+            .met
+            .entry((f.alias_group.as_str(), f.version.as_str()))
+            .or_default();
+        if let Some((_, id)) = met.iter().find(|(known, _)| *known == shared) {
+            return Ok(id.clone());
+        }
+        let text = to_json("finding detail", &shared)?;
+        let id = hex::encode(&Sha256::digest(text.as_bytes())[..16]);
+        self.texts.insert(id.clone(), text);
+        met.push((shared, id.clone()));
+        Ok(id)
+    }
 }
 
 /// A JSON column of one row, decoded; an error names the row and the column.
@@ -198,23 +240,25 @@ pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
         })?,
         state_before_inactive: own.state_before_inactive,
         justification: own.justification,
-        risk_accepted_until: own.risk_accepted_until,
+        risk_accepted_until: own.risk_accepted_until.or(opt_ts(r.risk_until)?),
         risk_request: own.risk_request,
         priority: r.priority,
         reasons: shared.reasons.into_owned(),
-        detected_at: own.detected_at,
+        detected_at: either(own.detected_at, r.detected_at)?,
         fix_available_at: own.fix_available_at,
-        due_at: own.due_at,
+        due_at: own.due_at.or(opt_ts(r.due_at)?),
         fixed_at: own.fixed_at,
-        updated_at: own.updated_at,
+        updated_at: either(own.updated_at, r.updated_at)?,
     })
 }
 
-/// An event's body: what its columns do not hold. Events written before migration 0014 hold the
-/// whole event, which has these fields too.
+/// An event's body: what its columns do not hold (its time only if its column cannot hold it:
+/// [`beyond_column`]). Events written before migration 0014 hold the whole event, which has
+/// these fields too.
 #[derive(Serialize, Deserialize)]
 struct EventFields<'a> {
-    at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     from: Option<FindingState>,
     to: FindingState,
@@ -226,7 +270,7 @@ pub(crate) fn event_body(e: &FindingEvent) -> StoreResult<String> {
     to_json(
         "finding event",
         &EventFields {
-            at: e.at,
+            at: beyond_column(e.at),
             from: e.from,
             to: e.to,
             reason: Cow::Borrowed(&e.reason),
@@ -240,7 +284,7 @@ pub(crate) fn event_from(r: &EventRow) -> StoreResult<FindingEvent> {
         id: parse("event id", &r.id)?,
         finding_id: parse("finding id", &r.finding_id)?,
         client_id: parse("client id", &r.client_id)?,
-        at: fields.at,
+        at: either(fields.at, r.at)?,
         actor: r.actor.as_deref().map(|a| parse("actor", a)).transpose()?,
         kind: EventKind::parse(&r.kind).ok_or_else(|| {
             StoreError::Corrupt(format!(
@@ -260,8 +304,16 @@ mod tests {
     use palisade_core::{ClientId, EnvironmentId, FindingEventId, FindingId, SiteId, UserId};
     use palisade_vulns::{Ecosystem, PackageKey};
 
+    /// `f`'s body, detail id and detail text.
+    fn parts(f: &Finding) -> (String, String, String) {
+        let mut details = Details::default();
+        let id = details.id_of(f).unwrap();
+        let text = details.texts.remove(&id).unwrap();
+        (own_body(f).unwrap(), id, text)
+    }
+
     fn row_of(f: &Finding, detail: bool) -> FindingRow {
-        let parts = finding_parts(f).unwrap();
+        let (body, detail_id, detail_text) = parts(f);
         FindingRow {
             id: f.id.to_string(),
             client_id: f.client_id.to_string(),
@@ -274,13 +326,17 @@ mod tests {
             alias_group: f.alias_group.clone(),
             state: f.state.as_str().to_owned(),
             priority: f.priority,
+            detected_at: micros(f.detected_at),
+            updated_at: micros(f.updated_at),
+            due_at: f.due_at.map(micros),
+            risk_until: f.risk_accepted_until.map(micros),
             body: if detail {
-                parts.body
+                body
             } else {
                 serde_json::to_string(f).unwrap()
             },
-            detail_id: detail.then_some(parts.detail_id),
-            detail_body: detail.then_some(parts.detail),
+            detail_id: detail.then_some(detail_id),
+            detail_body: detail.then_some(detail_text),
         }
     }
 
@@ -367,12 +423,40 @@ mod tests {
         let mut b = full();
         b.environment_id = EnvironmentId::new();
         b.detected_at = Timestamp::UNIX_EPOCH;
-        let (pa, pb) = (finding_parts(&a).unwrap(), finding_parts(&b).unwrap());
-        assert_eq!(pa.detail_id, pb.detail_id);
-        assert_ne!(pa.body, pb.body);
-        assert!(!pa.body.contains(&a.title) && !pa.body.contains(&a.id.to_string()));
+        let (pa, pb) = (parts(&a), parts(&b));
+        assert_eq!(pa.1, pb.1);
+        assert_ne!(pa.0, pb.0);
+        assert!(!pa.0.contains(&a.title) && !pa.0.contains(&a.id.to_string()));
         b.reasons[0].points = 499;
-        assert_ne!(finding_parts(&b).unwrap().detail_id, pa.detail_id);
+        assert_ne!(parts(&b).1, pa.1);
+    }
+
+    /// Within a batch, a detail met again is recognised without being written out, and one that
+    /// differs in anything it holds is a detail of its own, with the id its text hashes to.
+    #[test]
+    fn a_batch_writes_each_detail_once_and_tells_near_twins_apart() {
+        let a = full();
+        let mut same = full();
+        same.environment_id = EnvironmentId::new();
+        let mut other_title = full();
+        other_title.title.push('!');
+        let mut other_kind = full();
+        other_kind.environment_kind = EnvironmentKind::Live;
+        let mut other_epss = full();
+        other_epss.epss = None;
+        let mut details = Details::default();
+        let ids: Vec<String> = [&a, &same, &other_title, &other_kind, &other_epss, &a]
+            .into_iter()
+            .map(|f| details.id_of(f).unwrap())
+            .collect();
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(ids[0], ids[5]);
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), 4, "{ids:?}");
+        assert_eq!(details.texts.len(), 4);
+        for f in [&a, &other_title, &other_kind, &other_epss] {
+            assert!(details.texts.contains_key(&parts(f).1));
+        }
     }
 
     #[test]
@@ -412,6 +496,7 @@ mod tests {
             id: e.id.to_string(),
             finding_id: e.finding_id.to_string(),
             client_id: e.client_id.to_string(),
+            at: micros(e.at),
             actor: e.actor.map(|a| a.to_string()),
             kind: e.kind.as_str().to_owned(),
             body,
@@ -421,5 +506,46 @@ mod tests {
             event_from(&row(serde_json::to_string(&e).unwrap())).unwrap(),
             e
         );
+    }
+
+    /// Times to the whole microsecond are read from their columns and left out of the bodies;
+    /// times with nanoseconds are kept in the bodies too. Either way the finding and the event
+    /// read back equal.
+    #[test]
+    fn times_are_in_a_body_only_when_their_column_cannot_hold_them() {
+        let whole = Timestamp::from_microsecond(1_764_936_941_965_531).unwrap();
+        let mut f = full();
+        f.detected_at = whole;
+        f.updated_at = whole;
+        f.due_at = Some(whole);
+        f.risk_accepted_until = Some(whole);
+        let body = own_body(&f).unwrap();
+        for name in ["detected_at", "updated_at", "due_at", "risk_accepted_until"] {
+            assert!(!body.contains(name), "{name} in {body}");
+        }
+        assert_eq!(finding_from(&row_of(&f, true)).unwrap(), f);
+
+        let nanos = full();
+        assert_ne!(nanos.detected_at.subsec_nanosecond() % 1_000, 0);
+        let body = own_body(&nanos).unwrap();
+        assert!(body.contains("detected_at"), "{body}");
+        assert_eq!(finding_from(&row_of(&nanos, true)).unwrap(), nanos);
+
+        let mut e = FindingEvent::new(&f, whole, None, EventKind::Detected, None, "matched");
+        let mut row = EventRow {
+            id: e.id.to_string(),
+            finding_id: e.finding_id.to_string(),
+            client_id: e.client_id.to_string(),
+            at: micros(e.at),
+            actor: None,
+            kind: e.kind.as_str().to_owned(),
+            body: event_body(&e).unwrap(),
+        };
+        assert!(!row.body.contains("\"at\""), "{}", row.body);
+        assert_eq!(event_from(&row).unwrap(), e);
+        e.at = nanos.detected_at;
+        row.at = micros(e.at);
+        row.body = event_body(&e).unwrap();
+        assert_eq!(event_from(&row).unwrap(), e);
     }
 }

@@ -26,8 +26,8 @@ use palisade_vulns::{Ecosystem, PackageKey};
 
 use crate::SqlStore;
 use crate::finding_rows::{
-    DETAIL_JOIN, EventRow, FINDING_READ, FindingRow, event_body, event_from, finding_from,
-    finding_parts,
+    DETAIL_JOIN, Details, EventRow, FINDING_READ, FindingRow, event_body, event_from, finding_from,
+    own_body,
 };
 use crate::reader::{Arg, Stmt, args, numbered, sqlite_err};
 use crate::rows::*;
@@ -67,12 +67,15 @@ const ENV_FACTS: &str = "SELECT e.id, e.client_id, e.site_id, e.kind, e.name AS 
      LEFT JOIN environment_inventory i ON i.environment_id = e.id";
 
 /// The findings indexes a first full match drops and builds after its rows. Kept row by row,
-/// every finding is an insert into each, and those led by client, state, priority or alias group
-/// put it on a page of its own; sorting the finished table builds the four in about 3.5 s.
-/// Matching itself reads none of them. The events' index by finding is kept: a match creates
-/// findings with ever larger (time-ordered) IDs, so each event lands at or near the end of that
-/// index, and building it afterwards cost more than that (BENCHMARKS.md, fleet).
-const DEFERRABLE_INDEXES: [&str; 4] = [
+/// every finding is an insert into each, and those led by client, environment, state, priority
+/// or alias group put it on a page of its own; sorting the finished table builds the five in
+/// about 4 s. Matching itself reads none of them: it finds findings by the identity key, which
+/// leads with the package it works through (migration 0015). The events' index by finding is
+/// kept: a match creates findings with ever larger (time-ordered) IDs, so each event lands at or
+/// near the end of that index, and building it afterwards cost more than that (BENCHMARKS.md,
+/// fleet).
+const DEFERRABLE_INDEXES: [&str; 5] = [
+    "findings_by_environment",
     "findings_by_group",
     "findings_by_state",
     "findings_open",
@@ -360,11 +363,8 @@ impl TryFrom<EnvFactsRow> for EnvironmentFacts {
 
 /// A finding's columns in `FINDING_COLS` order; its detail goes into `details` (by id), to be
 /// written before it.
-fn finding_args(f: &Finding, details: &mut BTreeMap<String, String>) -> StoreResult<Vec<Arg>> {
-    let parts = finding_parts(f)?;
-    details
-        .entry(parts.detail_id.clone())
-        .or_insert(parts.detail);
+fn finding_args<'a>(f: &'a Finding, details: &mut Details<'a>) -> StoreResult<Vec<Arg>> {
+    let detail_id = details.id_of(f)?;
     Ok(args![
         f.id.to_string(),
         f.client_id.to_string(),
@@ -383,8 +383,8 @@ fn finding_args(f: &Finding, details: &mut BTreeMap<String, String>) -> StoreRes
         f.risk_accepted_until.map(micros),
         micros(f.detected_at),
         micros(f.updated_at),
-        parts.body,
-        parts.detail_id
+        own_body(f)?,
+        detail_id
     ])
 }
 
@@ -427,6 +427,13 @@ fn chunked_inserts(
     let mut out = Vec::new();
     let mut left = rows.len();
     let mut rows = rows.into_iter();
+    // The text of a full statement, written once: 9,500 placeholders for the findings.
+    let full = (left >= ROWS_PER_STATEMENT).then(|| {
+        format!(
+            "{}{suffix}",
+            multi_row_insert(table, cols, width, ROWS_PER_STATEMENT)
+        )
+    });
     while left > 0 {
         // Full statements, then the rest in powers of two: a few statement texts per table that
         // stay prepared, where a text for every row count was prepared anew for almost every
@@ -437,12 +444,12 @@ fn chunked_inserts(
             1 << left.ilog2()
         };
         left -= take;
-        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(take).collect();
-        let sql = format!(
-            "{}{suffix}",
-            multi_row_insert(table, cols, width, chunk.len())
-        );
-        out.push(Stmt::new(sql, chunk.into_iter().flatten().collect()));
+        let sql = match &full {
+            Some(text) if take == ROWS_PER_STATEMENT => text.clone(),
+            _ => format!("{}{suffix}", multi_row_insert(table, cols, width, take)),
+        };
+        let args = rows.by_ref().take(take).flatten().collect();
+        out.push(Stmt::new(sql, args));
     }
     out
 }
@@ -550,7 +557,8 @@ fn finding_filters(q: &FindingQuery, sql: &mut Query) -> String {
         terms.push(format!("{state} IN ({list})"));
     }
     // Only open findings have an index that leads with the client; the rest of a client's, and
-    // a site's, are found through their environments by the identity key (migration 0012).
+    // a site's, are found through their environments by `findings_by_environment` (migrations
+    // 0012 and 0015).
     if let Some(c) = q.client {
         let c = c.to_string();
         terms.push(format!("client_id = {}", sql.arg(c.clone())));
@@ -598,7 +606,7 @@ fn finding_statements(changes: &FindingChanges) -> StoreResult<Vec<Stmt>> {
     if changes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut details = BTreeMap::new();
+    let mut details = Details::default();
     let created = changes
         .created
         .iter()
@@ -612,7 +620,7 @@ fn finding_statements(changes: &FindingChanges) -> StoreResult<Vec<Stmt>> {
         .into_values()
         .map(|f| finding_args(f, &mut details))
         .collect::<StoreResult<Vec<_>>>()?;
-    let mut statements = detail_statements(details);
+    let mut statements = detail_statements(details.texts);
     statements.extend(chunked_inserts(
         "findings",
         FINDING_COLS,
@@ -1084,7 +1092,22 @@ impl FleetStore for SqlStore {
     }
 
     fn prepare_finding_changes(&self, changes: &FindingChanges) -> StoreResult<PreparedFindings> {
-        Ok(PreparedFindings::new(finding_statements(changes)?))
+        let mut statements = finding_statements(changes)?;
+        if self.reader.is_some() {
+            // SQLite's placeholders are written here, on the preparing thread, so that the
+            // writer, which a first full match waits on, does not rewrite 9,500 of them per
+            // statement. Full statements share their text, so each text is rewritten once.
+            let mut last: Option<(String, String)> = None;
+            for s in &mut statements {
+                let to = match &last {
+                    Some((from, to)) if *from == s.sql => to.clone(),
+                    _ => numbered(&s.sql).into_owned(),
+                };
+                let from = std::mem::replace(&mut s.sql, to.clone());
+                last = Some((from, to));
+            }
+        }
+        Ok(PreparedFindings::new(statements))
     }
 
     async fn apply_prepared_findings(&self, prepared: PreparedFindings) -> StoreResult<()> {
@@ -1171,7 +1194,7 @@ impl FleetStore for SqlStore {
             .map(|(i, c)| format!("{c} = ${}", i + 1))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut details = BTreeMap::new();
+        let mut details = Details::default();
         let mut a = finding_args(f, &mut details)?;
         let id = a.remove(0);
         a.push(id);
@@ -1187,7 +1210,7 @@ impl FleetStore for SqlStore {
         .or_fail(StoreError::Conflict(
             "the finding was changed by someone else meanwhile: reload it and decide again".into(),
         ));
-        let mut statements = detail_statements(details);
+        let mut statements = detail_statements(details.texts);
         statements.extend([
             update,
             Stmt::new(
@@ -1210,7 +1233,7 @@ impl FleetStore for SqlStore {
     async fn finding_events(&self, id: FindingId) -> StoreResult<Vec<FindingEvent>> {
         let rows: Vec<EventRow> = self
             .read_all(
-                "SELECT id, finding_id, client_id, actor, kind, body FROM finding_events \
+                "SELECT id, finding_id, client_id, at, actor, kind, body FROM finding_events \
                  WHERE finding_id = $1 ORDER BY at, id",
                 args![id.to_string()],
             )
@@ -1531,10 +1554,11 @@ mod tests {
         for q in scopes {
             let mut sql = Query::default();
             let filters = finding_filters(&q, &mut sql);
-            let text = numbered(&format!(
+            let text = format!(
                 "EXPLAIN QUERY PLAN SELECT body FROM findings WHERE {filters} \
                  ORDER BY priority DESC, id LIMIT 51"
-            ));
+            );
+            let text = numbered(&text);
             let mut stmt = conn.prepare(&text).expect("prepare");
             let plan: Vec<String> = stmt
                 .query_map(rusqlite::params_from_iter(sql.args.iter()), |r| r.get(3))
@@ -1544,7 +1568,7 @@ mod tests {
             let first = plan.first().map(String::as_str).unwrap_or_default();
             assert!(
                 first.starts_with(
-                    "SEARCH findings USING INDEX sqlite_autoindex_findings_2 (environment_id=?)"
+                    "SEARCH findings USING INDEX findings_by_environment (environment_id=?)"
                 ),
                 "{filters}: {plan:?}"
             );

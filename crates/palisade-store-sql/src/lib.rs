@@ -139,14 +139,31 @@ impl SqlStore {
     /// Applies the embedded migrations this backend has not seen yet, then rebuilds findings
     /// indexes that a first full match deferred and did not get to rebuild.
     pub async fn migrate(&self) -> Result<(), OpenError> {
-        match &self.backend {
-            Backend::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
-            Backend::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
-        }
-        .map_err(OpenError::Migrate)?;
+        self.migrate_until(i64::MAX).await?;
         palisade_store::FleetStore::restore_finding_indexes(self)
             .await
             .map_err(OpenError::Restore)
+    }
+
+    /// Applies the migrations up to version `last` only, so that a test can store rows the way
+    /// an older release did and then check what a later migration makes of them.
+    #[doc(hidden)]
+    pub async fn migrate_until(&self, last: i64) -> Result<(), OpenError> {
+        let up_to = |mut m: sqlx::migrate::Migrator| {
+            m.migrations = m
+                .migrations
+                .iter()
+                .filter(|m| m.version <= last)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            m
+        };
+        match &self.backend {
+            Backend::Sqlite(p) => up_to(sqlx::migrate!("migrations/sqlite")).run(p).await,
+            Backend::Postgres(p) => up_to(sqlx::migrate!("migrations/postgres")).run(p).await,
+        }
+        .map_err(OpenError::Migrate)
     }
 
     /// `sqlite` or `postgres`.

@@ -8,6 +8,7 @@
 //! finding batches) use one read-write rusqlite connection for the same reason; SQLite's own write
 //! lock orders them with sqlx's writes.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use palisade_core::FieldError;
@@ -110,7 +111,11 @@ pub(crate) use args;
 /// of P parameters cost O(P²) string compares — a third of the CPU of writing a batch of findings
 /// (BENCHMARKS.md, fleet profiles); `?N` is looked up by number. The SQL texts hold no `$` other
 /// than placeholders (no JSON paths), which `placeholders_in_order` keeps checkable.
-pub(crate) fn numbered(sql: &str) -> String {
+pub(crate) fn numbered(sql: &str) -> Cow<'_, str> {
+    // Texts numbered in advance (see `prepare_finding_changes`) are passed through as they are.
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     for (i, c) in sql.char_indices() {
@@ -120,7 +125,7 @@ pub(crate) fn numbered(sql: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 pub(crate) fn placeholders_in_order(sql: &str) -> bool {

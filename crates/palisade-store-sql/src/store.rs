@@ -2,6 +2,7 @@
 //! `on_pool!`; multi-statement writes run in one transaction so a failure leaves nothing half-written.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -93,7 +94,8 @@ pub(crate) fn multi_row_insert(table: &str, cols: &str, width: usize, rows: usiz
             if col > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", row * width + col + 1));
+            // Writing into a `String` cannot fail.
+            let _ = write!(sql, "${}", row * width + col + 1);
         }
         sql.push(')');
     }

@@ -116,6 +116,23 @@ async fn on_every_backend(name: &str, scenario: Scenario) {
 /// Runs `scenario` on SQLite, then on PostgreSQL when a server is named; `raw` scenarios also get
 /// their own connection to the database.
 async fn on_every_backend_raw(name: &str, scenario: Scenario, raw: Option<RawScenario>) {
+    on_every_backend_at(name, scenario, raw, None).await
+}
+
+/// Migrates the store up to `until` (all the way if `None`), then runs `scenario` on every
+/// backend as [`on_every_backend_raw`] does.
+async fn on_every_backend_at(
+    name: &str,
+    scenario: Scenario,
+    raw: Option<RawScenario>,
+    until: Option<i64>,
+) {
+    let migrate = move |store: SqlStore| async move {
+        match until {
+            Some(last) => store.migrate_until(last).await,
+            None => store.migrate().await,
+        }
+    };
     let run = move |store: SqlStore, url: String| async move {
         match raw {
             Some(raw_scenario) => {
@@ -131,7 +148,7 @@ async fn on_every_backend_raw(name: &str, scenario: Scenario, raw: Option<RawSce
     let store = SqlStore::connect(&url, new_keys())
         .await
         .expect("open sqlite");
-    store.migrate().await.expect("migrate sqlite");
+    migrate(store.clone()).await.expect("migrate sqlite");
     run(store.clone(), url).await;
     store.close().await;
     println!("conformance[sqlite]   {name}: ok");
@@ -151,7 +168,7 @@ async fn on_every_backend_raw(name: &str, scenario: Scenario, raw: Option<RawSce
             let store = SqlStore::connect(url.as_str(), new_keys())
                 .await
                 .expect("open postgres");
-            store.migrate().await.expect("migrate postgres");
+            migrate(store.clone()).await.expect("migrate postgres");
             run(store.clone(), url.to_string()).await;
             store.close().await;
             sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
@@ -2180,14 +2197,12 @@ fn fleet_deferred_indexes(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = 
             "an empty store defers"
         );
         let left = finding_indexes(&raw).await;
-        // Matching reads by package; the events' index by finding takes its rows in key order.
+        // Matching reads by the identity key; the events' index by finding takes its rows in
+        // key order.
         assert_eq!(
             left,
-            vec![
-                "finding_events_by_finding".to_owned(),
-                "findings_by_package".to_owned()
-            ],
-            "matching's index and the events' stay"
+            vec!["finding_events_by_finding".to_owned()],
+            "the events' index stays"
         );
         assert!(
             !s.defer_finding_indexes().await.unwrap(),
@@ -4061,4 +4076,79 @@ fn mail(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
 #[tokio::test]
 async fn conformance_mail() {
     on_every_backend_raw("support desk e-mail", |_| Box::pin(async {}), Some(mail)).await;
+}
+
+/// Findings and events stored before migration 0015 (identity key led by the environment) are
+/// all there after it, found by environment and by package, and the new key still refuses a
+/// second finding with the same identity.
+fn fleet_identity_key_migration(s: SqlStore, raw: Raw) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let acme = client(&s, "Acme").await;
+        let shop = site(&s, acme.id, "shop").await;
+        let live = environment(&s, &shop, EnvironmentKind::Live, "live").await;
+        let staging = environment(&s, &shop, EnvironmentKind::Staging, "staging").await;
+        let key = PackageKey::new(Ecosystem::Npm, "", "lodash");
+        let on_live = new_finding(&live, &key, "CVE-2024-1", FindingState::New, 300);
+        let on_staging = new_finding(&staging, &key, "CVE-2024-1", FindingState::New, 200);
+        let events = vec![detected(&on_live), detected(&on_staging)];
+        s.apply_finding_changes(&FindingChanges {
+            created: vec![on_live.clone(), on_staging.clone()],
+            updated: vec![],
+            events: events.clone(),
+        })
+        .await
+        .unwrap();
+
+        s.migrate().await.unwrap();
+        let indexes = finding_indexes(&raw).await;
+        assert!(
+            indexes.contains(&"findings_by_environment".to_owned())
+                && !indexes.contains(&"findings_by_package".to_owned()),
+            "{indexes:?}"
+        );
+        assert_eq!(s.get_finding(on_live.id).await.unwrap(), on_live);
+        assert_eq!(
+            s.finding_events(on_staging.id).await.unwrap(),
+            vec![events[1].clone()]
+        );
+        let in_live = s
+            .list_findings(&FindingQuery {
+                environment: Some(live.id),
+                ..FindingQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(in_live.items, vec![on_live.clone()]);
+        let of_package = s
+            .list_findings(&FindingQuery {
+                package: Some(key.clone()),
+                ..FindingQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(of_package.items, vec![on_live.clone(), on_staging.clone()]);
+
+        let mut twin = new_finding(&live, &key, "CVE-2024-1", FindingState::New, 100);
+        twin.version = on_live.version.clone();
+        let refused = s
+            .apply_finding_changes(&FindingChanges {
+                created: vec![twin.clone()],
+                updated: vec![],
+                events: vec![detected(&twin)],
+            })
+            .await;
+        assert!(refused.is_err(), "a second finding with the same identity");
+        assert!(s.get_finding(twin.id).await.is_err());
+    })
+}
+
+#[tokio::test]
+async fn conformance_fleet_identity_key_migration() {
+    on_every_backend_at(
+        "findings kept across the identity key's change (migration 0015)",
+        |_| Box::pin(async {}),
+        Some(fleet_identity_key_migration),
+        Some(14),
+    )
+    .await;
 }
