@@ -159,11 +159,45 @@ impl SqlStore {
                 .into();
             m
         };
-        match &self.backend {
-            Backend::Sqlite(p) => up_to(sqlx::migrate!("migrations/sqlite")).run(p).await,
-            Backend::Postgres(p) => up_to(sqlx::migrate!("migrations/postgres")).run(p).await,
+        let migrator = up_to(match &self.backend {
+            Backend::Sqlite(_) => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres(_) => sqlx::migrate!("migrations/postgres"),
+        });
+        // On a database that already has tables, say what is about to run and how long it took:
+        // a migration that rebuilds a table (0015, the findings) runs for about a minute per
+        // million rows before the server answers.
+        let applied: Vec<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success"
+        )
+        .fetch_all(p)
+        .await)
+        .unwrap_or_default();
+        let pending: Vec<String> = migrator
+            .migrations
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{:04} {}", m.version, m.description))
+            .collect();
+        let upgrade = !applied.is_empty() && !pending.is_empty();
+        if upgrade {
+            tracing::info!(
+                migrations = %pending.join(", "),
+                "Applying database migrations; a large findings table can take minutes."
+            );
         }
-        .map_err(OpenError::Migrate)
+        let started = std::time::Instant::now();
+        match &self.backend {
+            Backend::Sqlite(p) => migrator.run(p).await,
+            Backend::Postgres(p) => migrator.run(p).await,
+        }
+        .map_err(OpenError::Migrate)?;
+        if upgrade {
+            tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                "Database migrations applied."
+            );
+        }
+        Ok(())
     }
 
     /// `sqlite` or `postgres`.
