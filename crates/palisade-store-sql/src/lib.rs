@@ -145,8 +145,9 @@ impl SqlStore {
             .map_err(OpenError::Restore)
     }
 
-    /// Applies the migrations up to version `last` only, so that a test can store rows the way
-    /// an older release did and then check what a later migration makes of them.
+    /// Applies the migrations up to version `last`: all of them for [`SqlStore::migrate`], an
+    /// older one for a test that stores rows the way an older release did and then checks what
+    /// a later migration makes of them.
     #[doc(hidden)]
     pub async fn migrate_until(&self, last: i64) -> Result<(), OpenError> {
         let up_to = |mut m: sqlx::migrate::Migrator| {
