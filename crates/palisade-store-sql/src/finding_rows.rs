@@ -26,10 +26,18 @@ use sha2::{Digest, Sha256};
 use crate::fleet::package_key;
 use crate::rows::{micros, opt_ts, parse, row, to_json, ts};
 
-/// The findings columns every read selects, with the detail joined (`f` and `d`).
-pub(crate) const FINDING_READ: &str = "f.id, f.client_id, f.site_id, f.environment_id, f.ecosystem, \
-     f.qualifier, f.name, f.version, f.alias_group, f.state, f.priority, f.detected_at, \
-     f.updated_at, f.due_at, f.risk_until, f.body, f.detail_id, d.detail_body";
+/// The findings columns every read selects (`f`).
+macro_rules! finding_columns {
+    () => {
+        "f.id, f.client_id, f.site_id, f.environment_id, f.ecosystem, f.qualifier, f.name, \
+         f.version, f.alias_group, f.state, f.priority, f.detected_at, f.updated_at, f.due_at, \
+         f.risk_until, f.body, f.detail_id"
+    };
+}
+/// The findings columns with the detail joined (`d`, [`DETAIL_JOIN`]).
+pub(crate) const FINDING_READ: &str = concat!(finding_columns!(), ", d.detail_body");
+/// The findings columns without their details, which [`findings_from`] adds.
+pub(crate) const FINDING_READ_BARE: &str = concat!(finding_columns!(), ", NULL AS detail_body");
 /// The join that brings a finding's detail, after `findings f`.
 pub(crate) const DETAIL_JOIN: &str = "LEFT JOIN finding_details d ON d.detail_id = f.detail_id";
 
@@ -52,6 +60,11 @@ row!(FindingRow {
     pub(crate) body: String,
     pub(crate) detail_id: Option<String>,
     pub(crate) detail_body: Option<String>,
+});
+
+row!(DetailRow {
+    pub(crate) detail_id: String,
+    pub(crate) detail_body: String,
 });
 
 row!(EventRow {
@@ -112,7 +125,7 @@ fn is_false(b: &bool) -> bool {
 
 /// What a finding shares with the others of its advisory group, version, environment kind and
 /// contract tier. Borrowed from the finding when written, owned when read.
-#[derive(PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 struct Shared<'a> {
     environment_kind: EnvironmentKind,
     advisories: Cow<'a, [String]>,
@@ -211,8 +224,43 @@ pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
         // Written before migration 0014: the body is the whole finding.
         return in_row("finding", &r.id, "body", &r.body);
     };
-    let own: OwnFields = in_row("finding", &r.id, "body", &r.body)?;
     let shared: Shared<'_> = in_row("finding", &r.id, "detail_body", detail)?;
+    assemble(r, shared)
+}
+
+/// `rows`, read without their details ([`FINDING_READ_BARE`]), as findings, with the details'
+/// texts from `details` (by id). Each detail is decoded once: a re-match reads each package's
+/// findings across the fleet, thousands of them sharing a few dozen details, and joining and
+/// decoding the detail of every row had been most of the time spent reading them.
+pub(crate) fn findings_from(
+    rows: &[FindingRow],
+    details: &HashMap<String, String>,
+) -> StoreResult<Vec<Finding>> {
+    let mut decoded: HashMap<&str, Shared<'static>> = HashMap::new();
+    rows.iter()
+        .map(|r| {
+            let Some(id) = r.detail_id.as_deref() else {
+                return in_row("finding", &r.id, "body", &r.body);
+            };
+            let shared = match decoded.get(id) {
+                Some(known) => known.clone(),
+                None => {
+                    let text = details.get(id).ok_or_else(|| {
+                        StoreError::Corrupt(format!("finding {}: its detail row is missing", r.id))
+                    })?;
+                    let fresh: Shared<'static> = in_row("finding", &r.id, "detail_body", text)?;
+                    decoded.insert(id, fresh.clone());
+                    fresh
+                }
+            };
+            assemble(r, shared)
+        })
+        .collect()
+}
+
+/// A finding from its row and its decoded detail.
+fn assemble(r: &FindingRow, shared: Shared<'_>) -> StoreResult<Finding> {
+    let own: OwnFields = in_row("finding", &r.id, "body", &r.body)?;
     Ok(Finding {
         id: parse("finding id", &r.id)?,
         client_id: parse("client id", &r.client_id)?,
@@ -505,6 +553,48 @@ mod tests {
         assert_eq!(
             event_from(&row(serde_json::to_string(&e).unwrap())).unwrap(),
             e
+        );
+    }
+
+    /// Findings read in bulk get their details from the texts read beside them, shared or not;
+    /// a row from before details reads from its body; a detail that is not there is an error
+    /// that names the finding.
+    #[test]
+    fn findings_read_in_bulk_share_their_decoded_details() {
+        let a = full();
+        let mut b = full();
+        b.environment_id = EnvironmentId::new();
+        let mut c = full();
+        c.title.push('!');
+        let legacy = full();
+        let bare = |f: &Finding, detail: bool| FindingRow {
+            detail_body: None,
+            ..row_of(f, detail)
+        };
+        let rows = vec![
+            bare(&a, true),
+            bare(&b, true),
+            bare(&c, true),
+            bare(&legacy, false),
+        ];
+        let texts: HashMap<String, String> = [&a, &c]
+            .into_iter()
+            .map(|f| {
+                let (_, id, text) = parts(f);
+                (id, text)
+            })
+            .collect();
+        assert_eq!(texts.len(), 2);
+        assert_eq!(
+            findings_from(&rows, &texts).unwrap(),
+            vec![a.clone(), b, c, legacy]
+        );
+        let err = findings_from(&rows[..1], &HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&a.id.to_string()) && err.contains("detail row is missing"),
+            "{err}"
         );
     }
 

@@ -26,8 +26,8 @@ use palisade_vulns::{Ecosystem, PackageKey};
 
 use crate::SqlStore;
 use crate::finding_rows::{
-    DETAIL_JOIN, Details, EventRow, FINDING_READ, FindingRow, event_body, event_from, finding_from,
-    own_body,
+    DETAIL_JOIN, DetailRow, Details, EventRow, FINDING_READ, FINDING_READ_BARE, FindingRow,
+    event_body, event_from, finding_from, findings_from, own_body,
 };
 use crate::reader::{Arg, Stmt, args, numbered, sqlite_err};
 use crate::rows::*;
@@ -676,6 +676,27 @@ impl SqlStore {
         Ok(rows.into_iter().map(|r| (r.name, r.sql)).collect())
     }
 
+    /// The texts of the details `rows` name, by id.
+    async fn detail_texts(&self, rows: &[FindingRow]) -> StoreResult<HashMap<String, String>> {
+        let ids: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.detail_id.as_deref())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let sql = format!(
+                "SELECT detail_id, detail_body FROM finding_details WHERE detail_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let a = chunk.iter().map(|id| Arg::from(*id)).collect();
+            let found: Vec<DetailRow> = self.read_all(&sql, a).await?;
+            out.extend(found.into_iter().map(|d| (d.detail_id, d.detail_body)));
+        }
+        Ok(out)
+    }
+
     async fn snapshot_summary(&self, id: SnapshotId) -> StoreResult<SnapshotSummary> {
         let sql = format!(
             "SELECT {} FROM inventory_snapshots s WHERE s.id = $1",
@@ -1054,15 +1075,14 @@ impl FleetStore for SqlStore {
                     None => String::new(),
                 };
                 let sql = format!(
-                    "SELECT {FINDING_READ} FROM ({}) AS k JOIN findings f \
+                    "SELECT {FINDING_READ_BARE} FROM ({}) AS k JOIN findings f \
                      ON f.ecosystem = k.column1 AND f.qualifier = k.column2 AND f.name = k.column3 \
-                     {DETAIL_JOIN}{env_filter}",
+                     {env_filter}",
                     values_list(1, 3, key_chunk.len())
                 );
                 let rows: Vec<FindingRow> = self.read_all(&sql, a).await?;
-                for r in &rows {
-                    out.push(finding_from(r)?);
-                }
+                let details = self.detail_texts(&rows).await?;
+                out.extend(findings_from(&rows, &details)?);
             }
         }
         out.sort_by_key(|f| f.id);
