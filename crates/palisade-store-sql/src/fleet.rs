@@ -1185,7 +1185,10 @@ impl FleetStore for SqlStore {
             "DELETE FROM fleet_state WHERE name = $1",
             args![DEFERRED_INDEXES],
         ));
-        self.write_tx(statements).await?;
+        match &self.reader {
+            Some(direct) => direct.build_indexes(statements).await?,
+            None => self.write_tx(statements).await?,
+        }
         tracing::info!(indexes = defs.len(), "findings indexes rebuilt");
         Ok(())
     }
