@@ -1,5 +1,6 @@
 //! How a finding and its events are laid out in rows. A finding's identity, state and sort keys
-//! are columns; what belongs to it alone (its times, its triage) is a small JSON body; and what it
+//! are columns, its times too, to the microsecond; what belongs to it alone (its triage, the times
+//! no column holds, and the nanoseconds of those that have one) is a small JSON body; and what it
 //! shares with every finding of the same advisory group, installed version, environment kind and
 //! contract tier (title, ids, scores, fixed versions, the reasons of its priority) is a detail row,
 //! stored once under the hash of its text. A first full match of the benchmark fleet writes
