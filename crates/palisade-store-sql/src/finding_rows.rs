@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::fleet::package_key;
-use crate::rows::{micros, opt_ts, parse, row, to_json, ts};
+use crate::rows::{opt_ts, parse, row, to_json, ts};
 
 /// The findings columns every read selects (`f`).
 macro_rules! finding_columns {
@@ -85,7 +85,7 @@ row!(EventRow {
 /// match's findings and events a seventh smaller and the match a tenth faster (BENCHMARKS.md,
 /// fleet).
 fn beyond_column(t: Timestamp) -> Option<Timestamp> {
-    ts(micros(t)).ok().filter(|whole| *whole != t).map(|_| t)
+    (t.subsec_nanosecond() % 1_000 != 0).then_some(t)
 }
 
 /// A time from the body if it is there, else from its column.
@@ -214,49 +214,62 @@ fn in_row<'a, T: Deserialize<'a>>(
         .map_err(|e| StoreError::Corrupt(format!("{what} {id}, column {column}: {e}")))
 }
 
+/// A finding from its row, read with its detail joined ([`FINDING_READ`]).
 pub(crate) fn finding_from(r: &FindingRow) -> StoreResult<Finding> {
-    let Some(detail) = &r.detail_body else {
-        if r.detail_id.is_some() {
-            return Err(StoreError::Corrupt(format!(
-                "finding {}: its detail row is missing",
-                r.id
-            )));
-        }
-        // Written before migration 0014: the body is the whole finding.
-        return in_row("finding", &r.id, "body", &r.body);
-    };
-    let shared: Shared<'_> = in_row("finding", &r.id, "detail_body", detail)?;
-    assemble(r, shared)
+    decode_row(r, r.detail_body.as_deref(), &mut HashMap::new())
 }
 
-/// `rows`, read without their details ([`FINDING_READ_BARE`]), as findings, with the details'
-/// texts from `details` (by id). Each detail is decoded once: a re-match reads each package's
-/// findings across the fleet, thousands of them sharing a few dozen details, and joining and
-/// decoding the detail of every row had been most of the time spent reading them.
+/// Findings from rows read with their details joined ([`FINDING_READ`]).
+pub(crate) fn findings_joined(rows: &[FindingRow]) -> StoreResult<Vec<Finding>> {
+    let mut decoded = HashMap::new();
+    rows.iter()
+        .map(|r| decode_row(r, r.detail_body.as_deref(), &mut decoded))
+        .collect()
+}
+
+/// Findings from rows read without their details ([`FINDING_READ_BARE`]), with the details'
+/// texts from `details` (by id): a re-match reads each package's findings across the fleet, and
+/// joining the detail of every row had been most of the time spent reading them.
 pub(crate) fn findings_from(
     rows: &[FindingRow],
     details: &HashMap<String, String>,
 ) -> StoreResult<Vec<Finding>> {
-    let mut decoded: HashMap<&str, Shared<'static>> = HashMap::new();
+    let mut decoded = HashMap::new();
     rows.iter()
         .map(|r| {
-            let Some(id) = r.detail_id.as_deref() else {
-                return in_row("finding", &r.id, "body", &r.body);
-            };
-            let shared = match decoded.get(id) {
-                Some(known) => known.clone(),
-                None => {
-                    let text = details.get(id).ok_or_else(|| {
-                        StoreError::Corrupt(format!("finding {}: its detail row is missing", r.id))
-                    })?;
-                    let fresh: Shared<'static> = in_row("finding", &r.id, "detail_body", text)?;
-                    decoded.insert(id, fresh.clone());
-                    fresh
-                }
-            };
-            assemble(r, shared)
+            let text = r.detail_id.as_deref().and_then(|id| details.get(id));
+            decode_row(r, text.map(String::as_str), &mut decoded)
         })
         .collect()
+}
+
+/// A finding from its row, `detail` being the text of the detail the row names. `decoded` holds
+/// the details already decoded, by id: findings read together decode a detail they share once
+/// (a package's thousands of findings share a few dozen).
+fn decode_row(
+    r: &FindingRow,
+    detail: Option<&str>,
+    decoded: &mut HashMap<String, Shared<'static>>,
+) -> StoreResult<Finding> {
+    let Some(id) = r.detail_id.as_deref() else {
+        // Written before migration 0014: the body is the whole finding.
+        return in_row("finding", &r.id, "body", &r.body);
+    };
+    let shared = match decoded.get(id) {
+        Some(known) => known.clone(),
+        None => {
+            let text = detail.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "finding {}: its detail row is missing (finding_details {id})",
+                    r.id
+                ))
+            })?;
+            let fresh: Shared<'static> = in_row("finding", &r.id, "detail_body", text)?;
+            decoded.insert(id.to_owned(), fresh.clone());
+            fresh
+        }
+    };
+    assemble(r, shared)
 }
 
 /// A finding from its row and its decoded detail.
@@ -350,6 +363,7 @@ pub(crate) fn event_from(r: &EventRow) -> StoreResult<FindingEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::micros;
     use palisade_core::{ClientId, EnvironmentId, FindingEventId, FindingId, SiteId, UserId};
     use palisade_vulns::{Ecosystem, PackageKey};
 

@@ -27,11 +27,11 @@ use palisade_vulns::{Ecosystem, PackageKey};
 use crate::SqlStore;
 use crate::finding_rows::{
     DETAIL_JOIN, DetailRow, Details, EventRow, FINDING_READ, FINDING_READ_BARE, FindingRow,
-    event_body, event_from, finding_from, findings_from, own_body,
+    event_body, event_from, finding_from, findings_from, findings_joined, own_body,
 };
-use crate::reader::{Arg, Stmt, args, numbered, sqlite_err};
+use crate::reader::{Arg, Stmt, args, number_in_advance, numbered, sqlite_err};
 use crate::rows::*;
-use crate::store::multi_row_insert;
+use crate::store::{AnyRow, multi_row_insert};
 
 const SNAPSHOT_COLS: [&str; 14] = [
     "id",
@@ -676,25 +676,39 @@ impl SqlStore {
         Ok(rows.into_iter().map(|r| (r.name, r.sql)).collect())
     }
 
-    /// The texts of the details `rows` name, by id.
-    async fn detail_texts(&self, rows: &[FindingRow]) -> StoreResult<HashMap<String, String>> {
-        let ids: Vec<&str> = rows
-            .iter()
-            .filter_map(|r| r.detail_id.as_deref())
+    /// The rows of `select`, which ends in `IN`, for each of `ids` once, [`IDS_PER_QUERY`] of
+    /// them per query.
+    async fn read_in<'a, T: AnyRow>(
+        &self,
+        select: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> StoreResult<Vec<T>> {
+        let ids: Vec<&str> = ids
+            .into_iter()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut out = HashMap::with_capacity(ids.len());
+        let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_QUERY) {
-            let sql = format!(
-                "SELECT detail_id, detail_body FROM finding_details WHERE detail_id IN ({})",
-                placeholders(1, chunk.len())
-            );
+            let sql = format!("{select} ({})", placeholders(1, chunk.len()));
             let a = chunk.iter().map(|id| Arg::from(*id)).collect();
-            let found: Vec<DetailRow> = self.read_all(&sql, a).await?;
-            out.extend(found.into_iter().map(|d| (d.detail_id, d.detail_body)));
+            out.extend(self.read_all::<T>(&sql, a).await?);
         }
         Ok(out)
+    }
+
+    /// The texts of the details `rows` name, by id.
+    async fn detail_texts(&self, rows: &[FindingRow]) -> StoreResult<HashMap<String, String>> {
+        let found: Vec<DetailRow> = self
+            .read_in(
+                "SELECT detail_id, detail_body FROM finding_details WHERE detail_id IN",
+                rows.iter().filter_map(|r| r.detail_id.as_deref()),
+            )
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|d| (d.detail_id, d.detail_body))
+            .collect())
     }
 
     async fn snapshot_summary(&self, id: SnapshotId) -> StoreResult<SnapshotSummary> {
@@ -939,26 +953,14 @@ impl FleetStore for SqlStore {
         &self,
         envs: &[EnvironmentId],
     ) -> StoreResult<Vec<EnvironmentFacts>> {
-        let ids: Vec<String> = envs
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IDS_PER_QUERY) {
-            let sql = format!(
-                "{ENV_FACTS} WHERE e.id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<EnvFactsRow> = self
-                .read_all(&sql, chunk.iter().map(|e| Arg::from(e.as_str())).collect())
-                .await?;
-            for r in rows {
-                out.push(r.try_into()?);
-            }
-        }
-        Ok(out)
+        let ids: Vec<String> = envs.iter().map(|e| e.to_string()).collect();
+        let rows: Vec<EnvFactsRow> = self
+            .read_in(
+                &format!("{ENV_FACTS} WHERE e.id IN"),
+                ids.iter().map(String::as_str),
+            )
+            .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn all_environment_facts(&self) -> StoreResult<Vec<EnvironmentFacts>> {
@@ -1114,18 +1116,7 @@ impl FleetStore for SqlStore {
     fn prepare_finding_changes(&self, changes: &FindingChanges) -> StoreResult<PreparedFindings> {
         let mut statements = finding_statements(changes)?;
         if self.reader.is_some() {
-            // SQLite's placeholders are written here, on the preparing thread, so that the
-            // writer, which a first full match waits on, does not rewrite 9,500 of them per
-            // statement. Full statements share their text, so each text is rewritten once.
-            let mut last: Option<(String, String)> = None;
-            for s in &mut statements {
-                let to = match &last {
-                    Some((from, to)) if *from == s.sql => to.clone(),
-                    _ => numbered(&s.sql).into_owned(),
-                };
-                let from = std::mem::replace(&mut s.sql, to.clone());
-                last = Some((from, to));
-            }
+            number_in_advance(&mut statements);
         }
         Ok(PreparedFindings::new(statements))
     }
@@ -1295,11 +1286,7 @@ impl FleetStore for SqlStore {
         };
         let rows: Vec<FindingRow> = self.read_all(&text, sql.args).await?;
         let more = rows.len() > size;
-        let items = rows
-            .iter()
-            .take(size)
-            .map(finding_from)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let items = findings_joined(&rows[..rows.len().min(size)])?;
         let next_after = match rows.get(size - 1) {
             Some(last) if more => Some(format!("{}:{}", last.priority, last.id)),
             _ => None,
@@ -1319,7 +1306,7 @@ impl FleetStore for SqlStore {
                 sql.args,
             )
             .await?;
-        rows.iter().map(finding_from).collect()
+        findings_joined(&rows)
     }
 
     async fn findings_summary(
@@ -1491,7 +1478,7 @@ impl FleetStore for SqlStore {
                 args![FindingState::RiskAccepted.as_str(), micros(now)],
             )
             .await?;
-        rows.iter().map(finding_from).collect()
+        findings_joined(&rows)
     }
 
     async fn fleet_state(&self, name: &str) -> StoreResult<Option<String>> {

@@ -112,7 +112,7 @@ pub(crate) use args;
 /// (BENCHMARKS.md, fleet profiles); `?N` is looked up by number. The SQL texts hold no `$` other
 /// than placeholders (no JSON paths), which `placeholders_in_order` keeps checkable.
 pub(crate) fn numbered(sql: &str) -> Cow<'_, str> {
-    // Texts numbered in advance (see `prepare_finding_changes`) are passed through as they are.
+    // Texts numbered in advance (`number_in_advance`) are passed through as they are.
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
@@ -126,6 +126,22 @@ pub(crate) fn numbered(sql: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Numbers the placeholders of `statements` for SQLite before they reach the writer, so that a
+/// batch prepared on another thread spares the writer, which a first full match waits on, from
+/// rewriting 9,500 placeholders per statement. Statements of one size share their text, so each
+/// run of equal texts is rewritten once.
+pub(crate) fn number_in_advance(statements: &mut [Stmt]) {
+    let mut last: Option<(String, String)> = None;
+    for s in statements {
+        let to = match &last {
+            Some((from, to)) if *from == s.sql => to.clone(),
+            _ => numbered(&s.sql).into_owned(),
+        };
+        let from = std::mem::replace(&mut s.sql, to.clone());
+        last = Some((from, to));
+    }
 }
 
 pub(crate) fn placeholders_in_order(sql: &str) -> bool {
@@ -598,9 +614,6 @@ mod tests {
         assert!(!placeholders_in_order("a = $1 AND b = $3"));
     }
 
-    /// The SQLite every build links is compiled with `.cargo/config.toml`'s options: without
-    /// them, every allocation and every page fetch of every connection takes a global mutex
-    /// (a first full match of the benchmark fleet took 24.9 s instead of 19.7 s).
     /// The smaller cache of an index build is the build's alone: the writer has its own back
     /// after a build that succeeds and after one that fails (and is rolled back).
     #[tokio::test]
@@ -646,6 +659,9 @@ mod tests {
         assert_eq!(kept, 0, "the failed build is rolled back");
     }
 
+    /// The SQLite every build links is compiled with `.cargo/config.toml`'s options: without
+    /// them, every allocation and every page fetch of every connection takes a global mutex
+    /// (a first full match of the benchmark fleet took 24.9 s instead of 19.7 s).
     #[test]
     fn sqlite_is_built_without_global_locks() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
